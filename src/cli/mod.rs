@@ -1,0 +1,57 @@
+//! Command-line definitions (clap derive) only: no behaviour lives here.
+
+pub mod certificate;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The exit-code table shown in every long `--help`.
+pub const EXIT_CODES: &str = "\
+EXIT CODES:
+  0  success (for checks: the check is positive)
+  1  check negative (only predicate commands such as `verify` and `needs-renewal`)
+  2  usage error: bad or conflicting flags, no password source without a terminal
+  3  input error: missing or malformed file, wrong password, refusal to overwrite
+  4  refused by policy
+  5  network or TLS failure, timeout (safe to retry)";
+
+/// ferrica: a private certificate authority in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "ferrica", version, about, propagate_version = true, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level command groups.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, inspect and fingerprint X.509 certificates, keys and CSRs.
+    #[command(subcommand)]
+    Certificate(certificate::CertificateCommand),
+}
+
+/// Key type flags shared by every command that generates a key (step's `--kty/--crv/--size`).
+#[derive(Debug, Clone, Args)]
+pub struct KeyTypeArgs {
+    /// Key type: EC (default), OKP (Ed25519) or RSA.
+    #[arg(long, value_name = "KTY")]
+    pub kty: Option<String>,
+    /// Curve: P-256 (default for EC), P-384, P-521, or Ed25519 (OKP).
+    #[arg(long, visible_alias = "curve", value_name = "CURVE")]
+    pub crv: Option<String>,
+    /// RSA key size in bits: 2048 (default), 3072 or 4096.
+    #[arg(long, value_name = "BITS")]
+    pub size: Option<usize>,
+}
+
+/// Flags for fetching a remote certificate chain (`https://host[:port]` inputs).
+#[derive(Debug, Clone, Args)]
+pub struct RemoteArgs {
+    /// Trusted roots for a remote server: a PEM file or a directory of them (default: the system store).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub roots: Option<String>,
+    /// The TLS server name (SNI) to send and verify (default: the URL's host).
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+}

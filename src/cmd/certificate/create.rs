@@ -1,0 +1,302 @@
+//! `ferrica certificate create SUBJECT CRT_FILE [KEY_FILE]`
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use time::OffsetDateTime;
+
+use crate::cli::certificate::CreateArgs;
+use crate::error::UserError;
+use crate::io::output::{KEY_MODE, OutputSet, PUBLIC_MODE};
+use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
+use crate::pki::der_input::parse_certificates;
+use crate::pki::issue::{CaIssuer, IssueRequest, San, create_csr, fmt_time, issue};
+use crate::pki::keys::{KeySpec, PrivateKey};
+use crate::pki::profile::Profile;
+use crate::pki::validity::parse_time_or_duration;
+
+/// Creates a certificate (or CSR) and its key.
+pub fn run(a: CreateArgs) -> Result<u8> {
+    // 1. Flags, before touching anything.
+    if a.no_password && !a.insecure {
+        return Err(UserError::usage("--no-password requires --insecure")
+            .hint("add --insecure to write the key unencrypted, or give --password-file FILE")
+            .into());
+    }
+    if a.no_password && a.password_file.is_some() && a.key.is_none() {
+        return Err(UserError::usage("--no-password conflicts with --password-file").into());
+    }
+    let key_file = match (&a.key, &a.key_file) {
+        (None, Some(k)) => Some(k.clone()),
+        (None, None) => {
+            return Err(UserError::usage("missing KEY_FILE: where should the new private key go?")
+                .hint("add a key file name after the certificate file, or reuse a key with --key FILE")
+                .into());
+        }
+        (Some(_), Some(_)) => {
+            return Err(UserError::usage(
+                "KEY_FILE and --key conflict: --key reuses an existing key",
+            )
+            .into());
+        }
+        (Some(_), None) => None,
+    };
+    if a.key.is_some()
+        && (a.key_type.kty.is_some() || a.key_type.crv.is_some() || a.key_type.size.is_some())
+    {
+        return Err(UserError::usage("--kty/--crv/--size conflict with --key").into());
+    }
+    let spec = KeySpec::from_flags(
+        a.key_type.kty.as_deref(),
+        a.key_type.crv.as_deref(),
+        a.key_type.size,
+        a.insecure,
+    )
+    .map_err(|e| UserError::usage(e.to_string()))?;
+    let signs = !a.csr && !a.profile.is_self_signed();
+    if a.csr || a.profile.is_self_signed() {
+        if a.ca.is_some() || a.ca_key.is_some() {
+            let what = if a.csr {
+                "--csr".to_string()
+            } else {
+                format!("--profile {}", a.profile.name())
+            };
+            return Err(UserError::usage(format!("{what} takes no --ca/--ca-key")).into());
+        }
+    } else if a.ca.is_none() || a.ca_key.is_none() {
+        return Err(UserError::usage(format!(
+            "--profile {} needs --ca FILE and --ca-key FILE",
+            a.profile.name()
+        ))
+        .hint("create a root first with --profile root-ca, or use --profile self-signed")
+        .into());
+    }
+    if a.bundle && !signs {
+        return Err(UserError::usage("--bundle needs an issuer (--ca)").into());
+    }
+
+    // Certificates carry whole seconds.
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
+    let not_before = match &a.not_before {
+        Some(v) => parse_time_or_duration(v, now)
+            .map_err(|e| UserError::usage(format!("--not-before: {e}")))?,
+        None => now,
+    };
+    let not_after = match &a.not_after {
+        Some(v) => parse_time_or_duration(v, now)
+            .map_err(|e| UserError::usage(format!("--not-after: {e}")))?,
+        None => not_before + a.profile.default_lifetime(),
+    };
+    let mut sans: Vec<San> = a.san.iter().map(|s| San::parse(s)).collect();
+    if sans.is_empty() && (a.csr || matches!(a.profile, Profile::Leaf | Profile::SelfSigned)) {
+        sans.push(San::parse(&a.subject));
+    }
+
+    // 2. Outputs must be writable before any expensive work.
+    let mut out = OutputSet::new(a.force);
+    let crt_path = Path::new(&a.crt_file);
+    out.check(crt_path, "CRT_FILE")?;
+    if let Some(k) = &key_file {
+        if Path::new(k) == crt_path {
+            return Err(UserError::usage("CRT_FILE and KEY_FILE are the same file").into());
+        }
+        out.check(Path::new(k), "KEY_FILE")?;
+    }
+
+    // 3. Inputs, then the passwords they need.
+    let ca_cert = match &a.ca {
+        Some(p) if signs => Some(read_certs(p, "--ca")?),
+        _ => None,
+    };
+    let ca_key_data = match &a.ca_key {
+        Some(p) if signs => Some(crate::io::input::read_input(p, "--ca-key file")?),
+        _ => None,
+    };
+    let existing_key = match &a.key {
+        Some(p) => Some(crate::io::input::read_input(p, "--key file")?),
+        None => None,
+    };
+    let mut needs = Vec::new();
+    let ca_key_path = a.ca_key.clone().unwrap_or_default();
+    if let Some(d) = &ca_key_data
+        && PrivateKey::is_encrypted(d)
+    {
+        needs.push(PasswordNeed {
+            what: format!("the CA key {ca_key_path}"),
+            flag: "--ca-password-file",
+            env: "FERRICA_CA_PASSWORD_FILE",
+            file: a.ca_password_file.clone(),
+            purpose: Purpose::Decrypt,
+        });
+    }
+    let ca_need = needs.len();
+    if let Some(d) = &existing_key
+        && PrivateKey::is_encrypted(d)
+    {
+        needs.push(PasswordNeed {
+            what: format!("the key {}", a.key.as_deref().unwrap_or_default()),
+            flag: "--password-file",
+            env: "FERRICA_PASSWORD_FILE",
+            file: a.password_file.clone(),
+            purpose: Purpose::Decrypt,
+        });
+    }
+    let encrypt_new = key_file.is_some() && !a.no_password;
+    if encrypt_new {
+        needs.push(PasswordNeed {
+            what: format!("the new key {}", key_file.as_deref().unwrap_or_default()),
+            flag: "--password-file",
+            env: "FERRICA_PASSWORD_FILE",
+            file: a.password_file.clone(),
+            purpose: Purpose::Encrypt,
+        });
+    }
+    let mut passwords = password::resolve(&needs, &mut Stdin::default())?.into_iter();
+    let ca_pw = if ca_need == 1 { passwords.next() } else { None };
+    let key_pw = if existing_key
+        .as_deref()
+        .is_some_and(PrivateKey::is_encrypted)
+    {
+        passwords.next()
+    } else {
+        None
+    };
+    let new_pw = if encrypt_new { passwords.next() } else { None };
+
+    // 4. Keys.
+    let ca_key = match &ca_key_data {
+        Some(d) => Some(parse_key(d, ca_pw, &ca_key_path, "--ca-password-file")?),
+        None => None,
+    };
+    let subject_key = match &existing_key {
+        Some(d) => parse_key(
+            d,
+            key_pw,
+            a.key.as_deref().unwrap_or_default(),
+            "--password-file",
+        )?,
+        None => PrivateKey::generate(spec).context("generating the key")?,
+    };
+
+    // 5. The certificate or CSR.
+    let crt_pem = if a.csr {
+        let der = create_csr(&a.subject, &sans, &subject_key)?;
+        pem_block("CERTIFICATE REQUEST", der)
+    } else {
+        let req = IssueRequest {
+            profile: a.profile,
+            common_name: a.subject.clone(),
+            sans,
+            not_before,
+            not_after,
+            path_len: None,
+        };
+        let issuer = match (&ca_cert, &ca_key) {
+            (Some(certs), Some(key)) => Some(CaIssuer::new(&certs[0], key).map_err(|e| {
+                UserError::input(format!(
+                    "--ca {} / --ca-key {}: {e}",
+                    a.ca.as_deref().unwrap_or_default(),
+                    ca_key_path
+                ))
+            })?),
+            _ => None,
+        };
+        let issued = issue(
+            &req,
+            subject_key.key_pair(),
+            subject_key.kind(),
+            issuer.as_ref(),
+            Some(&subject_key),
+        )
+        .map_err(|e| UserError::input(e.to_string()))?;
+        if let Some((requested, used)) = issued.clamped
+            && a.not_after.is_some()
+        {
+            crate::cmd::warn(&format!(
+                "--not-after {} is after the issuer's notAfter {}; the certificate ends at the issuer's notAfter",
+                fmt_time(requested),
+                fmt_time(used)
+            ));
+        }
+        let mut pem = pem_block("CERTIFICATE", issued.der);
+        if a.bundle
+            && let Some(certs) = &ca_cert
+        {
+            for c in certs {
+                pem.push_str(&pem_block("CERTIFICATE", c.clone()));
+            }
+        }
+        pem
+    };
+
+    // 6. Write everything, or nothing.
+    out.stage(crt_path, crt_pem.as_bytes(), PUBLIC_MODE)?;
+    if let Some(k) = &key_file {
+        let key_pem = subject_key
+            .to_pem(new_pw.as_deref().map(|p| &p[..]))
+            .context("encoding the key")?;
+        out.stage(Path::new(k), key_pem.as_bytes(), KEY_MODE)?;
+    }
+    out.commit()?;
+    let what = if a.csr {
+        "certificate signing request"
+    } else {
+        "certificate"
+    };
+    eprintln!("Your {what} has been saved in {}.", a.crt_file);
+    if let Some(k) = &key_file {
+        let enc = if new_pw.is_some() {
+            ""
+        } else {
+            " (unencrypted)"
+        };
+        eprintln!("Your private key has been saved in {k}{enc}.");
+    }
+    Ok(0)
+}
+
+fn read_certs(path: &str, flag: &str) -> Result<Vec<Vec<u8>>> {
+    let data = crate::io::input::read_input(path, &format!("{flag} file"))?;
+    parse_certificates(&data).map_err(|e| {
+        UserError::input(format!("{flag} {path}: {e}"))
+            .hint("pass the issuer certificate in PEM or DER")
+            .into()
+    })
+}
+
+fn parse_key(
+    data: &[u8],
+    pw: Option<password::Secret>,
+    path: &str,
+    flag: &str,
+) -> Result<PrivateKey> {
+    let mut pw = pw;
+    let mut source = move || {
+        pw.take()
+            .map(|p| p.to_vec())
+            .ok_or(crate::pki::keys::KeyError::PasswordRequired)
+    };
+    PrivateKey::parse(data, &mut source).map_err(|e| {
+        let u = UserError::input(format!("{path}: {e}"));
+        match e {
+            crate::pki::keys::KeyError::WrongPassword => u
+                .hint(format!(
+                    "check the password given with {flag} (trailing whitespace is trimmed)"
+                ))
+                .into(),
+            crate::pki::keys::KeyError::NotAKey(_) => u
+                .hint("pass a private key in PEM or DER (PKCS#8, SEC1 or PKCS#1)")
+                .into(),
+            _ => u.into(),
+        }
+    })
+}
+
+fn pem_block(tag: &str, der: Vec<u8>) -> String {
+    pem::encode_config(
+        &pem::Pem::new(tag, der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}

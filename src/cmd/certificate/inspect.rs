@@ -1,0 +1,73 @@
+//! `ferrica certificate inspect`
+
+use anyhow::{Context, Result};
+
+use crate::cli::certificate::{InspectArgs, InspectFormat};
+use crate::pki::der_input::X509Input;
+use crate::pki::inspect;
+
+/// Prints a certificate, chain or CSR.
+pub fn run(a: InspectArgs) -> Result<u8> {
+    let input = super::load_x509(&a.input, &a.remote, a.insecure)?;
+    let out = match input {
+        X509Input::Certificates(mut certs) => {
+            if !a.bundle {
+                certs.truncate(1);
+            }
+            match a.format {
+                InspectFormat::Pem => pem_many("CERTIFICATE", &certs),
+                InspectFormat::Json => {
+                    let infos = certs
+                        .iter()
+                        .map(|d| inspect::describe_certificate(d))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let json = if a.bundle {
+                        serde_json::to_string_pretty(&infos)
+                    } else {
+                        serde_json::to_string_pretty(&infos[0])
+                    }
+                    .context("encoding JSON")?;
+                    json + "\n"
+                }
+                InspectFormat::Text => {
+                    let mut parts = Vec::new();
+                    for d in &certs {
+                        let info = inspect::describe_certificate(d)?;
+                        parts.push(if a.short {
+                            inspect::certificate_short(&info)
+                        } else {
+                            inspect::certificate_text(&info)
+                        });
+                    }
+                    parts.join("\n")
+                }
+            }
+        }
+        X509Input::Csr(der) => match a.format {
+            InspectFormat::Pem => pem_many("CERTIFICATE REQUEST", std::slice::from_ref(&der)),
+            InspectFormat::Json => {
+                serde_json::to_string_pretty(&inspect::describe_csr(&der)?)
+                    .context("encoding JSON")?
+                    + "\n"
+            }
+            InspectFormat::Text => {
+                let info = inspect::describe_csr(&der)?;
+                if a.short {
+                    inspect::csr_short(&info)
+                } else {
+                    inspect::csr_text(&info)
+                }
+            }
+        },
+    };
+    super::super::print_stdout(out.as_bytes())?;
+    Ok(0)
+}
+
+fn pem_many(tag: &str, ders: &[Vec<u8>]) -> String {
+    let blocks: Vec<pem::Pem> = ders.iter().map(|d| pem::Pem::new(tag, d.clone())).collect();
+    pem::encode_many_config(
+        &blocks,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}

@@ -1,0 +1,6 @@
+//! The edges that touch the outside: password sources, reading inputs, writing outputs safely.
+
+pub mod input;
+pub mod output;
+pub mod password;
+pub mod remote;

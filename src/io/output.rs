@@ -1,0 +1,147 @@
+//! Safe output: every file is written to a temporary file in its target directory, then renamed into place.
+//!
+//! A [`OutputSet`] stages all files of a command first and commits them together, so a command that fails leaves
+//! no new or half-written file. Existing files are never replaced without `--force` (the check happens before any
+//! work, and again atomically at the rename with `persist_noclobber`). Keys are created 0600.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tempfile::NamedTempFile;
+
+use crate::error::UserError;
+
+/// File mode for private keys.
+pub const KEY_MODE: u32 = 0o600;
+/// File mode for certificates and other public material.
+pub const PUBLIC_MODE: u32 = 0o644;
+
+/// Files staged for writing.
+pub struct OutputSet {
+    force: bool,
+    staged: Vec<(PathBuf, NamedTempFile)>,
+}
+
+impl OutputSet {
+    /// A new, empty set. With `force`, existing files are replaced.
+    pub fn new(force: bool) -> OutputSet {
+        OutputSet {
+            force,
+            staged: Vec::new(),
+        }
+    }
+
+    /// Fails early if `path` cannot be written: it exists without `--force`, is a directory, or its directory is
+    /// missing. Call for every output before doing expensive work.
+    pub fn check(&self, path: &Path, flag: &str) -> Result<()> {
+        if path.is_dir() {
+            return Err(
+                UserError::input(format!("{flag} {} is a directory", path.display()))
+                    .hint("pass a file name")
+                    .into(),
+            );
+        }
+        if path.symlink_metadata().is_ok() && !self.force {
+            return Err(UserError::input(format!(
+                "refusing to overwrite {} ({flag})",
+                path.display()
+            ))
+            .hint("pass --force to replace it")
+            .into());
+        }
+        let dir = parent_dir(path);
+        if !dir.is_dir() {
+            return Err(UserError::input(format!(
+                "cannot write {}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Stages `data` for `path` with `mode`.
+    pub fn stage(&mut self, path: &Path, data: &[u8], mode: u32) -> Result<()> {
+        let dir = parent_dir(path);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".ferrica-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .tempfile_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        tmp.write_all(data)
+            .with_context(|| format!("writing {}", path.display()))?;
+        tmp.as_file()
+            .sync_all()
+            .with_context(|| format!("writing {}", path.display()))?;
+        self.staged.push((path.to_path_buf(), tmp));
+        Ok(())
+    }
+
+    /// Renames every staged file into place. If one fails, the files this set already created are removed.
+    pub fn commit(self) -> Result<()> {
+        let mut created: Vec<PathBuf> = Vec::new();
+        for (path, tmp) in self.staged {
+            let existed = path.symlink_metadata().is_ok();
+            let res = if self.force {
+                tmp.persist(&path).map(|_| ())
+            } else {
+                tmp.persist_noclobber(&path).map(|_| ())
+            };
+            if let Err(e) = res {
+                for p in &created {
+                    let _ = std::fs::remove_file(p);
+                }
+                if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                    return Err(UserError::input(format!(
+                        "refusing to overwrite {}",
+                        path.display()
+                    ))
+                    .hint("pass --force to replace it")
+                    .into());
+                }
+                return Err(e.error).with_context(|| format!("writing {}", path.display()));
+            }
+            if !existed {
+                created.push(path);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn stage_commit_and_refuse_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k.key");
+        let mut set = OutputSet::new(false);
+        set.check(&key, "KEY_FILE").unwrap();
+        set.stage(&key, b"secret", KEY_MODE).unwrap();
+        set.commit().unwrap();
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let set = OutputSet::new(false);
+        assert!(set.check(&key, "KEY_FILE").is_err());
+        let mut set = OutputSet::new(false);
+        set.stage(&key, b"other", KEY_MODE).unwrap();
+        assert!(set.commit().is_err());
+        assert_eq!(std::fs::read(&key).unwrap(), b"secret");
+        // No temporary files are left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

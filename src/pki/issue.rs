@@ -1,0 +1,414 @@
+//! The one issuance path: every certificate ferrica makes (CLI, and later `ca init` and the server) is built here.
+//!
+//! rcgen's defaults are never used: the subject, validity, serial, CA flag, key usages and key identifiers all come
+//! from the request and the profile. `now` is a parameter; this module touches no clock, file or terminal.
+
+use std::net::IpAddr;
+
+use ::time::OffsetDateTime;
+use rcgen::{
+    CertificateParams, CustomExtension, DistinguishedName, DnType, Issuer, KeyIdMethod,
+    PublicKeyData, SanType, SerialNumber,
+};
+use x509_parser::prelude::*;
+
+use super::keys::{KeyKind, PrivateKey};
+use super::profile::Profile;
+
+/// Why a certificate could not be issued.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The validity window is empty.
+    #[error("notBefore {not_before} is not before notAfter {not_after}")]
+    EmptyValidity {
+        /// Requested start.
+        not_before: String,
+        /// Requested (possibly clamped) end.
+        not_after: String,
+    },
+    /// The issuer is not a CA.
+    #[error("the issuer certificate is not a CA (no basicConstraints CA:TRUE)")]
+    IssuerNotCa,
+    /// The issuer may not sign certificates.
+    #[error("the issuer certificate's key usage does not include keyCertSign")]
+    IssuerNotCertSigner,
+    /// The issuer cannot have a sub-CA below it.
+    #[error("the issuer has pathlen 0, so it cannot sign an intermediate CA")]
+    IssuerPathLenExceeded,
+    /// The issuer key is not the key of the issuer certificate.
+    #[error("the issuer key does not match the issuer certificate's public key")]
+    IssuerKeyMismatch,
+    /// The issuer certificate could not be read.
+    #[error("the issuer certificate could not be parsed: {0}")]
+    IssuerUnreadable(String),
+    /// A profile that needs an issuer got none, or the reverse.
+    #[error("{0}")]
+    Usage(String),
+    /// A SAN could not be encoded.
+    #[error("bad SAN {value:?}: {reason}")]
+    BadSan {
+        /// The value as given.
+        value: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// rcgen refused.
+    #[error("certificate encoding failed: {0}")]
+    Encoding(String),
+}
+
+/// A subject alternative name, typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum San {
+    /// dNSName
+    Dns(String),
+    /// iPAddress
+    Ip(IpAddr),
+    /// rfc822Name
+    Email(String),
+    /// uniformResourceIdentifier
+    Uri(String),
+}
+
+impl San {
+    /// Types a `--san` value as step does: an IP address, an email (has `@`), a URI (has a scheme), else DNS.
+    pub fn parse(value: &str) -> San {
+        let v = value.trim();
+        let unbracketed = v.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+            San::Ip(ip)
+        } else if v.contains("://") || v.starts_with("spiffe:") || v.starts_with("urn:") {
+            San::Uri(v.to_string())
+        } else if v.contains('@') {
+            San::Email(v.to_string())
+        } else {
+            San::Dns(v.to_string())
+        }
+    }
+
+    fn to_rcgen(&self) -> Result<SanType, IssueError> {
+        let bad = |value: &str, e: rcgen::Error| IssueError::BadSan {
+            value: value.into(),
+            reason: e.to_string(),
+        };
+        Ok(match self {
+            San::Dns(d) => {
+                if d.is_empty() || d.contains(' ') || d.contains('/') {
+                    return Err(IssueError::BadSan {
+                        value: d.clone(),
+                        reason: "not a DNS name".into(),
+                    });
+                }
+                SanType::DnsName(d.as_str().try_into().map_err(|e| bad(d, e))?)
+            }
+            San::Ip(ip) => SanType::IpAddress(*ip),
+            San::Email(e) => SanType::Rfc822Name(e.as_str().try_into().map_err(|er| bad(e, er))?),
+            San::Uri(u) => SanType::URI(u.as_str().try_into().map_err(|e| bad(u, e))?),
+        })
+    }
+}
+
+/// What to issue.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    /// The profile that decides the certificate's shape.
+    pub profile: Profile,
+    /// The subject common name; empty for none.
+    pub common_name: String,
+    /// Subject alternative names.
+    pub sans: Vec<San>,
+    /// Start of validity.
+    pub not_before: OffsetDateTime,
+    /// Requested end of validity (clamped to the issuer's).
+    pub not_after: OffsetDateTime,
+    /// Overrides the profile's path length for CA profiles.
+    pub path_len: Option<u8>,
+}
+
+/// A CA certificate and its key, able to sign.
+pub struct CaIssuer<'a> {
+    cert_der: &'a [u8],
+    key: &'a PrivateKey,
+    not_after: OffsetDateTime,
+    path_len: Option<u32>,
+}
+
+impl<'a> CaIssuer<'a> {
+    /// Checks that `cert_der` is a CA certificate allowed to sign, and that `key` is its key.
+    pub fn new(cert_der: &'a [u8], key: &'a PrivateKey) -> Result<CaIssuer<'a>, IssueError> {
+        let (_, cert) = X509Certificate::from_der(cert_der)
+            .map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
+        let bc = cert
+            .basic_constraints()
+            .map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
+        let Some(bc) = bc.filter(|bc| bc.value.ca) else {
+            return Err(IssueError::IssuerNotCa);
+        };
+        if let Ok(Some(ku)) = cert.key_usage()
+            && !ku.value.key_cert_sign()
+        {
+            return Err(IssueError::IssuerNotCertSigner);
+        }
+        if cert.public_key().raw != key.spki_der().as_slice() {
+            return Err(IssueError::IssuerKeyMismatch);
+        }
+        // rcgen re-encodes the issuer name and supports one attribute per RDN only.
+        if cert.subject().iter().any(|rdn| rdn.iter().count() != 1) {
+            return Err(IssueError::IssuerUnreadable(
+                "multi-valued RDNs in the subject are not supported".into(),
+            ));
+        }
+        Ok(CaIssuer {
+            cert_der,
+            key,
+            not_after: cert.validity().not_after.to_datetime(),
+            path_len: bc.value.path_len_constraint,
+        })
+    }
+
+    /// The issuer's notAfter.
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_after
+    }
+}
+
+/// An issued certificate, with anything the user should be warned about.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The certificate DER.
+    pub der: Vec<u8>,
+    /// Set when the requested notAfter was after the issuer's and was clamped to it: (requested, used).
+    pub clamped: Option<(OffsetDateTime, OffsetDateTime)>,
+}
+
+/// Issues a certificate for `subject_key` (a key pair, or the public key of a CSR).
+pub fn issue(
+    req: &IssueRequest,
+    subject_key: &impl PublicKeyData,
+    subject_kind: KeyKind,
+    issuer: Option<&CaIssuer<'_>>,
+    self_key: Option<&PrivateKey>,
+) -> Result<Issued, IssueError> {
+    let mut clamped = None;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    if !req.common_name.is_empty() {
+        params
+            .distinguished_name
+            .push(DnType::CommonName, req.common_name.as_str());
+    }
+    params.subject_alt_names = req
+        .sans
+        .iter()
+        .map(San::to_rcgen)
+        .collect::<Result<_, _>>()?;
+    params.serial_number = Some(random_serial().map_err(|e| IssueError::Encoding(e.to_string()))?);
+    params.key_identifier_method = KeyIdMethod::Sha256;
+    req.profile.apply(&mut params, subject_kind, req.path_len);
+
+    let mut not_after = req.not_after;
+    if let Some(iss) = issuer {
+        if not_after > iss.not_after {
+            clamped = Some((not_after, iss.not_after));
+            not_after = iss.not_after;
+        }
+        if req.profile.is_ca() && iss.path_len == Some(0) {
+            return Err(IssueError::IssuerPathLenExceeded);
+        }
+    }
+    if req.not_before >= not_after {
+        return Err(IssueError::EmptyValidity {
+            not_before: fmt_time(req.not_before),
+            not_after: fmt_time(not_after),
+        });
+    }
+    params.not_before = req.not_before;
+    params.not_after = not_after;
+
+    // SKI on every certificate. rcgen writes it itself only for CAs; leafs (no basicConstraints) get it here.
+    if !req.profile.is_ca() {
+        let ski = params.key_identifier(subject_key);
+        params
+            .custom_extensions
+            .push(CustomExtension::from_oid_content(
+                &[2, 5, 29, 14],
+                yasna_octet_string(&ski),
+            ));
+    }
+    let enc = |e: rcgen::Error| IssueError::Encoding(e.to_string());
+    let der = match (req.profile.is_self_signed(), issuer, self_key) {
+        (true, None, Some(key)) => {
+            params.use_authority_key_identifier_extension = false;
+            params
+                .self_signed(key.key_pair())
+                .map_err(enc)?
+                .der()
+                .to_vec()
+        }
+        (false, Some(iss), _) => {
+            params.use_authority_key_identifier_extension = true;
+            let signer = Issuer::from_ca_cert_der(&iss.cert_der.into(), iss.key.key_pair())
+                .map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
+            params
+                .signed_by(subject_key, &signer)
+                .map_err(enc)?
+                .der()
+                .to_vec()
+        }
+        (true, _, _) => {
+            return Err(IssueError::Usage(format!(
+                "profile {} is self-signed: it takes no --ca/--ca-key",
+                req.profile.name()
+            )));
+        }
+        (false, None, _) => {
+            return Err(IssueError::Usage(format!(
+                "profile {} needs --ca and --ca-key",
+                req.profile.name()
+            )));
+        }
+    };
+    Ok(Issued { der, clamped })
+}
+
+/// Builds a PKCS#10 CSR for `key` with the subject and SANs (no key usage is requested, as step).
+pub fn create_csr(
+    common_name: &str,
+    sans: &[San],
+    key: &PrivateKey,
+) -> Result<Vec<u8>, IssueError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    if !common_name.is_empty() {
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+    }
+    params.subject_alt_names = sans.iter().map(San::to_rcgen).collect::<Result<_, _>>()?;
+    let csr = params
+        .serialize_request(key.key_pair())
+        .map_err(|e| IssueError::Encoding(e.to_string()))?;
+    Ok(csr.der().to_vec())
+}
+
+/// A random positive serial of 128 bits (16 octets, top bit clear, never a leading zero octet).
+fn random_serial() -> Result<SerialNumber, super::keys::KeyError> {
+    let mut b = [0u8; 16];
+    super::keys::encryption::fill_random(&mut b)?;
+    b[0] &= 0x7f;
+    if b[0] == 0 {
+        b[0] = 0x01;
+    }
+    Ok(SerialNumber::from_slice(&b))
+}
+
+fn yasna_octet_string(bytes: &[u8]) -> Vec<u8> {
+    // DER OCTET STRING of a key identifier (at most 20 bytes here, so a short-form length).
+    let mut out = Vec::with_capacity(bytes.len() + 2);
+    out.push(0x04);
+    out.push(u8::try_from(bytes.len()).expect("key identifiers are short"));
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// RFC 3339 in UTC, for messages.
+pub fn fmt_time(t: OffsetDateTime) -> String {
+    t.to_offset(::time::UtcOffset::UTC)
+        .format(&::time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::keys::KeySpec;
+    use time::macros::datetime;
+
+    fn req(profile: Profile, cn: &str) -> IssueRequest {
+        IssueRequest {
+            profile,
+            common_name: cn.into(),
+            sans: vec![],
+            not_before: datetime!(2026-01-01 00:00 UTC),
+            not_after: datetime!(2026-01-01 00:00 UTC) + profile.default_lifetime(),
+            path_len: None,
+        }
+    }
+
+    #[test]
+    fn san_typing() {
+        assert_eq!(San::parse("10.0.0.1"), San::Ip("10.0.0.1".parse().unwrap()));
+        assert_eq!(San::parse("::1"), San::Ip("::1".parse().unwrap()));
+        assert_eq!(San::parse("a@b.test"), San::Email("a@b.test".into()));
+        assert_eq!(San::parse("spiffe://x/y"), San::Uri("spiffe://x/y".into()));
+        assert_eq!(San::parse("svc.test"), San::Dns("svc.test".into()));
+    }
+
+    #[test]
+    fn leaf_is_clamped_to_issuer_and_not_a_ca() {
+        let root_key = PrivateKey::generate(KeySpec::P256).unwrap();
+        let root = issue(
+            &req(Profile::RootCa, "Root"),
+            root_key.key_pair(),
+            root_key.kind(),
+            None,
+            Some(&root_key),
+        )
+        .unwrap();
+        let ca = CaIssuer::new(&root.der, &root_key).unwrap();
+        let leaf_key = PrivateKey::generate(KeySpec::P256).unwrap();
+        let mut r = req(Profile::Leaf, "leaf.test");
+        r.not_after = datetime!(2100-01-01 00:00 UTC);
+        let leaf = issue(&r, leaf_key.key_pair(), leaf_key.kind(), Some(&ca), None).unwrap();
+        assert!(leaf.clamped.is_some());
+        let (_, cert) = X509Certificate::from_der(&leaf.der).unwrap();
+        assert_eq!(cert.validity().not_after.to_datetime(), ca.not_after());
+        assert!(cert.basic_constraints().unwrap().is_none());
+        assert!(
+            cert.get_extension_unique(
+                &x509_parser::oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER
+            )
+            .unwrap()
+            .is_some()
+        );
+        assert!(
+            cert.get_extension_unique(
+                &x509_parser::oid_registry::OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER
+            )
+            .unwrap()
+            .is_some()
+        );
+        assert!(cert.raw_serial()[0] & 0x80 == 0);
+    }
+
+    #[test]
+    fn wrong_issuer_key_and_non_ca_are_refused() {
+        let root_key = PrivateKey::generate(KeySpec::P256).unwrap();
+        let other = PrivateKey::generate(KeySpec::P256).unwrap();
+        let root = issue(
+            &req(Profile::RootCa, "Root"),
+            root_key.key_pair(),
+            root_key.kind(),
+            None,
+            Some(&root_key),
+        )
+        .unwrap();
+        assert!(matches!(
+            CaIssuer::new(&root.der, &other),
+            Err(IssueError::IssuerKeyMismatch)
+        ));
+        let ss = issue(
+            &req(Profile::SelfSigned, "x"),
+            other.key_pair(),
+            other.kind(),
+            None,
+            Some(&other),
+        )
+        .unwrap();
+        assert!(matches!(
+            CaIssuer::new(&ss.der, &other),
+            Err(IssueError::IssuerNotCa)
+        ));
+    }
+}

@@ -1,0 +1,11 @@
+//! The PKI domain: keys, profiles, the issuance path, certificate input, inspection and fingerprints.
+//!
+//! Nothing in here touches files, the terminal, the network or the clock: callers pass bytes and `now`.
+
+pub mod der_input;
+pub mod fingerprint;
+pub mod inspect;
+pub mod issue;
+pub mod keys;
+pub mod profile;
+pub mod validity;
