@@ -96,11 +96,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind as K;
             return match io.kind() {
-                K::NotFound
-                | K::PermissionDenied
-                | K::IsADirectory
-                | K::AlreadyExists
-                | K::InvalidData => 3,
+                K::NotFound | K::PermissionDenied | K::IsADirectory | K::AlreadyExists | K::InvalidData => 3,
                 K::ConnectionRefused
                 | K::ConnectionReset
                 | K::TimedOut
@@ -110,15 +106,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             };
         }
         if cause.downcast_ref::<crate::pki::keys::KeyError>().is_some()
-            || cause
-                .downcast_ref::<crate::pki::der_input::InputError>()
-                .is_some()
-            || cause
-                .downcast_ref::<crate::pki::issue::IssueError>()
-                .is_some()
-            || cause
-                .downcast_ref::<crate::pki::inspect::InspectError>()
-                .is_some()
+            || cause.downcast_ref::<crate::pki::der_input::InputError>().is_some()
+            || cause.downcast_ref::<crate::pki::issue::IssueError>().is_some()
+            || cause.downcast_ref::<crate::pki::inspect::InspectError>().is_some()
         {
             return 3;
         }
@@ -137,12 +127,8 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(k) = cause.downcast_ref::<crate::pki::keys::KeyError>() {
             use crate::pki::keys::KeyError as E;
             return match k {
-                E::WrongPassword => {
-                    Some("check the password file (trailing whitespace is trimmed)".into())
-                }
-                E::NotAKey(_) => {
-                    Some("pass a private key in PEM or DER (PKCS#8, SEC1 or PKCS#1)".into())
-                }
+                E::WrongPassword => Some("check the password file (trailing whitespace is trimmed)".into()),
+                E::NotAKey(_) => Some("pass a private key in PEM or DER (PKCS#8, SEC1 or PKCS#1)".into()),
                 _ => None,
             };
         }

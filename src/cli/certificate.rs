@@ -10,7 +10,7 @@ use crate::pki::profile::Profile;
 #[derive(Debug, Subcommand)]
 pub enum CertificateCommand {
     /// Create a certificate or CSR and its private key.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Print a certificate, chain or CSR (file, `-`, or https://host[:port]).
     Inspect(InspectArgs),
     /// Print the SHA-256 fingerprint of a certificate or CSR.
@@ -65,12 +65,7 @@ pub struct CreateArgs {
     #[arg(long, value_name = "FILE")]
     pub ca_key: Option<String>,
     /// File with the password of --ca-key (`-` = stdin).
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "FERRICA_CA_PASSWORD_FILE",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "FILE", env = "FERRICA_CA_PASSWORD_FILE", hide_env_values = true)]
     pub ca_password_file: Option<String>,
     /// Use this existing private key instead of generating one.
     #[arg(long, value_name = "FILE")]
@@ -95,12 +90,7 @@ pub struct CreateArgs {
     #[arg(short, long)]
     pub force: bool,
     /// File with the password for the new key, or for --key (`-` = stdin).
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "FERRICA_PASSWORD_FILE",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
     pub password_file: Option<String>,
     /// Write the new key unencrypted (requires --insecure).
     #[arg(long)]

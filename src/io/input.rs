@@ -11,9 +11,7 @@ use crate::error::UserError;
 pub fn read_input(path: &str, what: &str) -> Result<Vec<u8>> {
     if path == "-" {
         let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .context("reading stdin")?;
+        std::io::stdin().read_to_end(&mut buf).context("reading stdin")?;
         return Ok(buf);
     }
     let p = Path::new(path);

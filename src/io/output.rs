@@ -36,19 +36,16 @@ impl OutputSet {
     /// missing. Call for every output before doing expensive work.
     pub fn check(&self, path: &Path, flag: &str) -> Result<()> {
         if path.is_dir() {
-            return Err(
-                UserError::input(format!("{flag} {} is a directory", path.display()))
-                    .hint("pass a file name")
-                    .into(),
-            );
+            return Err(UserError::input(format!("{flag} {} is a directory", path.display()))
+                .hint("pass a file name")
+                .into());
         }
         if path.symlink_metadata().is_ok() && !self.force {
-            return Err(UserError::input(format!(
-                "refusing to overwrite {} ({flag})",
-                path.display()
-            ))
-            .hint("pass --force to replace it")
-            .into());
+            return Err(
+                UserError::input(format!("refusing to overwrite {} ({flag})", path.display()))
+                    .hint("pass --force to replace it")
+                    .into(),
+            );
         }
         let dir = parent_dir(path);
         if !dir.is_dir() {
@@ -94,12 +91,9 @@ impl OutputSet {
                     let _ = std::fs::remove_file(p);
                 }
                 if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                    return Err(UserError::input(format!(
-                        "refusing to overwrite {}",
-                        path.display()
-                    ))
-                    .hint("pass --force to replace it")
-                    .into());
+                    return Err(UserError::input(format!("refusing to overwrite {}", path.display()))
+                        .hint("pass --force to replace it")
+                        .into());
                 }
                 return Err(e.error).with_context(|| format!("writing {}", path.display()));
             }
@@ -131,10 +125,7 @@ mod tests {
         set.check(&key, "KEY_FILE").unwrap();
         set.stage(&key, b"secret", KEY_MODE).unwrap();
         set.commit().unwrap();
-        assert_eq!(
-            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
         let set = OutputSet::new(false);
         assert!(set.check(&key, "KEY_FILE").is_err());
         let mut set = OutputSet::new(false);

@@ -55,11 +55,9 @@ impl Stdin {
     /// Records that `what` consumes stdin; fails if something already did.
     pub fn claim(&mut self, what: &str) -> Result<()> {
         if let Some(prev) = &self.used_by {
-            return Err(
-                UserError::usage(format!("stdin is needed for both {prev} and {what}"))
-                    .hint("give one of them as a file")
-                    .into(),
-            );
+            return Err(UserError::usage(format!("stdin is needed for both {prev} and {what}"))
+                .hint("give one of them as a file")
+                .into());
         }
         self.used_by = Some(what.to_string());
         Ok(())
@@ -113,10 +111,7 @@ pub fn resolve(needs: &[PasswordNeed], stdin: &mut Stdin) -> Result<Vec<Secret>>
                 .into());
         }
     }
-    Ok(out
-        .into_iter()
-        .map(|p| p.expect("every need resolved"))
-        .collect())
+    Ok(out.into_iter().map(|p| p.expect("every need resolved")).collect())
 }
 
 fn from_file(path: &str, need: &PasswordNeed, stdin: &mut Stdin) -> Result<Secret> {
@@ -130,9 +125,7 @@ fn from_file(path: &str, need: &PasswordNeed, stdin: &mut Stdin) -> Result<Secre
     )?);
     let pw = clean(&data);
     if pw.is_empty() {
-        return Err(
-            UserError::input(format!("password file {path} ({}) is empty", need.flag)).into(),
-        );
+        return Err(UserError::input(format!("password file {path} ({}) is empty", need.flag)).into());
     }
     Ok(pw)
 }
@@ -141,10 +134,7 @@ fn from_stdin(need: &PasswordNeed) -> Result<Secret> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = Zeroizing::new(Vec::new());
-        let res = std::io::stdin()
-            .lock()
-            .read_until(b'\n', &mut line)
-            .map(|_| line);
+        let res = std::io::stdin().lock().read_until(b'\n', &mut line).map(|_| line);
         let _ = tx.send(res);
     });
     let hint = format!(
@@ -154,11 +144,9 @@ fn from_stdin(need: &PasswordNeed) -> Result<Secret> {
     let data = match rx.recv_timeout(STDIN_TIMEOUT) {
         Ok(Ok(d)) => d,
         Ok(Err(e)) => {
-            return Err(
-                UserError::usage(format!("reading the password from stdin: {e}"))
-                    .hint(hint)
-                    .into(),
-            );
+            return Err(UserError::usage(format!("reading the password from stdin: {e}"))
+                .hint(hint)
+                .into());
         }
         Err(_) => {
             return Err(UserError::usage(format!(
@@ -185,25 +173,16 @@ fn from_stdin(need: &PasswordNeed) -> Result<Secret> {
 fn prompt(need: &PasswordNeed) -> Result<Secret> {
     let read = |label: &str| -> Result<Secret> {
         let s = Zeroizing::new(rpassword::prompt_password(label).map_err(|e| {
-            UserError::usage(format!(
-                "cannot prompt for the password of {}: {e}",
-                need.what
-            ))
-            .hint(format!("pass {} FILE", need.flag))
+            UserError::usage(format!("cannot prompt for the password of {}: {e}", need.what))
+                .hint(format!("pass {} FILE", need.flag))
         })?);
         Ok(clean(s.as_bytes()))
     };
     for _ in 0..3 {
         let pw = match need.purpose {
-            Purpose::Decrypt => read(&format!(
-                "Please enter the password to decrypt {}: ",
-                need.what
-            ))?,
+            Purpose::Decrypt => read(&format!("Please enter the password to decrypt {}: ", need.what))?,
             Purpose::Encrypt => {
-                let a = read(&format!(
-                    "Please enter the password to encrypt {}: ",
-                    need.what
-                ))?;
+                let a = read(&format!("Please enter the password to encrypt {}: ", need.what))?;
                 if a.is_empty() {
                     eprintln!("the password cannot be empty");
                     continue;
@@ -228,14 +207,7 @@ pub fn clean(data: &[u8]) -> Secret {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let end = match std::str::from_utf8(data) {
         Ok(s) => s.trim_end().len(),
-        Err(_) => {
-            data.len()
-                - data
-                    .iter()
-                    .rev()
-                    .take_while(|b| b.is_ascii_whitespace())
-                    .count()
-        }
+        Err(_) => data.len() - data.iter().rev().take_while(|b| b.is_ascii_whitespace()).count(),
     };
     Zeroizing::new(data[..end].to_vec())
 }

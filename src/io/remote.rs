@@ -23,9 +23,7 @@ pub fn is_url(input: &str) -> bool {
 pub fn host_port(url: &str) -> Result<(String, u16)> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let bad = || {
-        UserError::usage(format!("cannot parse the URL {url:?}")).hint("use https://host[:port]")
-    };
+    let bad = || UserError::usage(format!("cannot parse the URL {url:?}")).hint("use https://host[:port]");
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (h, after) = v6.split_once(']').ok_or_else(bad)?;
         (h.to_string(), after.strip_prefix(':'))
@@ -46,12 +44,7 @@ pub fn host_port(url: &str) -> Result<(String, u16)> {
 }
 
 /// Connects, completes a TLS handshake and returns the presented chain (leaf first), as DER.
-pub fn fetch_chain(
-    url: &str,
-    roots: Option<&str>,
-    servername: Option<&str>,
-    insecure: bool,
-) -> Result<Vec<Vec<u8>>> {
+pub fn fetch_chain(url: &str, roots: Option<&str>, servername: Option<&str>, insecure: bool) -> Result<Vec<Vec<u8>>> {
     let (host, port) = host_port(url)?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -63,9 +56,7 @@ pub fn fetch_chain(
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
             .with_no_client_auth()
     } else {
-        builder
-            .with_root_certificates(load_roots(roots)?)
-            .with_no_client_auth()
+        builder.with_root_certificates(load_roots(roots)?).with_no_client_auth()
     };
     let name_str = servername.unwrap_or(&host).to_string();
     let name = ServerName::try_from(name_str.clone())
@@ -89,16 +80,11 @@ pub fn fetch_chain(
                 return Err(UserError {
                     kind: ErrorKind::Refused,
                     msg: format!("the certificate of {host}:{port} is not trusted: {c:?}"),
-                    hint: Some(
-                        "pass --roots with the CA that issued it, or --insecure to look anyway"
-                            .into(),
-                    ),
+                    hint: Some("pass --roots with the CA that issued it, or --insecure to look anyway".into()),
                 }
                 .into());
             }
-            return Err(
-                unavailable(format!("TLS handshake with {host}:{port} failed: {e}")).into(),
-            );
+            return Err(unavailable(format!("TLS handshake with {host}:{port} failed: {e}")).into());
         }
     }
     let certs = conn.peer_certificates().unwrap_or_default();
@@ -126,9 +112,9 @@ fn load_roots(roots: Option<&str>) -> Result<rustls::RootCertStore> {
                 let certs = crate::pki::der_input::parse_certificates(&data)
                     .map_err(|e| UserError::input(format!("--roots {}: {e}", f.display())))?;
                 for c in certs {
-                    store.add(CertificateDer::from(c)).map_err(|e| {
-                        UserError::input(format!("--roots {}: unusable root: {e}", f.display()))
-                    })?;
+                    store
+                        .add(CertificateDer::from(c))
+                        .map_err(|e| UserError::input(format!("--roots {}: unusable root: {e}", f.display())))?;
                 }
             }
         }
@@ -163,12 +149,7 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -177,12 +158,7 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -196,18 +172,12 @@ mod tests {
 
     #[test]
     fn parses_urls() {
-        assert_eq!(
-            host_port("https://example.test").unwrap(),
-            ("example.test".into(), 443)
-        );
+        assert_eq!(host_port("https://example.test").unwrap(), ("example.test".into(), 443));
         assert_eq!(
             host_port("https://example.test:8443/x").unwrap(),
             ("example.test".into(), 8443)
         );
-        assert_eq!(
-            host_port("https://[::1]:9000").unwrap(),
-            ("::1".into(), 9000)
-        );
+        assert_eq!(host_port("https://[::1]:9000").unwrap(), ("::1".into(), 9000));
         assert!(host_port("https://:1").is_err());
     }
 }

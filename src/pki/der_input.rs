@@ -44,9 +44,7 @@ pub fn parse_x509(data: &[u8]) -> Result<X509Input, InputError> {
     if looks_like_pem(data) {
         let blocks = ::pem::parse_many(data).map_err(|e| InputError::BadPem(pem_error_text(&e)))?;
         if blocks.is_empty() {
-            return Err(InputError::BadPem(
-                "truncated PEM (no complete block)".into(),
-            ));
+            return Err(InputError::BadPem("truncated PEM (no complete block)".into()));
         }
         let mut certs = Vec::new();
         for b in &blocks {
@@ -77,9 +75,9 @@ pub fn parse_x509(data: &[u8]) -> Result<X509Input, InputError> {
         return Ok(X509Input::Certificates(certs));
     }
     match X509Certificate::from_der(data) {
-        Ok((rest, _)) if rest.is_empty() => Ok(X509Input::Certificates(vec![data.to_vec()])),
+        Ok(([], _)) => Ok(X509Input::Certificates(vec![data.to_vec()])),
         _ => match X509CertificationRequest::from_der(data) {
-            Ok((rest, _)) if rest.is_empty() => Ok(X509Input::Csr(data.to_vec())),
+            Ok(([], _)) => Ok(X509Input::Csr(data.to_vec())),
             _ => Err(InputError::NotX509(
                 X509Certificate::from_der(data)
                     .err()

@@ -207,9 +207,8 @@ pub fn describe_certificate(der: &[u8]) -> Result<CertificateInfo, InspectError>
         validity: Validity {
             not_before: fmt_time(cert.validity().not_before.to_datetime()),
             not_after: fmt_time(cert.validity().not_after.to_datetime()),
-            lifetime_seconds: (cert.validity().not_after.to_datetime()
-                - cert.validity().not_before.to_datetime())
-            .whole_seconds(),
+            lifetime_seconds: (cert.validity().not_after.to_datetime() - cert.validity().not_before.to_datetime())
+                .whole_seconds(),
         },
         public_key: key_info(cert.public_key()),
         sans: Sans::default(),
@@ -223,8 +222,7 @@ pub fn describe_certificate(der: &[u8]) -> Result<CertificateInfo, InspectError>
         signature: hex::encode(cert.signature_value.data.as_ref()),
     };
     for ext in cert.extensions() {
-        info.extensions
-            .push(describe_extension(ext, &mut info.sans));
+        info.extensions.push(describe_extension(ext, &mut info.sans));
         match ext.parsed_extension() {
             ParsedExtension::BasicConstraints(bc) => {
                 info.basic_constraints = Some(BasicConstraintsInfo {
@@ -234,9 +232,7 @@ pub fn describe_certificate(der: &[u8]) -> Result<CertificateInfo, InspectError>
             }
             ParsedExtension::KeyUsage(ku) => info.key_usage = key_usage_names(ku),
             ParsedExtension::ExtendedKeyUsage(eku) => info.extended_key_usage = eku_names(eku),
-            ParsedExtension::SubjectKeyIdentifier(k) => {
-                info.subject_key_id = Some(hex::encode(k.0))
-            }
+            ParsedExtension::SubjectKeyIdentifier(k) => info.subject_key_id = Some(hex::encode(k.0)),
             ParsedExtension::AuthorityKeyIdentifier(a) => {
                 info.authority_key_id = a.key_identifier.as_ref().map(|k| hex::encode(k.0))
             }
@@ -265,12 +261,9 @@ pub fn describe_csr(der: &[u8]) -> Result<CsrInfo, InspectError> {
         fingerprints: fingerprints(der),
     };
     for attr in cri.iter_attributes() {
-        if let x509_parser::cri_attributes::ParsedCriAttribute::ExtensionRequest(req) =
-            attr.parsed_attribute()
-        {
+        if let x509_parser::cri_attributes::ParsedCriAttribute::ExtensionRequest(req) = attr.parsed_attribute() {
             for ext in &req.extensions {
-                info.extensions
-                    .push(describe_extension(ext, &mut info.sans));
+                info.extensions.push(describe_extension(ext, &mut info.sans));
             }
         }
     }
@@ -308,18 +301,10 @@ fn key_info(spki: &SubjectPublicKeyInfo<'_>) -> KeyInfo {
             };
             ("EC".to_string(), size, curve)
         }
-        "1.2.840.113549.1.1.1" => (
-            "RSA".to_string(),
-            parsed.as_ref().map_or(0, PublicKey::key_size),
-            None,
-        ),
+        "1.2.840.113549.1.1.1" => ("RSA".to_string(), parsed.as_ref().map_or(0, PublicKey::key_size), None),
         "1.3.101.112" => ("Ed25519".to_string(), 256, None),
         "1.3.101.113" => ("Ed448".to_string(), 456, None),
-        other => (
-            other.to_string(),
-            parsed.as_ref().map_or(0, PublicKey::key_size),
-            None,
-        ),
+        other => (other.to_string(), parsed.as_ref().map_or(0, PublicKey::key_size), None),
     };
     KeyInfo {
         algorithm,
@@ -369,11 +354,7 @@ fn key_usage_names(ku: &x509_parser::extensions::KeyUsage) -> Vec<String> {
         (ku.encipher_only(), "encipherOnly"),
         (ku.decipher_only(), "decipherOnly"),
     ];
-    names
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, n)| n.to_string())
-        .collect()
+    names.iter().filter(|(on, _)| *on).map(|(_, n)| n.to_string()).collect()
 }
 
 fn eku_names(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String> {
@@ -420,10 +401,7 @@ fn ip_string(b: &[u8]) -> String {
 }
 
 fn colon_hex(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
 }
 
 fn describe_extension(ext: &X509Extension<'_>, sans: &mut Sans) -> ExtensionInfo {
@@ -438,16 +416,15 @@ fn describe_extension(ext: &X509Extension<'_>, sans: &mut Sans) -> ExtensionInfo
             }],
         ),
         ParsedExtension::KeyUsage(ku) => ("keyUsage", vec![key_usage_names(ku).join(", ")]),
-        ParsedExtension::ExtendedKeyUsage(eku) => {
-            ("extendedKeyUsage", vec![eku_names(eku).join(", ")])
-        }
+        ParsedExtension::ExtendedKeyUsage(eku) => ("extendedKeyUsage", vec![eku_names(eku).join(", ")]),
         ParsedExtension::SubjectKeyIdentifier(k) => ("subjectKeyIdentifier", vec![colon_hex(k.0)]),
         ParsedExtension::AuthorityKeyIdentifier(a) => (
             "authorityKeyIdentifier",
-            vec![a.key_identifier.as_ref().map_or_else(
-                || "(no keyid)".into(),
-                |k| format!("keyid:{}", colon_hex(k.0)),
-            )],
+            vec![
+                a.key_identifier
+                    .as_ref()
+                    .map_or_else(|| "(no keyid)".into(), |k| format!("keyid:{}", colon_hex(k.0))),
+            ],
         ),
         ParsedExtension::SubjectAlternativeName(san) => {
             for g in &san.general_names {
@@ -487,9 +464,7 @@ fn describe_extension(ext: &X509Extension<'_>, sans: &mut Sans) -> ExtensionInfo
         ParsedExtension::CRLDistributionPoints(dps) => {
             let mut v = Vec::new();
             for dp in dps.iter() {
-                if let Some(x509_parser::extensions::DistributionPointName::FullName(names)) =
-                    &dp.distribution_point
-                {
+                if let Some(x509_parser::extensions::DistributionPointName::FullName(names)) = &dp.distribution_point {
                     v.extend(names.iter().map(general_name));
                 }
             }
@@ -592,30 +567,13 @@ pub fn certificate_text(c: &CertificateInfo) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Certificate:");
     let _ = writeln!(out, "    Data:");
-    let _ = writeln!(
-        out,
-        "        Version: {} (0x{:x})",
-        c.version,
-        c.version - 1
-    );
-    let _ = writeln!(
-        out,
-        "        Serial Number: {} (0x{})",
-        c.serial.decimal, c.serial.hex
-    );
+    let _ = writeln!(out, "        Version: {} (0x{:x})", c.version, c.version - 1);
+    let _ = writeln!(out, "        Serial Number: {} (0x{})", c.serial.decimal, c.serial.hex);
     let _ = writeln!(out, "    Signature Algorithm: {}", c.signature_algorithm);
     let _ = writeln!(out, "        Issuer: {}", c.issuer.dn);
     let _ = writeln!(out, "        Validity");
-    let _ = writeln!(
-        out,
-        "            Not Before: {}",
-        time_human(&c.validity.not_before)
-    );
-    let _ = writeln!(
-        out,
-        "            Not After : {}",
-        time_human(&c.validity.not_after)
-    );
+    let _ = writeln!(out, "            Not Before: {}", time_human(&c.validity.not_before));
+    let _ = writeln!(out, "            Not After : {}", time_human(&c.validity.not_after));
     let _ = writeln!(out, "        Subject: {}", c.subject.dn);
     write_key(&mut out, &c.public_key);
     write_extensions(&mut out, &c.extensions, "X509v3 extensions");
@@ -630,25 +588,12 @@ pub fn csr_text(c: &CsrInfo) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Certificate Request:");
     let _ = writeln!(out, "    Data:");
-    let _ = writeln!(
-        out,
-        "        Version: {} (0x{:x})",
-        c.version,
-        c.version - 1
-    );
+    let _ = writeln!(out, "        Version: {} (0x{:x})", c.version, c.version - 1);
     let _ = writeln!(out, "        Subject: {}", c.subject.dn);
     write_key(&mut out, &c.public_key);
     write_extensions(&mut out, &c.extensions, "Requested Extensions");
-    let valid = if c.signature_valid {
-        "valid"
-    } else {
-        "INVALID"
-    };
-    let _ = writeln!(
-        out,
-        "    Signature Algorithm: {} ({valid})",
-        c.signature_algorithm
-    );
+    let valid = if c.signature_valid { "valid" } else { "INVALID" };
+    let _ = writeln!(out, "    Signature Algorithm: {} ({valid})", c.signature_algorithm);
     let _ = writeln!(out, "    Fingerprint (SHA-256): {}", c.fingerprints.sha256);
     out
 }
@@ -663,11 +608,7 @@ fn key_label(k: &KeyInfo) -> String {
 
 fn short_serial(hex_or_dec: &str) -> String {
     if hex_or_dec.len() > 8 {
-        format!(
-            "{}...{}",
-            &hex_or_dec[..4],
-            &hex_or_dec[hex_or_dec.len() - 4..]
-        )
+        format!("{}...{}", &hex_or_dec[..4], &hex_or_dec[hex_or_dec.len() - 4..])
     } else {
         hex_or_dec.to_string()
     }
@@ -695,26 +636,13 @@ pub fn certificate_short(c: &CertificateInfo) -> String {
     );
     let mut subjects: Vec<String> = c.sans.all().cloned().collect();
     if subjects.is_empty() {
-        subjects.push(
-            c.subject
-                .common_name
-                .clone()
-                .unwrap_or_else(|| c.subject.dn.clone()),
-        );
+        subjects.push(c.subject.common_name.clone().unwrap_or_else(|| c.subject.dn.clone()));
     }
     for (i, s) in subjects.iter().enumerate() {
-        let label = if i == 0 {
-            "  Subject:     "
-        } else {
-            "               "
-        };
+        let label = if i == 0 { "  Subject:     " } else { "               " };
         let _ = writeln!(out, "{label}{s}");
     }
-    let issuer = c
-        .issuer
-        .common_name
-        .clone()
-        .unwrap_or_else(|| c.issuer.dn.clone());
+    let issuer = c.issuer.common_name.clone().unwrap_or_else(|| c.issuer.dn.clone());
     let _ = writeln!(out, "  Issuer:      {issuer}");
     let _ = writeln!(out, "  Valid from:  {}", c.validity.not_before);
     let _ = writeln!(out, "          to:  {}", c.validity.not_after);
@@ -723,35 +651,19 @@ pub fn certificate_short(c: &CertificateInfo) -> String {
 
 /// The one-block summary of a CSR (`--short`).
 pub fn csr_short(c: &CsrInfo) -> String {
-    let mut out = format!(
-        "X.509v3 Certificate Signing Request ({})\n",
-        key_label(&c.public_key)
-    );
+    let mut out = format!("X.509v3 Certificate Signing Request ({})\n", key_label(&c.public_key));
     let mut subjects: Vec<String> = c.sans.all().cloned().collect();
     if subjects.is_empty() {
-        subjects.push(
-            c.subject
-                .common_name
-                .clone()
-                .unwrap_or_else(|| c.subject.dn.clone()),
-        );
+        subjects.push(c.subject.common_name.clone().unwrap_or_else(|| c.subject.dn.clone()));
     }
     for (i, s) in subjects.iter().enumerate() {
-        let label = if i == 0 {
-            "  Subject:     "
-        } else {
-            "               "
-        };
+        let label = if i == 0 { "  Subject:     " } else { "               " };
         let _ = writeln!(out, "{label}{s}");
     }
     let _ = writeln!(
         out,
         "  Signature:   {}",
-        if c.signature_valid {
-            "valid"
-        } else {
-            "INVALID"
-        }
+        if c.signature_valid { "valid" } else { "INVALID" }
     );
     out
 }

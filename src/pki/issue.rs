@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use ::time::OffsetDateTime;
 use rcgen::{
-    CertificateParams, CustomExtension, DistinguishedName, DnType, Issuer, KeyIdMethod,
-    PublicKeyData, SanType, SerialNumber,
+    CertificateParams, CustomExtension, DistinguishedName, DnType, Issuer, KeyIdMethod, PublicKeyData, SanType,
+    SerialNumber,
 };
 use x509_parser::prelude::*;
 
@@ -137,8 +137,7 @@ pub struct CaIssuer<'a> {
 impl<'a> CaIssuer<'a> {
     /// Checks that `cert_der` is a CA certificate allowed to sign, and that `key` is its key.
     pub fn new(cert_der: &'a [u8], key: &'a PrivateKey) -> Result<CaIssuer<'a>, IssueError> {
-        let (_, cert) = X509Certificate::from_der(cert_der)
-            .map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
+        let (_, cert) = X509Certificate::from_der(cert_der).map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
         let bc = cert
             .basic_constraints()
             .map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
@@ -198,11 +197,7 @@ pub fn issue(
             .distinguished_name
             .push(DnType::CommonName, req.common_name.as_str());
     }
-    params.subject_alt_names = req
-        .sans
-        .iter()
-        .map(San::to_rcgen)
-        .collect::<Result<_, _>>()?;
+    params.subject_alt_names = req.sans.iter().map(San::to_rcgen).collect::<Result<_, _>>()?;
     params.serial_number = Some(random_serial().map_err(|e| IssueError::Encoding(e.to_string()))?);
     params.key_identifier_method = KeyIdMethod::Sha256;
     req.profile.apply(&mut params, subject_kind, req.path_len);
@@ -229,32 +224,22 @@ pub fn issue(
     // SKI on every certificate. rcgen writes it itself only for CAs; leafs (no basicConstraints) get it here.
     if !req.profile.is_ca() {
         let ski = params.key_identifier(subject_key);
-        params
-            .custom_extensions
-            .push(CustomExtension::from_oid_content(
-                &[2, 5, 29, 14],
-                yasna_octet_string(&ski),
-            ));
+        params.custom_extensions.push(CustomExtension::from_oid_content(
+            &[2, 5, 29, 14],
+            yasna_octet_string(&ski),
+        ));
     }
     let enc = |e: rcgen::Error| IssueError::Encoding(e.to_string());
     let der = match (req.profile.is_self_signed(), issuer, self_key) {
         (true, None, Some(key)) => {
             params.use_authority_key_identifier_extension = false;
-            params
-                .self_signed(key.key_pair())
-                .map_err(enc)?
-                .der()
-                .to_vec()
+            params.self_signed(key.key_pair()).map_err(enc)?.der().to_vec()
         }
         (false, Some(iss), _) => {
             params.use_authority_key_identifier_extension = true;
             let signer = Issuer::from_ca_cert_der(&iss.cert_der.into(), iss.key.key_pair())
                 .map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
-            params
-                .signed_by(subject_key, &signer)
-                .map_err(enc)?
-                .der()
-                .to_vec()
+            params.signed_by(subject_key, &signer).map_err(enc)?.der().to_vec()
         }
         (true, _, _) => {
             return Err(IssueError::Usage(format!(
@@ -273,17 +258,11 @@ pub fn issue(
 }
 
 /// Builds a PKCS#10 CSR for `key` with the subject and SANs (no key usage is requested, as step).
-pub fn create_csr(
-    common_name: &str,
-    sans: &[San],
-    key: &PrivateKey,
-) -> Result<Vec<u8>, IssueError> {
+pub fn create_csr(common_name: &str, sans: &[San], key: &PrivateKey) -> Result<Vec<u8>, IssueError> {
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     if !common_name.is_empty() {
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
+        params.distinguished_name.push(DnType::CommonName, common_name);
     }
     params.subject_alt_names = sans.iter().map(San::to_rcgen).collect::<Result<_, _>>()?;
     let csr = params
@@ -323,7 +302,7 @@ pub fn fmt_time(t: OffsetDateTime) -> String {
 mod tests {
     use super::*;
     use crate::pki::keys::KeySpec;
-    use time::macros::datetime;
+    use ::time::macros::datetime;
 
     fn req(profile: Profile, cn: &str) -> IssueRequest {
         IssueRequest {
@@ -366,18 +345,14 @@ mod tests {
         assert_eq!(cert.validity().not_after.to_datetime(), ca.not_after());
         assert!(cert.basic_constraints().unwrap().is_none());
         assert!(
-            cert.get_extension_unique(
-                &x509_parser::oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER
-            )
-            .unwrap()
-            .is_some()
+            cert.get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER)
+                .unwrap()
+                .is_some()
         );
         assert!(
-            cert.get_extension_unique(
-                &x509_parser::oid_registry::OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER
-            )
-            .unwrap()
-            .is_some()
+            cert.get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER)
+                .unwrap()
+                .is_some()
         );
         assert!(cert.raw_serial()[0] & 0x80 == 0);
     }
@@ -406,9 +381,6 @@ mod tests {
             Some(&other),
         )
         .unwrap();
-        assert!(matches!(
-            CaIssuer::new(&ss.der, &other),
-            Err(IssueError::IssuerNotCa)
-        ));
+        assert!(matches!(CaIssuer::new(&ss.der, &other), Err(IssueError::IssuerNotCa)));
     }
 }

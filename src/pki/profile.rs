@@ -60,12 +60,7 @@ impl Profile {
     }
 
     /// Writes the profile's CA flag, key usages and EKUs into `params`, replacing whatever was there.
-    pub fn apply(
-        self,
-        params: &mut rcgen::CertificateParams,
-        subject_key: KeyKind,
-        path_len: Option<u8>,
-    ) {
+    pub fn apply(self, params: &mut rcgen::CertificateParams, subject_key: KeyKind, path_len: Option<u8>) {
         if self.is_ca() {
             params.is_ca = IsCa::Ca(match path_len.or(self.default_path_len()) {
                 Some(n) => BasicConstraints::Constrained(n),
@@ -80,10 +75,7 @@ impl Profile {
             if matches!(subject_key, KeyKind::Rsa(_)) {
                 params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
             }
-            params.extended_key_usages = vec![
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ];
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
         }
         params.name_constraints = None;
     }

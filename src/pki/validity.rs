@@ -7,9 +7,7 @@ use time::{Duration, OffsetDateTime, format_description::well_known::Rfc3339};
 
 /// A bad time or duration value.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-#[error(
-    "{value:?} is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (8760h, 30m, 90d): {reason}"
-)]
+#[error("{value:?} is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (8760h, 30m, 90d): {reason}")]
 pub struct ValidityError {
     /// The value as given.
     pub value: String,
@@ -18,10 +16,7 @@ pub struct ValidityError {
 }
 
 /// Parses a time or a duration relative to `now`.
-pub fn parse_time_or_duration(
-    value: &str,
-    now: OffsetDateTime,
-) -> Result<OffsetDateTime, ValidityError> {
+pub fn parse_time_or_duration(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ValidityError> {
     let v = value.trim();
     if v.contains('T') || v.contains(':') {
         return OffsetDateTime::parse(v, &Rfc3339).map_err(|e| ValidityError {
@@ -79,9 +74,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "d" => 86400e9,
             "" => return Err("missing unit (use ns, us, ms, s, m, h or d)".into()),
             other => {
-                return Err(format!(
-                    "unknown unit {other:?} (use ns, us, ms, s, m, h or d)"
-                ));
+                return Err(format!("unknown unit {other:?} (use ns, us, ms, s, m, h or d)"));
             }
         };
         let ns = num * ns_per;
@@ -107,10 +100,7 @@ mod tests {
         assert_eq!(parse_duration("90d").unwrap(), Duration::days(90));
         assert_eq!(parse_duration("2h45m").unwrap(), Duration::minutes(165));
         assert_eq!(parse_duration("-1.5h").unwrap(), Duration::minutes(-90));
-        assert_eq!(
-            parse_duration("300ms").unwrap(),
-            Duration::milliseconds(300)
-        );
+        assert_eq!(parse_duration("300ms").unwrap(), Duration::milliseconds(300));
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("").is_err());

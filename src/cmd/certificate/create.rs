@@ -29,21 +29,18 @@ pub fn run(a: CreateArgs) -> Result<u8> {
     let key_file = match (&a.key, &a.key_file) {
         (None, Some(k)) => Some(k.clone()),
         (None, None) => {
-            return Err(UserError::usage("missing KEY_FILE: where should the new private key go?")
-                .hint("add a key file name after the certificate file, or reuse a key with --key FILE")
-                .into());
+            return Err(
+                UserError::usage("missing KEY_FILE: where should the new private key go?")
+                    .hint("add a key file name after the certificate file, or reuse a key with --key FILE")
+                    .into(),
+            );
         }
         (Some(_), Some(_)) => {
-            return Err(UserError::usage(
-                "KEY_FILE and --key conflict: --key reuses an existing key",
-            )
-            .into());
+            return Err(UserError::usage("KEY_FILE and --key conflict: --key reuses an existing key").into());
         }
         (Some(_), None) => None,
     };
-    if a.key.is_some()
-        && (a.key_type.kty.is_some() || a.key_type.crv.is_some() || a.key_type.size.is_some())
-    {
+    if a.key.is_some() && (a.key_type.kty.is_some() || a.key_type.crv.is_some() || a.key_type.size.is_some()) {
         return Err(UserError::usage("--kty/--crv/--size conflict with --key").into());
     }
     let spec = KeySpec::from_flags(
@@ -80,13 +77,11 @@ pub fn run(a: CreateArgs) -> Result<u8> {
         .replace_nanosecond(0)
         .expect("0 is a valid nanosecond");
     let not_before = match &a.not_before {
-        Some(v) => parse_time_or_duration(v, now)
-            .map_err(|e| UserError::usage(format!("--not-before: {e}")))?,
+        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-before: {e}")))?,
         None => now,
     };
     let not_after = match &a.not_after {
-        Some(v) => parse_time_or_duration(v, now)
-            .map_err(|e| UserError::usage(format!("--not-after: {e}")))?,
+        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-after: {e}")))?,
         None => not_before + a.profile.default_lifetime(),
     };
     let mut sans: Vec<San> = a.san.iter().map(|s| San::parse(s)).collect();
@@ -155,10 +150,7 @@ pub fn run(a: CreateArgs) -> Result<u8> {
     }
     let mut passwords = password::resolve(&needs, &mut Stdin::default())?.into_iter();
     let ca_pw = if ca_need == 1 { passwords.next() } else { None };
-    let key_pw = if existing_key
-        .as_deref()
-        .is_some_and(PrivateKey::is_encrypted)
-    {
+    let key_pw = if existing_key.as_deref().is_some_and(PrivateKey::is_encrypted) {
         passwords.next()
     } else {
         None
@@ -171,12 +163,7 @@ pub fn run(a: CreateArgs) -> Result<u8> {
         None => None,
     };
     let subject_key = match &existing_key {
-        Some(d) => parse_key(
-            d,
-            key_pw,
-            a.key.as_deref().unwrap_or_default(),
-            "--password-file",
-        )?,
+        Some(d) => parse_key(d, key_pw, a.key.as_deref().unwrap_or_default(), "--password-file")?,
         None => PrivateKey::generate(spec).context("generating the key")?,
     };
 
@@ -247,11 +234,7 @@ pub fn run(a: CreateArgs) -> Result<u8> {
     };
     eprintln!("Your {what} has been saved in {}.", a.crt_file);
     if let Some(k) = &key_file {
-        let enc = if new_pw.is_some() {
-            ""
-        } else {
-            " (unencrypted)"
-        };
+        let enc = if new_pw.is_some() { "" } else { " (unencrypted)" };
         eprintln!("Your private key has been saved in {k}{enc}.");
     }
     Ok(0)
@@ -266,12 +249,7 @@ fn read_certs(path: &str, flag: &str) -> Result<Vec<Vec<u8>>> {
     })
 }
 
-fn parse_key(
-    data: &[u8],
-    pw: Option<password::Secret>,
-    path: &str,
-    flag: &str,
-) -> Result<PrivateKey> {
+fn parse_key(data: &[u8], pw: Option<password::Secret>, path: &str, flag: &str) -> Result<PrivateKey> {
     let mut pw = pw;
     let mut source = move || {
         pw.take()

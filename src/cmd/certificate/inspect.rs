@@ -46,9 +46,7 @@ pub fn run(a: InspectArgs) -> Result<u8> {
         X509Input::Csr(der) => match a.format {
             InspectFormat::Pem => pem_many("CERTIFICATE REQUEST", std::slice::from_ref(&der)),
             InspectFormat::Json => {
-                serde_json::to_string_pretty(&inspect::describe_csr(&der)?)
-                    .context("encoding JSON")?
-                    + "\n"
+                serde_json::to_string_pretty(&inspect::describe_csr(&der)?).context("encoding JSON")? + "\n"
             }
             InspectFormat::Text => {
                 let info = inspect::describe_csr(&der)?;
@@ -65,9 +63,8 @@ pub fn run(a: InspectArgs) -> Result<u8> {
 }
 
 fn pem_many(tag: &str, ders: &[Vec<u8>]) -> String {
-    let blocks: Vec<pem::Pem> = ders.iter().map(|d| pem::Pem::new(tag, d.clone())).collect();
-    pem::encode_many_config(
-        &blocks,
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    )
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    ders.iter()
+        .map(|d| pem::encode_config(&pem::Pem::new(tag, d.clone()), config))
+        .collect()
 }

@@ -14,7 +14,7 @@ use crate::pki::der_input::{X509Input, parse_x509};
 /// Dispatches a `certificate` subcommand.
 pub fn run(cmd: CertificateCommand) -> Result<u8> {
     match cmd {
-        CertificateCommand::Create(a) => create::run(a),
+        CertificateCommand::Create(a) => create::run(*a),
         CertificateCommand::Inspect(a) => inspect::run(a),
         CertificateCommand::Fingerprint(a) => fingerprint::run(a),
     }
@@ -23,12 +23,8 @@ pub fn run(cmd: CertificateCommand) -> Result<u8> {
 /// Reads a certificate/CSR input: a file, `-` (stdin), or `https://host[:port]` (the chain the server presents).
 pub fn load_x509(input: &str, remote: &RemoteArgs, insecure: bool) -> Result<X509Input> {
     if crate::io::remote::is_url(input) {
-        let chain = crate::io::remote::fetch_chain(
-            input,
-            remote.roots.as_deref(),
-            remote.servername.as_deref(),
-            insecure,
-        )?;
+        let chain =
+            crate::io::remote::fetch_chain(input, remote.roots.as_deref(), remote.servername.as_deref(), insecure)?;
         return Ok(X509Input::Certificates(chain));
     }
     let data = crate::io::input::read_input(input, "file")?;

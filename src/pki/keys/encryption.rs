@@ -50,13 +50,7 @@ pub(crate) fn encrypt_pkcs8_with_iterations(
         encryption: pbes2::EncryptionScheme::Aes256Cbc { iv },
     };
     let mut key = [0u8; 32];
-    pbkdf2(
-        Pbkdf2Prf::HmacWithSha256,
-        iterations,
-        &salt,
-        password,
-        &mut key,
-    )?;
+    pbkdf2(Pbkdf2Prf::HmacWithSha256, iterations, &salt, password, &mut key)?;
     let ciphertext = cbc::Encryptor::<aes::Aes256>::new_from_slices(&key, &iv)
         .map_err(|_| KeyError::Encrypt)?
         .encrypt_padded_vec::<Pkcs7>(pkcs8_der);
@@ -82,9 +76,7 @@ pub fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
         }
     };
     let Kdf::Pbkdf2(kdf) = &params.kdf else {
-        return Err(KeyError::Unsupported(
-            "scrypt key derivation in PKCS#8".into(),
-        ));
+        return Err(KeyError::Unsupported("scrypt key derivation in PKCS#8".into()));
     };
     if kdf.iteration_count > MAX_ITERATIONS {
         return Err(KeyError::Malformed(format!(
@@ -97,6 +89,7 @@ pub fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
         pbes2::EncryptionScheme::Aes128Cbc { .. } => 16,
         pbes2::EncryptionScheme::Aes192Cbc { .. } => 24,
         pbes2::EncryptionScheme::Aes256Cbc { .. } => 32,
+        pbes2::EncryptionScheme::DesEde3Cbc { .. } => 24,
         _ => {
             return Err(KeyError::Unsupported(format!(
                 "PKCS#8 cipher {}",
@@ -112,24 +105,18 @@ pub fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
         ));
     }
     let mut key = vec![0u8; key_len];
-    pbkdf2(
-        kdf.prf,
-        kdf.iteration_count,
-        kdf.salt.as_bytes(),
-        password,
-        &mut key,
-    )?;
+    pbkdf2(kdf.prf, kdf.iteration_count, kdf.salt.as_bytes(), password, &mut key)?;
     let plain = match params.encryption {
-        pbes2::EncryptionScheme::Aes128Cbc { iv } => {
-            cbc_decrypt::<aes::Aes128>(&key, &iv, ciphertext)
+        pbes2::EncryptionScheme::Aes128Cbc { iv } => cbc_decrypt::<aes::Aes128>(&key, &iv, ciphertext),
+        pbes2::EncryptionScheme::Aes192Cbc { iv } => cbc_decrypt::<aes::Aes192>(&key, &iv, ciphertext),
+        pbes2::EncryptionScheme::Aes256Cbc { iv } => cbc_decrypt::<aes::Aes256>(&key, &iv, ciphertext),
+        pbes2::EncryptionScheme::DesEde3Cbc { iv } => cbc_decrypt::<des::TdesEde3>(&key, &iv, ciphertext),
+        _ => {
+            return Err(KeyError::Unsupported(format!(
+                "PKCS#8 cipher {}",
+                params.encryption.oid()
+            )));
         }
-        pbes2::EncryptionScheme::Aes192Cbc { iv } => {
-            cbc_decrypt::<aes::Aes192>(&key, &iv, ciphertext)
-        }
-        pbes2::EncryptionScheme::Aes256Cbc { iv } => {
-            cbc_decrypt::<aes::Aes256>(&key, &iv, ciphertext)
-        }
-        _ => unreachable!("cipher checked above"),
     }?;
     // A wrong password can pass the padding check by chance (about 1 in 256): make sure what came out is a key.
     if pkcs8::PrivateKeyInfoRef::from_der(&plain).is_err() {
@@ -143,9 +130,10 @@ pub fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
 /// (`OID hmacWithSHA1/224/256/384/512` followed by `00 00`) to a NULL; the length is unchanged.
 pub fn normalize_prf_null(der: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     const HMAC_PREFIX: [u8; 9] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02];
-    let Some(pos) = der.windows(12).position(|w| {
-        w[..9] == HMAC_PREFIX && matches!(w[9], 7..=11) && w[10] == 0x00 && w[11] == 0x00
-    }) else {
+    let Some(pos) = der
+        .windows(12)
+        .position(|w| w[..9] == HMAC_PREFIX && matches!(w[9], 7..=11) && w[10] == 0x00 && w[11] == 0x00)
+    else {
         return std::borrow::Cow::Borrowed(der);
     };
     let mut fixed = der.to_vec();
@@ -154,16 +142,12 @@ pub fn normalize_prf_null(der: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// Decrypts the body of a legacy encrypted PEM block, given its `DEK-Info` header value.
-pub fn decrypt_legacy_pem(
-    dek_info: &str,
-    body: &[u8],
-    password: &[u8],
-) -> Result<Vec<u8>, KeyError> {
+pub fn decrypt_legacy_pem(dek_info: &str, body: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
     let (cipher, iv_hex) = dek_info
         .split_once(',')
         .ok_or_else(|| KeyError::Malformed(format!("DEK-Info header {dek_info:?}")))?;
-    let iv = hex::decode(iv_hex.trim())
-        .map_err(|_| KeyError::Malformed(format!("DEK-Info IV {iv_hex:?} is not hex")))?;
+    let iv =
+        hex::decode(iv_hex.trim()).map_err(|_| KeyError::Malformed(format!("DEK-Info IV {iv_hex:?} is not hex")))?;
     let (key_len, block) = match cipher.trim().to_ascii_uppercase().as_str() {
         "AES-128-CBC" => (16, 16),
         "AES-192-CBC" => (24, 16),
@@ -213,13 +197,7 @@ where
         .map_err(|_| KeyError::WrongPassword)
 }
 
-fn pbkdf2(
-    prf: Pbkdf2Prf,
-    iterations: u32,
-    salt: &[u8],
-    password: &[u8],
-    out: &mut [u8],
-) -> Result<(), KeyError> {
+fn pbkdf2(prf: Pbkdf2Prf, iterations: u32, salt: &[u8], password: &[u8], out: &mut [u8]) -> Result<(), KeyError> {
     use aws_lc_rs::pbkdf2 as p;
     let alg = match prf {
         Pbkdf2Prf::HmacWithSha1 => p::PBKDF2_HMAC_SHA1,
@@ -228,8 +206,8 @@ fn pbkdf2(
         Pbkdf2Prf::HmacWithSha512 => p::PBKDF2_HMAC_SHA512,
         other => return Err(KeyError::Unsupported(format!("PBKDF2 PRF {}", other.oid()))),
     };
-    let iterations = NonZeroU32::new(iterations)
-        .ok_or_else(|| KeyError::Malformed("PBKDF2 iteration count is 0".into()))?;
+    let iterations =
+        NonZeroU32::new(iterations).ok_or_else(|| KeyError::Malformed("PBKDF2 iteration count is 0".into()))?;
     p::derive(alg, iterations, salt, password, out);
     Ok(())
 }
@@ -257,9 +235,6 @@ mod tests {
         let plain = rcgen::KeyPair::generate().unwrap().serialize_der();
         let enc = encrypt_pkcs8_with_iterations(&plain, b"secret", 1000).unwrap();
         assert_eq!(decrypt_pkcs8(&enc, b"secret").unwrap(), plain);
-        assert!(matches!(
-            decrypt_pkcs8(&enc, b"wrong"),
-            Err(KeyError::WrongPassword)
-        ));
+        assert!(matches!(decrypt_pkcs8(&enc, b"wrong"), Err(KeyError::WrongPassword)));
     }
 }

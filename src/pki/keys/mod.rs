@@ -71,18 +71,13 @@ impl KeySpec {
         let kty = kty.map(str::to_ascii_uppercase);
         let crv_norm = crv.map(|c| c.to_ascii_uppercase().replace('_', "-"));
         match kty.as_deref() {
-            None | Some("EC") if crv_norm.as_deref() == Some("ED25519") && kty.is_none() => {
-                Ok(KeySpec::Ed25519)
-            }
+            None | Some("EC") if crv_norm.as_deref() == Some("ED25519") && kty.is_none() => Ok(KeySpec::Ed25519),
             None | Some("EC") => {
                 if size.is_some() {
-                    return Err(KeyError::BadParameter(
-                        "--size applies only to --kty RSA".into(),
-                    ));
+                    return Err(KeyError::BadParameter("--size applies only to --kty RSA".into()));
                 }
                 match crv_norm.as_deref() {
-                    None | Some("P-256") | Some("P256") | Some("PRIME256V1")
-                    | Some("SECP256R1") => Ok(KeySpec::P256),
+                    None | Some("P-256") | Some("P256") | Some("PRIME256V1") | Some("SECP256R1") => Ok(KeySpec::P256),
                     Some("P-384") | Some("P384") | Some("SECP384R1") => Ok(KeySpec::P384),
                     Some("P-521") | Some("P521") | Some("SECP521R1") => Ok(KeySpec::P521),
                     Some(_) => Err(KeyError::BadParameter(format!(
@@ -100,9 +95,7 @@ impl KeySpec {
             },
             Some("RSA") => {
                 if crv.is_some() {
-                    return Err(KeyError::BadParameter(
-                        "--crv does not apply to --kty RSA".into(),
-                    ));
+                    return Err(KeyError::BadParameter("--crv does not apply to --kty RSA".into()));
                 }
                 let bits = size.unwrap_or(2048);
                 if bits < 2048 && !insecure {
@@ -118,9 +111,7 @@ impl KeySpec {
                 }
                 Ok(KeySpec::Rsa(bits))
             }
-            Some(other) => Err(KeyError::BadParameter(format!(
-                "--kty {other} is not EC, OKP or RSA"
-            ))),
+            Some(other) => Err(KeyError::BadParameter(format!("--kty {other} is not EC, OKP or RSA"))),
         }
     }
 }
@@ -224,19 +215,14 @@ impl PrivateKey {
                 KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512),
                 KeyKind::Ec(Curve::P521),
             ),
-            KeySpec::Ed25519 => (
-                KeyPair::generate_for(&rcgen::PKCS_ED25519),
-                KeyKind::Ed25519,
-            ),
+            KeySpec::Ed25519 => (KeyPair::generate_for(&rcgen::PKCS_ED25519), KeyKind::Ed25519),
             KeySpec::Rsa(bits) => {
                 let size = match bits {
                     2048 => rcgen::RsaKeySize::_2048,
                     3072 => rcgen::RsaKeySize::_3072,
                     4096 => rcgen::RsaKeySize::_4096,
                     _ => {
-                        return Err(KeyError::BadParameter(format!(
-                            "RSA size {bits} is not supported"
-                        )));
+                        return Err(KeyError::BadParameter(format!("RSA size {bits} is not supported")));
                     }
                 };
                 (
@@ -252,10 +238,7 @@ impl PrivateKey {
     }
 
     /// Parses a private key from PEM or DER bytes. `password` is called at most once, only if the key is encrypted.
-    pub fn parse(
-        data: &[u8],
-        password: &mut dyn FnMut() -> Result<Vec<u8>, KeyError>,
-    ) -> Result<PrivateKey, KeyError> {
+    pub fn parse(data: &[u8], password: &mut dyn FnMut() -> Result<Vec<u8>, KeyError>) -> Result<PrivateKey, KeyError> {
         if let Some(block) = find_pem_block(data)? {
             return Self::from_pem_block(&block, password);
         }
@@ -265,13 +248,8 @@ impl PrivateKey {
     /// Whether these bytes hold an encrypted private key (so a password will be needed).
     pub fn is_encrypted(data: &[u8]) -> bool {
         match find_pem_block(data) {
-            Ok(Some(block)) => {
-                block.tag() == "ENCRYPTED PRIVATE KEY" || block.headers().get("DEK-Info").is_some()
-            }
-            Ok(None) => {
-                pkcs8::EncryptedPrivateKeyInfoRef::from_der(&encryption::normalize_prf_null(data))
-                    .is_ok()
-            }
+            Ok(Some(block)) => block.tag() == "ENCRYPTED PRIVATE KEY" || block.headers().get("DEK-Info").is_some(),
+            Ok(None) => pkcs8::EncryptedPrivateKeyInfoRef::from_der(&encryption::normalize_prf_null(data)).is_ok(),
             Err(_) => false,
         }
     }
@@ -317,9 +295,7 @@ impl PrivateKey {
             "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => Err(KeyError::NotAKey(
                 "found a certificate request, not a private key".into(),
             )),
-            "PUBLIC KEY" => Err(KeyError::NotAKey(
-                "found a public key, not a private key".into(),
-            )),
+            "PUBLIC KEY" => Err(KeyError::NotAKey("found a public key, not a private key".into())),
             other => Err(KeyError::NotAKey(format!("unexpected PEM block {other:?}"))),
         }
     }
@@ -331,9 +307,7 @@ impl PrivateKey {
         if pkcs8::PrivateKeyInfoRef::from_der(data).is_ok() {
             return Self::from_pkcs8(data);
         }
-        if pkcs8::EncryptedPrivateKeyInfoRef::from_der(&encryption::normalize_prf_null(data))
-            .is_ok()
-        {
+        if pkcs8::EncryptedPrivateKeyInfoRef::from_der(&encryption::normalize_prf_null(data)).is_ok() {
             let pw = password()?;
             return Self::from_pkcs8(&encryption::decrypt_pkcs8(data, &pw)?);
         }
@@ -350,17 +324,16 @@ impl PrivateKey {
 
     /// Loads a plaintext PKCS#8 `PrivateKeyInfo`.
     pub fn from_pkcs8(der: &[u8]) -> Result<PrivateKey, KeyError> {
-        let info = pkcs8::PrivateKeyInfoRef::from_der(der)
-            .map_err(|e| KeyError::Malformed(format!("PKCS#8: {e}")))?;
+        let info = pkcs8::PrivateKeyInfoRef::from_der(der).map_err(|e| KeyError::Malformed(format!("PKCS#8: {e}")))?;
         let oid = info.algorithm.oid.to_string();
         let (alg, kind) = match oid.as_str() {
             oids::EC_PUBLIC_KEY => {
-                let curve_oid: ObjectIdentifier = info
-                    .algorithm
-                    .parameters
-                    .as_ref()
-                    .and_then(|p| p.decode_as().ok())
-                    .ok_or_else(|| KeyError::Malformed("EC key without a named curve".into()))?;
+                let curve_oid: ObjectIdentifier =
+                    info.algorithm
+                        .parameters
+                        .as_ref()
+                        .and_then(|p| p.decode_as().ok())
+                        .ok_or_else(|| KeyError::Malformed("EC key without a named curve".into()))?;
                 let curve = Curve::from_oid(&curve_oid)
                     .ok_or_else(|| KeyError::Unsupported(format!("EC curve {curve_oid}")))?;
                 (ec_alg(curve), KeyKind::Ec(curve))
@@ -377,14 +350,12 @@ impl PrivateKey {
     }
 
     fn from_sec1(der: &[u8]) -> Result<PrivateKey, KeyError> {
-        let key = sec1::EcPrivateKey::from_der(der)
-            .map_err(|e| KeyError::Malformed(format!("SEC1: {e}")))?;
+        let key = sec1::EcPrivateKey::from_der(der).map_err(|e| KeyError::Malformed(format!("SEC1: {e}")))?;
         let curve_oid = key
             .parameters
             .and_then(|p| p.named_curve())
             .ok_or_else(|| KeyError::Malformed("SEC1 key without a named curve".into()))?;
-        Curve::from_oid(&curve_oid)
-            .ok_or_else(|| KeyError::Unsupported(format!("EC curve {curve_oid}")))?;
+        Curve::from_oid(&curve_oid).ok_or_else(|| KeyError::Unsupported(format!("EC curve {curve_oid}")))?;
         // Re-wrap as PKCS#8 so that serialization is always PKCS#8.
         Self::from_pkcs8(&wrap_pkcs8(oids::EC_PUBLIC_KEY, Some(&curve_oid), der)?)
     }
@@ -394,11 +365,7 @@ impl PrivateKey {
         Self::from_pkcs8(&wrap_pkcs8(oids::RSA, None, der)?)
     }
 
-    fn load(
-        der: &PrivateKeyDer<'_>,
-        alg: &'static SignatureAlgorithm,
-        kind: KeyKind,
-    ) -> Result<PrivateKey, KeyError> {
+    fn load(der: &PrivateKeyDer<'_>, alg: &'static SignatureAlgorithm, kind: KeyKind) -> Result<PrivateKey, KeyError> {
         if let KeyKind::Rsa(bits) = kind
             && bits < 2048
         {
@@ -421,9 +388,17 @@ impl PrivateKey {
         &self.pair
     }
 
-    /// The plaintext PKCS#8 DER.
+    /// The plaintext PKCS#8 v1 DER. aws-lc-rs makes Ed25519 keys as PKCS#8 v2 (RFC 5958, with the public key),
+    /// which openssl 3.0 cannot read: the optional public key is dropped.
     pub fn pkcs8_der(&self) -> Vec<u8> {
-        self.pair.serialize_der()
+        let der = self.pair.serialize_der();
+        match pkcs8::PrivateKeyInfoRef::from_der(&der) {
+            Ok(mut info) if info.public_key.is_some() => {
+                info.public_key = None;
+                info.to_der().unwrap_or(der)
+            }
+            _ => der,
+        }
     }
 
     /// The SubjectPublicKeyInfo DER.
@@ -465,8 +440,7 @@ fn ec_alg(curve: Curve) -> &'static SignatureAlgorithm {
 }
 
 fn rsa_bits(pkcs1_der: &[u8]) -> Result<usize, KeyError> {
-    let key = pkcs1::RsaPrivateKeyRef::from_der(pkcs1_der)
-        .map_err(|e| KeyError::Malformed(format!("PKCS#1: {e}")))?;
+    let key = pkcs1::RsaPrivateKeyRef::from_der(pkcs1_der).map_err(|e| KeyError::Malformed(format!("PKCS#1: {e}")))?;
     let m = key.modulus.as_bytes();
     let leading = m.iter().take_while(|b| **b == 0).count();
     let m = &m[leading..];
@@ -474,11 +448,7 @@ fn rsa_bits(pkcs1_der: &[u8]) -> Result<usize, KeyError> {
         .map_or(0, |b| (m.len() - 1) * 8 + (8 - b.leading_zeros() as usize)))
 }
 
-fn wrap_pkcs8(
-    alg_oid: &str,
-    curve: Option<&ObjectIdentifier>,
-    key: &[u8],
-) -> Result<Vec<u8>, KeyError> {
+fn wrap_pkcs8(alg_oid: &str, curve: Option<&ObjectIdentifier>, key: &[u8]) -> Result<Vec<u8>, KeyError> {
     let err = |e: der::Error| KeyError::Malformed(format!("re-encoding as PKCS#8: {e}"));
     let oid = ObjectIdentifier::new(alg_oid).map_err(|_| KeyError::Encrypt)?;
     let params = match curve {
@@ -514,8 +484,8 @@ pub fn looks_like_pem(data: &[u8]) -> bool {
 /// A readable description of a PEM parse error.
 pub fn pem_error_text(e: &pem::PemError) -> String {
     match e {
-        pem::PemError::MissingEndTag | pem::PemError::MissingData => {
-            "truncated PEM (no -----END line)".into()
+        pem::PemError::MissingEndTag | pem::PemError::MissingData | pem::PemError::MalformedFraming => {
+            "truncated PEM (no complete -----BEGIN/-----END block)".into()
         }
         pem::PemError::MismatchedTags(a, b) => format!("damaged PEM (BEGIN {a} but END {b})"),
         pem::PemError::InvalidData(_) => "damaged PEM (bad base64 body; truncated?)".into(),
@@ -533,10 +503,7 @@ mod tests {
 
     #[test]
     fn spec_from_flags() {
-        assert_eq!(
-            KeySpec::from_flags(None, None, None, false).unwrap(),
-            KeySpec::P256
-        );
+        assert_eq!(KeySpec::from_flags(None, None, None, false).unwrap(), KeySpec::P256);
         assert_eq!(
             KeySpec::from_flags(Some("OKP"), Some("Ed25519"), None, false).unwrap(),
             KeySpec::Ed25519
@@ -551,12 +518,7 @@ mod tests {
 
     #[test]
     fn generate_and_reparse_every_kind() {
-        for spec in [
-            KeySpec::P256,
-            KeySpec::P384,
-            KeySpec::P521,
-            KeySpec::Ed25519,
-        ] {
+        for spec in [KeySpec::P256, KeySpec::P384, KeySpec::P521, KeySpec::Ed25519] {
             let key = PrivateKey::generate(spec).unwrap();
             let pem = key.to_pem(None).unwrap();
             let again = PrivateKey::parse(pem.as_bytes(), &mut no_pw()).unwrap();
@@ -567,10 +529,7 @@ mod tests {
 
     #[test]
     fn truncated_pem_is_reported() {
-        let pem = PrivateKey::generate(KeySpec::P256)
-            .unwrap()
-            .to_pem(None)
-            .unwrap();
+        let pem = PrivateKey::generate(KeySpec::P256).unwrap().to_pem(None).unwrap();
         let cut = &pem.as_bytes()[..pem.len() / 2];
         let err = PrivateKey::parse(cut, &mut no_pw()).unwrap_err();
         assert!(err.to_string().contains("truncated"), "{err}");

@@ -1,0 +1,120 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ferrica");
+
+/// step's fixtures, copied from `../shared/fixtures/step/` (password `password`).
+pub fn step(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/step").join(name)
+}
+
+/// A `ferrica` command in `dir`, stdin an empty pipe (assert_cmd closes it), no FERRICA_* variables inherited.
+pub fn ferrica(dir: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(BIN);
+    c.current_dir(dir)
+        .env_remove("FERRICA_PASSWORD_FILE")
+        .env_remove("FERRICA_CA_PASSWORD_FILE");
+    c
+}
+
+/// Runs a tool (openssl, ...) and returns its output; panics if the tool is missing.
+pub fn tool(dir: &Path, prog: &str, args: &[&str]) -> Output {
+    Command::new(prog)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{prog} is required by the tests (scripts/install-test-deps.sh): {e}"))
+}
+
+/// Runs openssl and asserts success, returning stdout as text.
+pub fn openssl_ok(dir: &Path, args: &[&str]) -> String {
+    let out = tool(dir, "openssl", args);
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Writes a password file.
+pub fn pw_file(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+/// Creates root, intermediate (both encrypted with `pw`) and returns nothing; files root.crt/key, int.crt/key.
+pub fn make_ca(dir: &Path) {
+    pw_file(dir, "pw", "secret\n");
+    ferrica(dir)
+        .args([
+            "certificate",
+            "create",
+            "--profile",
+            "root-ca",
+            "Test Root CA",
+            "root.crt",
+            "root.key",
+        ])
+        .args(["--password-file", "pw"])
+        .assert()
+        .success();
+    ferrica(dir)
+        .args([
+            "certificate",
+            "create",
+            "--profile",
+            "intermediate-ca",
+            "Test Intermediate CA",
+            "int.crt",
+            "int.key",
+        ])
+        .args([
+            "--ca",
+            "root.crt",
+            "--ca-key",
+            "root.key",
+            "--ca-password-file",
+            "pw",
+            "--password-file",
+            "pw",
+        ])
+        .assert()
+        .success();
+}
+
+/// The stderr of an assert as text.
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Checks that an error is one clean `error:` line (plus an optional hint), with no panic.
+pub fn assert_clean_error(out: &Output, code: i32, needle: &str) {
+    let err = stderr_of(out);
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr:\n{err}");
+    assert!(err.starts_with("error: "), "stderr must start with `error:`:\n{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "panic:\n{err}"
+    );
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() <= 2, "one error line plus an optional hint:\n{err}");
+    if lines.len() == 2 {
+        assert!(lines[1].starts_with("hint: "), "{err}");
+    }
+    assert!(err.contains(needle), "stderr should mention {needle:?}:\n{err}");
+}
+
+/// Files in a directory, sorted.
+pub fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}

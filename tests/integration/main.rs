@@ -1,0 +1,11 @@
+//! Integration tests: they drive the real `ferrica` binary and judge its output with openssl.
+//!
+//! openssl is required (installed by `scripts/install-test-deps.sh`); a missing tool fails the test.
+
+mod common;
+mod create;
+mod errors;
+mod fingerprint;
+mod inspect;
+mod keys;
+mod passwords;
