@@ -26,7 +26,7 @@ authorityKeyIdentifier = keyid
 CNF
 cp ca.crt leaf-ref.crt
 
-hyperfine -N --warmup 10 --runs "$RUNS" --export-markdown bench.md \
+hyperfine -N --warmup 10 --runs "$RUNS" --export-json bench.json \
   -n "ferrica create root (P-256)" \
   "$F certificate create --profile root-ca R r.crt r.key --no-password --insecure --force" \
   -n "openssl req -x509 root (P-256)" \
@@ -47,7 +47,14 @@ hyperfine -N --warmup 10 --runs "$RUNS" --export-markdown bench.md \
   "$F certificate inspect leaf-ref.crt" \
   -n "openssl x509 -text" \
   "openssl x509 -in leaf-ref.crt -noout -text" >&2
-cat bench.md
+python3 - <<'PY'
+import json
+rows = json.load(open("bench.json"))["results"]
+print("| command | median [ms] | mean ± σ [ms] |")
+print("|---|---:|---:|")
+for r in rows:
+    print(f"| {r['command']} | {r['median']*1e3:.1f} | {r['mean']*1e3:.1f} ± {r['stddev']*1e3:.1f} |")
+PY
 
 echo
 echo "| command | peak RSS (KiB) |"
