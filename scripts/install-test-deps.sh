@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue) and setsid
-# (util-linux: runs ferrica with no controlling terminal). Safe to run again; uses sudo when not root.
+# (util-linux: runs ferrica with no controlling terminal) and script (bsdutils: gives it a pty). Safe to run again; uses sudo when not root.
 set -euo pipefail
 
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v setsid >/dev/null || need+=(util-linux)
+command -v script >/dev/null || need+=(bsdutils)
 [[ -e /etc/ssl/certs/ca-certificates.crt ]] || need+=(ca-certificates)
 if [[ ${1:-} == --bench ]]; then
   command -v hyperfine >/dev/null || need+=(hyperfine)
@@ -22,6 +23,6 @@ if ((${#need[@]})); then
 fi
 
 # In CI a missing tool is a failure, not a skip.
-for tool in openssl setsid; do
+for tool in openssl setsid script; do
   command -v "$tool" >/dev/null || { echo "error: $tool is still missing" >&2; exit 1; }
 done

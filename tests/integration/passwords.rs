@@ -245,3 +245,66 @@ fn wrong_ca_password_writes_nothing() {
         "no temporary files left"
     );
 }
+
+/// With a terminal (a pty from util-linux `script`), a new key's password is asked for twice on the terminal.
+#[test]
+fn prompts_on_a_terminal_with_confirmation() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let cmd = format!("{BIN} certificate create --profile root-ca TTYRoot ca.crt ca.key");
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("FERRICA_PASSWORD_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) is required by the tests");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        let mut all = Vec::new();
+        while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            let _ = tx.send(all.clone());
+        }
+        all
+    });
+    // Answer each prompt once it is on the terminal (echo is off by then).
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(seen) = rx.recv_timeout(Duration::from_millis(100))
+                && String::from_utf8_lossy(&seen).contains(needle)
+            {
+                return;
+            }
+        }
+        panic!("no prompt {needle:?} within 20 s");
+    };
+    wait_for("Please enter the password");
+    stdin.write_all(b"tty-secret\n").unwrap();
+    wait_for("Please confirm");
+    stdin.write_all(b"tty-secret\n").unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    let out = std::process::Output {
+        status,
+        stdout: reader.join().unwrap(),
+        stderr: Vec::new(),
+    };
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("Please enter the password") && shown.contains("Please confirm"),
+        "{shown}"
+    );
+    assert!(!shown.contains("tty-secret"), "the password is not echoed: {shown}");
+    openssl_ok(dir, &["pkey", "-in", "ca.key", "-passin", "pass:tty-secret", "-noout"]);
+}
