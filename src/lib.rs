@@ -10,4 +10,5 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod io;
+pub mod jose;
 pub mod pki;

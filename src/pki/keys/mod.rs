@@ -448,12 +448,15 @@ fn rsa_bits(pkcs1_der: &[u8]) -> Result<usize, KeyError> {
         .map_or(0, |b| (m.len() - 1) * 8 + (8 - b.leading_zeros() as usize)))
 }
 
-fn wrap_pkcs8(alg_oid: &str, curve: Option<&ObjectIdentifier>, key: &[u8]) -> Result<Vec<u8>, KeyError> {
+/// Wraps a raw private key (SEC1, PKCS#1, or an Ed25519 `CurvePrivateKey`) into a PKCS#8 `PrivateKeyInfo`.
+pub(crate) fn wrap_pkcs8(alg_oid: &str, curve: Option<&ObjectIdentifier>, key: &[u8]) -> Result<Vec<u8>, KeyError> {
     let err = |e: der::Error| KeyError::Malformed(format!("re-encoding as PKCS#8: {e}"));
     let oid = ObjectIdentifier::new(alg_oid).map_err(|_| KeyError::Encrypt)?;
-    let params = match curve {
-        Some(c) => Some(der::Any::encode_from(c).map_err(err)?),
-        None => Some(der::Any::null()),
+    // EC: the named curve; RSA: NULL; Ed25519: absent (RFC 8410).
+    let params = match (curve, alg_oid) {
+        (Some(c), _) => Some(der::Any::encode_from(c).map_err(err)?),
+        (None, oids::ED25519) => None,
+        (None, _) => Some(der::Any::null()),
     };
     let info = pkcs8::PrivateKeyInfoOwned::new(
         pkcs8::spki::AlgorithmIdentifier {
