@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue) and setsid
-# (util-linux: runs ferrica with no controlling terminal) and script (bsdutils: gives it a pty). Safe to run again; uses sudo when not root.
+# Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue), setsid
+# (util-linux: runs ferrica with no controlling terminal), script (bsdutils: gives it a pty), ssh-keygen, and a
+# Python venv (.venv-test) with jwcrypto and PyJWT, the independent JOSE implementations. Safe to run again; uses sudo when not root.
 set -euo pipefail
 
 need=()
@@ -8,6 +9,8 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v setsid >/dev/null || need+=(util-linux)
 command -v script >/dev/null || need+=(bsdutils)
 [[ -e /etc/ssl/certs/ca-certificates.crt ]] || need+=(ca-certificates)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 if [[ ${1:-} == --bench ]]; then
   command -v hyperfine >/dev/null || need+=(hyperfine)
   [[ -x /usr/bin/time ]] || need+=(time)
@@ -26,3 +29,13 @@ fi
 for tool in openssl setsid script; do
   command -v "$tool" >/dev/null || { echo "error: $tool is still missing" >&2; exit 1; }
 done
+
+# Independent JOSE implementations for the interop tests (PyPI), in a venv of the project's own.
+cd "$(dirname "$0")/.."
+if ! .venv-test/bin/python -c 'import jwcrypto, jwt, cryptography' 2>/dev/null; then
+  command -v python3 >/dev/null || { echo "error: python3 is missing" >&2; exit 1; }
+  python3 -m venv .venv-test
+  .venv-test/bin/pip install --quiet --disable-pip-version-check 'jwcrypto>=1.5' 'pyjwt>=2.8' 'cryptography>=42'
+fi
+.venv-test/bin/python -c 'import jwcrypto, jwt, cryptography' || { echo "error: the Python test venv is broken" >&2; exit 1; }
+command -v ssh-keygen >/dev/null || { echo "error: ssh-keygen (openssh-client) is missing" >&2; exit 1; }

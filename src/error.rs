@@ -14,6 +14,8 @@ use std::fmt;
 /// The class of a user-facing error; decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// A check came out negative (a token that does not verify): exit 1.
+    Negative,
     /// Bad or conflicting flags, missing password source: exit 2.
     Usage,
     /// Missing, unreadable or malformed input, wrong password, refusal to overwrite: exit 3.
@@ -28,6 +30,7 @@ impl ErrorKind {
     /// The process exit code.
     pub fn exit_code(self) -> u8 {
         match self {
+            ErrorKind::Negative => 1,
             ErrorKind::Usage => 2,
             ErrorKind::Input => 3,
             ErrorKind::Refused => 4,
@@ -60,6 +63,14 @@ impl UserError {
     pub fn input(msg: impl Into<String>) -> Self {
         UserError {
             kind: ErrorKind::Input,
+            msg: msg.into(),
+            hint: None,
+        }
+    }
+    /// A negative check (exit 1).
+    pub fn negative(msg: impl Into<String>) -> Self {
+        UserError {
+            kind: ErrorKind::Negative,
             msg: msg.into(),
             hint: None,
         }
@@ -109,6 +120,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<crate::pki::der_input::InputError>().is_some()
             || cause.downcast_ref::<crate::pki::issue::IssueError>().is_some()
             || cause.downcast_ref::<crate::pki::inspect::InspectError>().is_some()
+            || cause.downcast_ref::<crate::jose::JoseError>().is_some()
         {
             return 3;
         }

@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) only: no behaviour lives here.
 
 pub mod certificate;
+pub mod crypto;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -29,6 +30,9 @@ pub enum Command {
     /// Create, inspect and fingerprint X.509 certificates, keys and CSRs.
     #[command(subcommand)]
     Certificate(certificate::CertificateCommand),
+    /// Keys, JSON Web Keys, tokens (JWT/JWS), password-based JWE, hashes and random bytes.
+    #[command(subcommand)]
+    Crypto(Box<crypto::CryptoCommand>),
 }
 
 /// Key type flags shared by every command that generates a key (step's `--kty/--crv/--size`).

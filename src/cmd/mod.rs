@@ -2,6 +2,7 @@
 //! A `run` returns the exit code for success-like outcomes (0, or 1 for a negative check).
 
 pub mod certificate;
+pub mod crypto;
 
 use std::io::Write;
 
@@ -13,6 +14,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Certificate(c) => certificate::run(c),
+        Command::Crypto(c) => crypto::run(*c),
     }
 }
 

@@ -112,7 +112,7 @@ impl KeyAlg {
     }
 
     fn unwrap(self, kek: &[u8], wrapped: &[u8]) -> Result<Vec<u8>, JoseError> {
-        if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+        if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
             return Err(JoseError::Malformed("encrypted_key has a bad length".into()));
         }
         let mut out = vec![0u8; wrapped.len() - 8];

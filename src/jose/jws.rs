@@ -336,8 +336,9 @@ pub fn check_claims(claims: &Map<String, Value>, checks: &ClaimChecks, now: i64)
     if let Some(iss) = &checks.iss {
         let got = claims.get("iss").and_then(Value::as_str);
         if got != Some(iss.as_str()) {
+            let got = got.map_or_else(|| "no iss".to_string(), |g| format!("{g:?}"));
             return Err(JoseError::Rejected(format!(
-                "invalid issuer: token has {got:?}, want {iss:?}"
+                "invalid issuer: token has {got}, want {iss:?}"
             )));
         }
     }
@@ -363,15 +364,14 @@ pub fn check_claims(claims: &Map<String, Value>, checks: &ClaimChecks, now: i64)
                 .ok_or_else(|| JoseError::Malformed(format!("claim {name} is not a number"))),
         }
     };
-    if !checks.no_exp_check {
-        if let Some(exp) = num("exp")? {
-            if now > exp + LEEWAY {
-                return Err(JoseError::Rejected(format!(
-                    "the token expired {} s ago (exp {exp})",
-                    now - exp
-                )));
-            }
-        }
+    if let Some(exp) = num("exp")?
+        && !checks.no_exp_check
+        && now > exp + LEEWAY
+    {
+        return Err(JoseError::Rejected(format!(
+            "the token expired {} s ago (exp {exp})",
+            now - exp
+        )));
     }
     if let Some(nbf) = num("nbf")?
         && now + LEEWAY < nbf

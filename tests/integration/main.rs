@@ -4,6 +4,7 @@
 
 mod common;
 mod create;
+mod crypto;
 mod errors;
 mod fingerprint;
 mod inspect;
