@@ -305,7 +305,8 @@ pub struct SignKeyArgs {
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("EXAMPLES:\n  $ TOKEN=$(ferrica crypto jwt sign --key jwk.json --iss ci@example.test --aud https://ca/1.0/sign \\\n      --sub svc.example.test --exp $(( $(date +%s) + 300 )))\n  $ echo '{{\"role\":\"ci\"}}' | ferrica crypto jwt sign - --key key.pem --subtle\n\n{EXIT_CODES}"))]
 pub struct JwtSignArgs {
-    /// Extra claims as a JSON object: a file, or `-` for stdin.
+    /// Extra claims as a JSON object: a file, or `-` for stdin (stdin is not read otherwise, so that it can carry
+    /// the key password).
     pub payload: Option<String>,
     /// The signing key.
     #[command(flatten)]

@@ -689,3 +689,152 @@ fn keysets_hashes_and_rand() {
     );
     assert!(r.trim().len() == 20 && r.trim().chars().all(|c| c.is_ascii_alphanumeric()));
 }
+
+#[test]
+fn jws_and_x5c_and_piped_key_password() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // JWS over arbitrary bytes with an Ed25519 PEM key.
+    ferrica(dir)
+        .args([
+            "crypto",
+            "keypair",
+            "ed.pub",
+            "ed.key",
+            "--kty",
+            "OKP",
+            "--crv",
+            "Ed25519",
+            "--no-password",
+            "--insecure",
+        ])
+        .assert()
+        .success();
+    let out = ferrica(dir)
+        .args(["crypto", "jws", "sign", "--key", "ed.key"])
+        .write_stdin("plain text payload")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let jws = stdout(&out);
+    ferrica(dir)
+        .args(["crypto", "jws", "verify", "--key", "ed.pub"])
+        .write_stdin(jws.clone())
+        .assert()
+        .success()
+        .stdout("plain text payload");
+    let inspected = stdout(
+        &ferrica(dir)
+            .args(["crypto", "jws", "inspect", "--insecure"])
+            .write_stdin(jws.clone())
+            .output()
+            .unwrap(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&inspected).unwrap();
+    assert_eq!(v["header"]["alg"], "EdDSA");
+    assert_eq!(v["payload"], "plain text payload");
+    // Change the payload, keeping it valid base64url: the signature no longer matches (exit 1, not an input error).
+    let parts: Vec<&str> = jws.trim().split('.').collect();
+    let payload = parts[1].replacen('c', "d", 1);
+    assert_ne!(payload, parts[1]);
+    let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+    assert_eq!(
+        ferrica(dir)
+            .args(["crypto", "jws", "verify", "--key", "ed.pub"])
+            .write_stdin(tampered)
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(1)
+    );
+
+    // x5c: the chain goes in the header, the key must be the certificate's.
+    ferrica(dir)
+        .args([
+            "certificate",
+            "create",
+            "x5c.test",
+            "x.crt",
+            "x.key",
+            "--profile",
+            "self-signed",
+            "--no-password",
+            "--insecure",
+        ])
+        .assert()
+        .success();
+    let out = ferrica(dir)
+        .args([
+            "crypto",
+            "jwt",
+            "sign",
+            "--x5c-cert",
+            "x.crt",
+            "--x5c-key",
+            "x.key",
+            "--subtle",
+            "--sub",
+            "x5c.test",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(
+        &ferrica(dir)
+            .args(["crypto", "jwt", "inspect", "--insecure"])
+            .write_stdin(out.stdout.clone())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    openssl_ok(dir, &["x509", "-in", "x.crt", "-outform", "DER", "-out", "x.der"]);
+    let der = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        std::fs::read(dir.join("x.der")).unwrap(),
+    );
+    assert_eq!(v["header"]["x5c"][0], der.as_str());
+    ferrica(dir)
+        .args(["crypto", "jwt", "verify", "--key", "x.crt", "--subtle"])
+        .write_stdin(out.stdout)
+        .assert()
+        .success();
+    let out = ferrica(dir)
+        .args([
+            "crypto",
+            "jwt",
+            "sign",
+            "--x5c-cert",
+            "x.crt",
+            "--x5c-key",
+            "ed.key",
+            "--subtle",
+        ])
+        .output()
+        .unwrap();
+    assert_clean_error(&out, 3, "is not the key of");
+
+    // The password of an encrypted JWK piped in, with no terminal.
+    let mut child = std::process::Command::new("setsid")
+        .args(["-w", BIN, "crypto", "jwt", "sign", "--key"])
+        .arg(step("jwk.priv.json"))
+        .args(["--iss", "i", "--aud", "a", "--sub", "s", "--exp", "5m"])
+        .current_dir(dir)
+        .env_remove("FERRICA_PASSWORD_FILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"password\n");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    ferrica(dir)
+        .args(["crypto", "jwt", "verify", "--key"])
+        .arg(step("jwk.pub.json"))
+        .args(["--iss", "i", "--aud", "a"])
+        .write_stdin(out.stdout)
+        .assert()
+        .success();
+}

@@ -17,7 +17,11 @@ pub fn run_jwt(cmd: JwtCommand) -> Result<u8> {
     match cmd {
         JwtCommand::Sign(a) => {
             let mut stdin = Stdin::default();
-            let extra = super::read_data(a.payload.as_deref(), "the payload", &mut stdin)?;
+            // Extra claims come from stdin only with an explicit `-`, so that piped stdin can carry the key password.
+            let extra = match a.payload.as_deref() {
+                Some(p) => super::read_path(p, "the payload", &mut stdin)?,
+                None => Vec::new(),
+            };
             let mut claims: Map<String, Value> = if extra.iter().all(u8::is_ascii_whitespace) {
                 Map::new()
             } else {
