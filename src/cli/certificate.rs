@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::{EXIT_CODES, KeyTypeArgs, RemoteArgs};
+use super::{EXIT_CODES, ExtensionArgs, KeyTypeArgs, RemoteArgs};
 use crate::pki::fingerprint::FingerprintFormat;
 use crate::pki::profile::Profile;
 
@@ -15,6 +15,84 @@ pub enum CertificateCommand {
     Inspect(InspectArgs),
     /// Print the SHA-256 fingerprint of a certificate or CSR.
     Fingerprint(FingerprintArgs),
+    /// Sign a CSR with a CA certificate and key.
+    Sign(Box<SignArgs>),
+}
+
+/// What `certificate sign` makes of a CSR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignProfile {
+    /// A TLS leaf (the default): digitalSignature (+keyEncipherment for RSA), serverAuth + clientAuth.
+    Leaf,
+    /// An intermediate CA (pathlen 0 unless --path-len).
+    IntermediateCa,
+    /// The CSR's own subject, SANs and requested key usages, but never a CA and never keyCertSign/cRLSign.
+    Csr,
+}
+
+const SIGN_EXAMPLES: &str = "\
+EXAMPLES:
+  Sign a CSR as a TLS leaf valid for 90 days:
+    $ ferrica certificate sign svc.csr int.crt int.key --password-file int.pw --not-after 90d > svc.crt
+
+  Sign a sub-CA limited to one domain and a private network:
+    $ ferrica certificate sign sub.csr root.crt root.key --profile intermediate-ca \\
+        --permit-dns .lab.example --permit-ip 10.20.0.0/16 --out sub.crt
+
+  Use a template with variables:
+    $ ferrica certificate sign svc.csr int.crt int.key --template templates/leaf-with-ou.json \\
+        --set team=payments --out svc.crt
+
+What the CSR asks for is never trusted: its subject and SANs are copied (to a template's variables as well),
+but the CA flag, key usages and extensions come from the profile or the template.
+";
+
+/// `certificate sign` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = format!("{SIGN_EXAMPLES}\n{EXIT_CODES}"))]
+pub struct SignArgs {
+    /// The certificate signing request (PEM or DER; `-` = stdin).
+    pub csr_file: String,
+    /// The issuer certificate.
+    pub crt_file: String,
+    /// The issuer private key.
+    pub key_file: String,
+    /// The kind of certificate.
+    #[arg(long, value_enum, default_value = "leaf")]
+    pub profile: SignProfile,
+    /// Start of validity (RFC 3339 or a duration from now). Default: now.
+    #[arg(long, value_name = "TIME|DURATION", allow_hyphen_values = true)]
+    pub not_before: Option<String>,
+    /// End of validity. Default: 24h for leafs, 10 years for CAs; never after the issuer's notAfter.
+    #[arg(long, value_name = "TIME|DURATION", allow_hyphen_values = true)]
+    pub not_after: Option<String>,
+    /// File with the password of the issuer key (`-` = stdin).
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
+    /// Do not add the subject common name to the SANs.
+    #[arg(long)]
+    pub omit_cn_san: bool,
+    /// A JSON certificate template (see templates/README.md).
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<String>,
+    /// A template variable `key=value`, available as .Insecure.User.key (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// A JSON object of template variables.
+    #[arg(long, value_name = "FILE")]
+    pub set_file: Option<String>,
+    /// Write the certificate here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+    /// Append the issuer certificate.
+    #[arg(long)]
+    pub bundle: bool,
+    /// Overwrite --out.
+    #[arg(short, long)]
+    pub force: bool,
+    /// CA shape and extension flags.
+    #[command(flatten)]
+    pub ext: ExtensionArgs,
 }
 
 const CREATE_EXAMPLES: &str = "\
@@ -101,6 +179,9 @@ pub struct CreateArgs {
     /// Accepted for step compatibility (step needs it for --profile self-signed); has no effect.
     #[arg(long, hide = true)]
     pub subtle: bool,
+    /// CA shape and extension flags.
+    #[command(flatten)]
+    pub ext: ExtensionArgs,
 }
 
 /// Output format of `inspect`.

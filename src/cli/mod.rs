@@ -59,3 +59,44 @@ pub struct RemoteArgs {
     #[arg(long, value_name = "NAME")]
     pub servername: Option<String>,
 }
+
+/// Extension flags shared by `certificate create` and `certificate sign` (step needs a template for these).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ExtensionArgs {
+    /// Path length constraint of a CA (-1: unlimited). Default: 1 for root-ca, 0 for intermediate-ca.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub path_len: Option<i32>,
+    /// Name constraints (CA profiles): permit this DNS suffix (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    pub permit_dns: Vec<String>,
+    /// Name constraints: exclude this DNS suffix (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    pub exclude_dns: Vec<String>,
+    /// Name constraints: permit this IP range, e.g. 10.0.0.0/8 (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub permit_ip: Vec<String>,
+    /// Name constraints: exclude this IP range (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub exclude_ip: Vec<String>,
+    /// Name constraints: permit this email domain or address (repeatable).
+    #[arg(long, value_name = "EMAIL")]
+    pub permit_email: Vec<String>,
+    /// Name constraints: exclude this email domain or address (repeatable).
+    #[arg(long, value_name = "EMAIL")]
+    pub exclude_email: Vec<String>,
+    /// Name constraints: permit URIs with this host (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub permit_uri: Vec<String>,
+    /// Name constraints: exclude URIs with this host (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub exclude_uri: Vec<String>,
+    /// Add a CRL distribution point (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub crl_url: Vec<String>,
+    /// Add an OCSP responder to authorityInfoAccess (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub ocsp_url: Vec<String>,
+    /// Add a CA-issuers URL to authorityInfoAccess (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub issuer_url: Vec<String>,
+}

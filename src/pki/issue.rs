@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use ::time::OffsetDateTime;
 use rcgen::{
-    CertificateParams, CustomExtension, DistinguishedName, DnType, Issuer, KeyIdMethod, PublicKeyData, SanType,
-    SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod,
+    PublicKeyData, SanType, SerialNumber,
 };
 use x509_parser::prelude::*;
 
@@ -114,8 +114,8 @@ impl San {
 pub struct IssueRequest {
     /// The profile that decides the certificate's shape.
     pub profile: Profile,
-    /// The subject common name; empty for none.
-    pub common_name: String,
+    /// The subject name, in order (`[(CommonName, "svc")]` for `certificate create`).
+    pub subject: Vec<(DnType, String)>,
     /// Subject alternative names.
     pub sans: Vec<San>,
     /// Start of validity.
@@ -124,6 +124,60 @@ pub struct IssueRequest {
     pub not_after: OffsetDateTime,
     /// Overrides the profile's path length for CA profiles.
     pub path_len: Option<u8>,
+    /// Replaces the profile's CA flag and key usages (templates, `sign --profile csr`).
+    pub shape: Option<Shape>,
+    /// Name constraints (CA certificates).
+    pub name_constraints: crate::pki::ext::NameConstraints,
+    /// CRL distribution point URLs.
+    pub crl_urls: Vec<String>,
+    /// OCSP responder URLs (authorityInfoAccess).
+    pub ocsp_urls: Vec<String>,
+    /// CA-issuers URLs (authorityInfoAccess).
+    pub ca_issuers_urls: Vec<String>,
+    /// Further extensions, written as given (from templates).
+    pub extra_extensions: Vec<CustomExtension>,
+}
+
+impl IssueRequest {
+    /// A request with a common name and no extras.
+    pub fn new(
+        profile: Profile,
+        common_name: &str,
+        sans: Vec<San>,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> IssueRequest {
+        let subject = if common_name.is_empty() {
+            Vec::new()
+        } else {
+            vec![(DnType::CommonName, common_name.to_string())]
+        };
+        IssueRequest {
+            profile,
+            subject,
+            sans,
+            not_before,
+            not_after,
+            path_len: None,
+            shape: None,
+            name_constraints: Default::default(),
+            crl_urls: Vec::new(),
+            ocsp_urls: Vec::new(),
+            ca_issuers_urls: Vec::new(),
+            extra_extensions: Vec::new(),
+        }
+    }
+}
+
+/// The CA flag and key usages of a certificate, when not the profile's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    /// `None`: not a CA (no basicConstraints). `Some(path_len)`: a CA (`None` path length = unlimited).
+    pub ca: Option<Option<u8>>,
+    /// Key usages.
+    pub key_usages: Vec<rcgen::KeyUsagePurpose>,
+    /// Extended key usages.
+    pub ext_key_usages: Vec<rcgen::ExtendedKeyUsagePurpose>,
 }
 
 /// A CA certificate and its key, able to sign.
@@ -192,15 +246,43 @@ pub fn issue(
     let mut clamped = None;
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
-    if !req.common_name.is_empty() {
-        params
-            .distinguished_name
-            .push(DnType::CommonName, req.common_name.as_str());
+    for (ty, value) in &req.subject {
+        params.distinguished_name.push(ty.clone(), value.as_str());
     }
     params.subject_alt_names = req.sans.iter().map(San::to_rcgen).collect::<Result<_, _>>()?;
     params.serial_number = Some(random_serial().map_err(|e| IssueError::Encoding(e.to_string()))?);
     params.key_identifier_method = KeyIdMethod::Sha256;
     req.profile.apply(&mut params, subject_kind, req.path_len);
+    if let Some(shape) = &req.shape {
+        params.is_ca = match shape.ca {
+            Some(Some(n)) => IsCa::Ca(BasicConstraints::Constrained(n)),
+            Some(None) => IsCa::Ca(BasicConstraints::Unconstrained),
+            None => IsCa::NoCa,
+        };
+        params.key_usages = shape.key_usages.clone();
+        params.extended_key_usages = shape.ext_key_usages.clone();
+    }
+    let is_ca = matches!(params.is_ca, IsCa::Ca(_));
+    if !req.name_constraints.is_empty() {
+        if !is_ca {
+            return Err(IssueError::Usage(
+                "name constraints apply only to CA certificates".into(),
+            ));
+        }
+        params.custom_extensions.push(req.name_constraints.extension());
+    }
+    if !req.crl_urls.is_empty() {
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: req.crl_urls.clone(),
+        }];
+    }
+    if !req.ocsp_urls.is_empty() || !req.ca_issuers_urls.is_empty() {
+        params.custom_extensions.push(crate::pki::ext::authority_info_access(
+            &req.ocsp_urls,
+            &req.ca_issuers_urls,
+        ));
+    }
+    params.custom_extensions.extend(req.extra_extensions.iter().cloned());
 
     let mut not_after = req.not_after;
     if let Some(iss) = issuer {
@@ -208,7 +290,7 @@ pub fn issue(
             clamped = Some((not_after, iss.not_after));
             not_after = iss.not_after;
         }
-        if req.profile.is_ca() && iss.path_len == Some(0) {
+        if is_ca && iss.path_len == Some(0) {
             return Err(IssueError::IssuerPathLenExceeded);
         }
     }
@@ -222,12 +304,11 @@ pub fn issue(
     params.not_after = not_after;
 
     // SKI on every certificate. rcgen writes it itself only for CAs; leafs (no basicConstraints) get it here.
-    if !req.profile.is_ca() {
+    if !is_ca {
         let ski = params.key_identifier(subject_key);
-        params.custom_extensions.push(CustomExtension::from_oid_content(
-            &[2, 5, 29, 14],
-            yasna_octet_string(&ski),
-        ));
+        params
+            .custom_extensions
+            .push(crate::pki::ext::subject_key_identifier(&ski));
     }
     let enc = |e: rcgen::Error| IssueError::Encoding(e.to_string());
     let der = match (req.profile.is_self_signed(), issuer, self_key) {
@@ -282,15 +363,6 @@ fn random_serial() -> Result<SerialNumber, super::keys::KeyError> {
     Ok(SerialNumber::from_slice(&b))
 }
 
-fn yasna_octet_string(bytes: &[u8]) -> Vec<u8> {
-    // DER OCTET STRING of a key identifier (at most 20 bytes here, so a short-form length).
-    let mut out = Vec::with_capacity(bytes.len() + 2);
-    out.push(0x04);
-    out.push(u8::try_from(bytes.len()).expect("key identifiers are short"));
-    out.extend_from_slice(bytes);
-    out
-}
-
 /// RFC 3339 in UTC, for messages.
 pub fn fmt_time(t: OffsetDateTime) -> String {
     t.to_offset(::time::UtcOffset::UTC)
@@ -305,14 +377,8 @@ mod tests {
     use ::time::macros::datetime;
 
     fn req(profile: Profile, cn: &str) -> IssueRequest {
-        IssueRequest {
-            profile,
-            common_name: cn.into(),
-            sans: vec![],
-            not_before: datetime!(2026-01-01 00:00 UTC),
-            not_after: datetime!(2026-01-01 00:00 UTC) + profile.default_lifetime(),
-            path_len: None,
-        }
+        let start = datetime!(2026-01-01 00:00 UTC);
+        IssueRequest::new(profile, cn, vec![], start, start + profile.default_lifetime())
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! Nothing in here touches files, the terminal, the network or the clock: callers pass bytes and `now`.
 
 pub mod der_input;
+pub mod ext;
 pub mod fingerprint;
 pub mod inspect;
 pub mod issue;
 pub mod keys;
 pub mod profile;
+pub mod template;
 pub mod validity;

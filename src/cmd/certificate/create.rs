@@ -9,7 +9,6 @@ use crate::cli::certificate::CreateArgs;
 use crate::error::UserError;
 use crate::io::output::{KEY_MODE, OutputSet, PUBLIC_MODE};
 use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
-use crate::pki::der_input::parse_certificates;
 use crate::pki::issue::{CaIssuer, IssueRequest, San, create_csr, fmt_time, issue};
 use crate::pki::keys::{KeySpec, PrivateKey};
 use crate::pki::profile::Profile;
@@ -102,7 +101,7 @@ pub fn run(a: CreateArgs) -> Result<u8> {
 
     // 3. Inputs, then the passwords they need.
     let ca_cert = match &a.ca {
-        Some(p) if signs => Some(read_certs(p, "--ca")?),
+        Some(p) if signs => Some(super::read_certs(p, "--ca")?),
         _ => None,
     };
     let ca_key_data = match &a.ca_key {
@@ -159,11 +158,11 @@ pub fn run(a: CreateArgs) -> Result<u8> {
 
     // 4. Keys.
     let ca_key = match &ca_key_data {
-        Some(d) => Some(parse_key(d, ca_pw, &ca_key_path, "--ca-password-file")?),
+        Some(d) => Some(super::parse_key(d, ca_pw, &ca_key_path, "--ca-password-file")?),
         None => None,
     };
     let subject_key = match &existing_key {
-        Some(d) => parse_key(d, key_pw, a.key.as_deref().unwrap_or_default(), "--password-file")?,
+        Some(d) => super::parse_key(d, key_pw, a.key.as_deref().unwrap_or_default(), "--password-file")?,
         None => PrivateKey::generate(spec).context("generating the key")?,
     };
 
@@ -172,14 +171,8 @@ pub fn run(a: CreateArgs) -> Result<u8> {
         let der = create_csr(&a.subject, &sans, &subject_key)?;
         pem_block("CERTIFICATE REQUEST", der)
     } else {
-        let req = IssueRequest {
-            profile: a.profile,
-            common_name: a.subject.clone(),
-            sans,
-            not_before,
-            not_after,
-            path_len: None,
-        };
+        let mut req = IssueRequest::new(a.profile, &a.subject, sans, not_before, not_after);
+        super::apply_extension_args(&mut req, &a.ext)?;
         let issuer = match (&ca_cert, &ca_key) {
             (Some(certs), Some(key)) => Some(CaIssuer::new(&certs[0], key).map_err(|e| {
                 UserError::input(format!(
@@ -240,39 +233,7 @@ pub fn run(a: CreateArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn read_certs(path: &str, flag: &str) -> Result<Vec<Vec<u8>>> {
-    let data = crate::io::input::read_input(path, &format!("{flag} file"))?;
-    parse_certificates(&data).map_err(|e| {
-        UserError::input(format!("{flag} {path}: {e}"))
-            .hint("pass the issuer certificate in PEM or DER")
-            .into()
-    })
-}
-
-fn parse_key(data: &[u8], pw: Option<password::Secret>, path: &str, flag: &str) -> Result<PrivateKey> {
-    let mut pw = pw;
-    let mut source = move || {
-        pw.take()
-            .map(|p| p.to_vec())
-            .ok_or(crate::pki::keys::KeyError::PasswordRequired)
-    };
-    PrivateKey::parse(data, &mut source).map_err(|e| {
-        let u = UserError::input(format!("{path}: {e}"));
-        match e {
-            crate::pki::keys::KeyError::WrongPassword => u
-                .hint(format!(
-                    "check the password given with {flag} (trailing whitespace is trimmed)"
-                ))
-                .into(),
-            crate::pki::keys::KeyError::NotAKey(_) => u
-                .hint("pass a private key in PEM or DER (PKCS#8, SEC1 or PKCS#1)")
-                .into(),
-            _ => u.into(),
-        }
-    })
-}
-
-fn pem_block(tag: &str, der: Vec<u8>) -> String {
+pub(crate) fn pem_block(tag: &str, der: Vec<u8>) -> String {
     pem::encode_config(
         &pem::Pem::new(tag, der),
         pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),

@@ -158,6 +158,33 @@ impl Curve {
     }
 }
 
+impl KeyKind {
+    /// The kind of the key in a SubjectPublicKeyInfo (DER).
+    pub fn from_spki(spki_der: &[u8]) -> Result<KeyKind, KeyError> {
+        use x509_parser::prelude::FromDer;
+        let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der)
+            .map_err(|e| KeyError::Malformed(format!("public key: {e}")))?;
+        match spki.algorithm.algorithm.to_id_string().as_str() {
+            oids::EC_PUBLIC_KEY => {
+                let curve = spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p.as_oid().ok())
+                    .map(|o| o.to_id_string());
+                let oid = ObjectIdentifier::new(curve.as_deref().unwrap_or(""))
+                    .map_err(|_| KeyError::Malformed("EC public key without a named curve".into()))?;
+                Curve::from_oid(&oid)
+                    .map(KeyKind::Ec)
+                    .ok_or_else(|| KeyError::Unsupported(format!("EC curve {oid}")))
+            }
+            oids::ED25519 => Ok(KeyKind::Ed25519),
+            oids::RSA => Ok(KeyKind::Rsa(spki.parsed().map(|k| k.key_size()).unwrap_or(0))),
+            other => Err(KeyError::Unsupported(format!("public key algorithm {other}"))),
+        }
+    }
+}
+
 impl fmt::Display for KeyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -1,0 +1,256 @@
+//! `ferrica certificate sign CSR_FILE CRT_FILE KEY_FILE`
+
+use std::path::Path;
+
+use ::time::OffsetDateTime;
+use anyhow::Result;
+use rcgen::{DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose};
+use serde_json::{Map, Value, json};
+use x509_parser::prelude::*;
+
+use crate::cli::certificate::{SignArgs, SignProfile};
+use crate::error::UserError;
+use crate::io::output::{OutputSet, PUBLIC_MODE};
+use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
+use crate::pki::der_input::X509Input;
+use crate::pki::issue::{CaIssuer, IssueRequest, San, Shape, fmt_time, issue};
+use crate::pki::keys::{KeyKind, PrivateKey};
+use crate::pki::profile::Profile;
+use crate::pki::validity::parse_time_or_duration;
+
+/// Signs a CSR.
+pub fn run(a: SignArgs) -> Result<u8> {
+    let mut stdin = Stdin::default();
+    if a.csr_file == "-" {
+        stdin.claim("the CSR")?;
+    }
+    let mut out = OutputSet::new(a.force);
+    if let Some(o) = &a.out {
+        out.check(Path::new(o), "--out")?;
+    }
+    // The CSR: parsed by x509-parser (rcgen cannot read private extensions), signature checked first.
+    let data = crate::io::input::read_input(&a.csr_file, "CSR file")?;
+    let der = match crate::pki::der_input::parse_x509(&data) {
+        Ok(X509Input::Csr(d)) => d,
+        Ok(X509Input::Certificates(_)) => {
+            return Err(UserError::input(format!("{}: a certificate, not a CSR", a.csr_file)).into());
+        }
+        Err(e) => return Err(UserError::input(format!("{}: {e}", a.csr_file)).into()),
+    };
+    let (_, csr) =
+        X509CertificationRequest::from_der(&der).map_err(|e| UserError::input(format!("{}: {e}", a.csr_file)))?;
+    csr.verify_signature()
+        .map_err(|_| UserError::input(format!("{}: the CSR's signature does not verify", a.csr_file)))?;
+    let info = &csr.certification_request_info;
+    let spki_der = info.subject_pki.raw;
+    let kind = KeyKind::from_spki(spki_der).map_err(|e| UserError::input(format!("{}: {e}", a.csr_file)))?;
+    let public_key = rcgen::SubjectPublicKeyInfo::from_der(spki_der)
+        .map_err(|e| UserError::input(format!("{}: unsupported public key: {e}", a.csr_file)))?;
+
+    let subject = csr_subject(&info.subject)?;
+    let common_name = subject
+        .iter()
+        .find(|(t, _)| *t == DnType::CommonName)
+        .map(|(_, v)| v.clone());
+    let (mut sans, requested_ku, requested_eku) = requested(&csr);
+    if !a.omit_cn_san
+        && let Some(cn) = &common_name
+        && !matches!(a.profile, SignProfile::IntermediateCa)
+        && !sans.iter().any(|s| san_text(s) == *cn)
+    {
+        sans.insert(0, San::parse(cn));
+    }
+
+    // Issuer and its password.
+    let issuer_certs = super::read_certs(&a.crt_file, "CRT_FILE")?;
+    let key_data = crate::io::input::read_input(&a.key_file, "KEY_FILE")?;
+    let pw = if PrivateKey::is_encrypted(&key_data) {
+        let need = PasswordNeed {
+            what: format!("the issuer key {}", a.key_file),
+            flag: "--password-file",
+            env: "FERRICA_PASSWORD_FILE",
+            file: a.password_file.clone(),
+            purpose: Purpose::Decrypt,
+        };
+        Some(password::resolve(&[need], &mut stdin)?.remove(0))
+    } else {
+        None
+    };
+    let issuer_key = super::parse_key(&key_data, pw, &a.key_file, "--password-file")?;
+    let issuer = CaIssuer::new(&issuer_certs[0], &issuer_key)
+        .map_err(|e| UserError::input(format!("{} / {}: {e}", a.crt_file, a.key_file)))?;
+
+    // Validity and the request.
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
+    let profile = match a.profile {
+        SignProfile::IntermediateCa => Profile::IntermediateCa,
+        _ => Profile::Leaf,
+    };
+    let not_before = match &a.not_before {
+        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-before: {e}")))?,
+        None => now,
+    };
+    let not_after = match &a.not_after {
+        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-after: {e}")))?,
+        None => not_before + profile.default_lifetime(),
+    };
+    let mut req = IssueRequest::new(profile, "", sans, not_before, not_after);
+    req.subject = subject;
+    if a.profile == SignProfile::Csr {
+        // The CSR's requested usages, minus anything a leaf must not have.
+        let mut ku: Vec<KeyUsagePurpose> = requested_ku
+            .into_iter()
+            .filter(|k| !matches!(k, KeyUsagePurpose::KeyCertSign | KeyUsagePurpose::CrlSign))
+            .collect();
+        if ku.is_empty() {
+            ku.push(KeyUsagePurpose::DigitalSignature);
+        }
+        req.shape = Some(Shape {
+            ca: None,
+            key_usages: ku,
+            ext_key_usages: requested_eku,
+        });
+    }
+    super::apply_extension_args(&mut req, &a.ext)?;
+    if let Some(t) = &a.template {
+        let text = crate::io::input::read_input(t, "--template file")?;
+        let text = String::from_utf8(text).map_err(|_| UserError::input(format!("--template {t} is not UTF-8")))?;
+        let data = template_data(&req, common_name.as_deref(), &a)?;
+        let tpl = crate::pki::template::render(&text, &data).map_err(|e| UserError::input(format!("{t}: {e}")))?;
+        tpl.apply(&mut req).map_err(|e| UserError::input(format!("{t}: {e}")))?;
+    } else if !a.set.is_empty() || a.set_file.is_some() {
+        return Err(UserError::usage("--set and --set-file need --template").into());
+    }
+    let issued = issue(&req, &public_key, kind, Some(&issuer), None).map_err(|e| UserError::input(e.to_string()))?;
+    if let Some((requested, used)) = issued.clamped
+        && a.not_after.is_some()
+    {
+        crate::cmd::warn(&format!(
+            "--not-after {} is after the issuer's notAfter {}; the certificate ends at the issuer's notAfter",
+            fmt_time(requested),
+            fmt_time(used)
+        ));
+    }
+    let mut pem = super::create::pem_block("CERTIFICATE", issued.der);
+    if a.bundle {
+        for c in &issuer_certs {
+            pem.push_str(&super::create::pem_block("CERTIFICATE", c.clone()));
+        }
+    }
+    match &a.out {
+        Some(o) => {
+            out.stage(Path::new(o), pem.as_bytes(), PUBLIC_MODE)?;
+            out.commit()?;
+        }
+        None => crate::cmd::print_stdout(pem.as_bytes())?,
+    }
+    Ok(0)
+}
+
+fn san_text(s: &San) -> String {
+    match s {
+        San::Dns(d) | San::Email(d) | San::Uri(d) => d.clone(),
+        San::Ip(ip) => ip.to_string(),
+    }
+}
+
+/// The CSR subject as (type, value) pairs, in order.
+fn csr_subject(name: &X509Name<'_>) -> Result<Vec<(DnType, String)>> {
+    let mut out = Vec::new();
+    for attr in name.iter_attributes() {
+        let oid: Vec<u64> = attr
+            .attr_type()
+            .iter()
+            .map(|i| i.collect())
+            .ok_or_else(|| UserError::input("the CSR subject has an unreadable attribute type"))?;
+        let value = attr
+            .as_str()
+            .map_err(|_| UserError::input("the CSR subject has a value that is not a string"))?;
+        out.push((DnType::from_oid(&oid), value.to_string()));
+    }
+    Ok(out)
+}
+
+/// The SANs, key usages and EKUs the CSR asks for.
+fn requested(csr: &X509CertificationRequest<'_>) -> (Vec<San>, Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>) {
+    let (mut sans, mut ku, mut eku) = (Vec::new(), Vec::new(), Vec::new());
+    for ext in csr.requested_extensions().into_iter().flatten() {
+        match ext {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                for g in &san.general_names {
+                    match g {
+                        GeneralName::DNSName(d) => sans.push(San::Dns(d.to_string())),
+                        GeneralName::RFC822Name(e) => sans.push(San::Email(e.to_string())),
+                        GeneralName::URI(u) => sans.push(San::Uri(u.to_string())),
+                        GeneralName::IPAddress(b) => match b.len() {
+                            4 => sans.push(San::Ip(
+                                std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).expect("4")).into(),
+                            )),
+                            16 => sans.push(San::Ip(
+                                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).expect("16")).into(),
+                            )),
+                            _ => {}
+                        },
+                        _ => {}
+                    }
+                }
+            }
+            ParsedExtension::KeyUsage(k) => {
+                for (on, p) in [
+                    (k.digital_signature(), KeyUsagePurpose::DigitalSignature),
+                    (k.non_repudiation(), KeyUsagePurpose::ContentCommitment),
+                    (k.key_encipherment(), KeyUsagePurpose::KeyEncipherment),
+                    (k.data_encipherment(), KeyUsagePurpose::DataEncipherment),
+                    (k.key_agreement(), KeyUsagePurpose::KeyAgreement),
+                    (k.key_cert_sign(), KeyUsagePurpose::KeyCertSign),
+                    (k.crl_sign(), KeyUsagePurpose::CrlSign),
+                ] {
+                    if on {
+                        ku.push(p);
+                    }
+                }
+            }
+            ParsedExtension::ExtendedKeyUsage(e) => {
+                for (on, p) in [
+                    (e.server_auth, ExtendedKeyUsagePurpose::ServerAuth),
+                    (e.client_auth, ExtendedKeyUsagePurpose::ClientAuth),
+                    (e.code_signing, ExtendedKeyUsagePurpose::CodeSigning),
+                    (e.email_protection, ExtendedKeyUsagePurpose::EmailProtection),
+                    (e.time_stamping, ExtendedKeyUsagePurpose::TimeStamping),
+                    (e.ocsp_signing, ExtendedKeyUsagePurpose::OcspSigning),
+                ] {
+                    if on {
+                        eku.push(p);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (sans, ku, eku)
+}
+
+/// Template variables: .Subject, .SANs, .Insecure.User (from --set-file, then --set).
+fn template_data(req: &IssueRequest, cn: Option<&str>, a: &SignArgs) -> Result<Value> {
+    let mut user = Map::new();
+    if let Some(f) = &a.set_file {
+        let data = crate::io::input::read_input(f, "--set-file")?;
+        let v: Map<String, Value> = serde_json::from_slice(&data)
+            .map_err(|e| UserError::input(format!("--set-file {f}: not a JSON object: {e}")))?;
+        user.extend(v);
+    }
+    for kv in &a.set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| UserError::usage(format!("--set {kv:?} is not key=value")))?;
+        user.insert(k.to_string(), json!(v));
+    }
+    let sans: Vec<String> = req.sans.iter().map(san_text).collect();
+    Ok(json!({
+        "Subject": { "CommonName": cn.unwrap_or_default() },
+        "SANs": sans,
+        "Insecure": { "User": user },
+    }))
+}
