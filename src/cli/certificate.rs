@@ -17,6 +17,113 @@ pub enum CertificateCommand {
     Fingerprint(FingerprintArgs),
     /// Sign a CSR with a CA certificate and key.
     Sign(Box<SignArgs>),
+    /// Verify a certificate chain (file or https://host): exit 0 valid, 1 invalid.
+    Verify(VerifyArgs),
+    /// Check whether a certificate needs renewal: exit 0 yes, 1 no, 2 missing file, 255 error.
+    NeedsRenewal(NeedsRenewalArgs),
+    /// Write a certificate followed by its CA certificate(s) to OUT_FILE.
+    Bundle(BundleArgs),
+    /// Convert a certificate, CSR or key between PEM and DER.
+    Format(FormatArgs),
+    /// Print the public key of a certificate, CSR or key (PEM).
+    Key(KeyArgs),
+}
+
+/// `certificate verify` flags.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "EXIT CODES:\n  0  the chain is valid\n  1  the chain is invalid (the reason is printed)\n  2, 3, 5  usage, input or network errors\n\n\
+EXAMPLES:\n  $ ferrica certificate verify chain.crt --roots root_ca.crt --host svc.example.internal\n  \
+$ ferrica certificate verify https://svc.example.internal --roots root_ca.crt\n\n\
+The chain is built from the file's certificates (leaf first) and --roots (default: the system store), and checked\n\
+for validity dates, signatures, basicConstraints and path length, name constraints, key usage and serverAuth EKU."
+)]
+pub struct VerifyArgs {
+    /// The certificate (PEM/DER, with intermediates after it) or https://host[:port].
+    pub input: String,
+    /// Trusted roots: a PEM file or a directory of them (default: the system store).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub roots: Option<String>,
+    /// The DNS name or IP address the certificate must be valid for.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Remote inputs: the TLS server name to send.
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+    /// Print the verified chain.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// `certificate needs-renewal` flags.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "EXIT CODES (step's):\n  0    the certificate needs renewal\n  1    it does not\n  2    the file does not exist\n  255  any other error\n\n\
+EXAMPLES:\n  $ ferrica certificate needs-renewal svc.crt && renew-it\n  $ ferrica certificate needs-renewal svc.crt --expires-in 8h\n  \
+$ ferrica certificate needs-renewal svc.crt --expires-in 75%"
+)]
+pub struct NeedsRenewalArgs {
+    /// The certificate file or https://host[:port].
+    pub input: String,
+    /// Needs renewal when the time left is under this: a duration (`8h`) or a percentage of the lifetime (`75%`:
+    /// less than 75% of the lifetime left). Default: more than 2/3 of the lifetime has elapsed.
+    #[arg(long, value_name = "DURATION|PERCENT")]
+    pub expires_in: Option<String>,
+    /// Check every certificate in the file (renewal is needed if any needs it).
+    #[arg(long)]
+    pub bundle: bool,
+    /// Say why.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Remote inputs: trusted roots.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub roots: Option<String>,
+    /// Remote inputs: the TLS server name.
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+}
+
+/// `certificate bundle` flags.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The certificate.
+    pub crt_file: String,
+    /// The CA certificate(s).
+    pub ca_file: String,
+    /// Where to write the bundle.
+    pub out_file: String,
+    /// Overwrite OUT_FILE.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `certificate format` flags.
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// A certificate, CSR or key in PEM or DER (`-` = stdin).
+    pub input: String,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+    /// Overwrite --out.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `certificate key` flags.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// A certificate, CSR or key (`-` = stdin).
+    pub input: String,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+    /// File with the password, when the input is an encrypted private key.
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
+    /// Overwrite --out.
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 /// What `certificate sign` makes of a CSR.

@@ -94,34 +94,51 @@ pub fn fetch_chain(url: &str, roots: Option<&str>, servername: Option<&str>, ins
     Ok(certs.iter().map(|c| c.as_ref().to_vec()).collect())
 }
 
-fn load_roots(roots: Option<&str>) -> Result<rustls::RootCertStore> {
-    let mut store = rustls::RootCertStore::empty();
+/// The DER certificates of `--roots` (a PEM/DER file or a directory of them), or of the system store.
+pub fn root_ders(roots: Option<&str>) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
     match roots {
         Some(path) => {
             let p = std::path::Path::new(path);
             let files: Vec<std::path::PathBuf> = if p.is_dir() {
-                std::fs::read_dir(p)?
+                let mut v: Vec<_> = std::fs::read_dir(p)?
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|f| f.is_file())
-                    .collect()
+                    .collect();
+                v.sort();
+                v
             } else {
                 vec![p.to_path_buf()]
             };
             for f in files {
                 let data = crate::io::input::read_input(&f.to_string_lossy(), "--roots file")?;
-                let certs = crate::pki::der_input::parse_certificates(&data)
-                    .map_err(|e| UserError::input(format!("--roots {}: {e}", f.display())))?;
-                for c in certs {
-                    store
-                        .add(CertificateDer::from(c))
-                        .map_err(|e| UserError::input(format!("--roots {}: unusable root: {e}", f.display())))?;
+                match crate::pki::der_input::parse_certificates(&data) {
+                    Ok(certs) => out.extend(certs),
+                    // In a directory, skip what is not a certificate (hash links to keys, READMEs).
+                    Err(_) if p.is_dir() => {}
+                    Err(e) => return Err(UserError::input(format!("--roots {}: {e}", f.display())).into()),
                 }
             }
-        }
-        None => {
-            for c in rustls_native_certs::load_native_certs().certs {
-                let _ = store.add(c);
+            if out.is_empty() {
+                return Err(UserError::input(format!("--roots {path} holds no certificate")).into());
             }
+        }
+        None => out.extend(
+            rustls_native_certs::load_native_certs()
+                .certs
+                .into_iter()
+                .map(|c| c.as_ref().to_vec()),
+        ),
+    }
+    Ok(out)
+}
+
+fn load_roots(roots: Option<&str>) -> Result<rustls::RootCertStore> {
+    let mut store = rustls::RootCertStore::empty();
+    for c in root_ders(roots)? {
+        let res = store.add(CertificateDer::from(c));
+        if roots.is_some() {
+            res.map_err(|e| UserError::input(format!("--roots: unusable root: {e}")))?;
         }
     }
     Ok(store)

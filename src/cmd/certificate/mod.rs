@@ -3,7 +3,10 @@
 pub mod create;
 pub mod fingerprint;
 pub mod inspect;
+pub mod needs_renewal;
 pub mod sign;
+pub mod tools;
+pub mod verify;
 
 use anyhow::Result;
 
@@ -23,6 +26,11 @@ pub fn run(cmd: CertificateCommand) -> Result<u8> {
         CertificateCommand::Inspect(a) => inspect::run(a),
         CertificateCommand::Fingerprint(a) => fingerprint::run(a),
         CertificateCommand::Sign(a) => sign::run(*a),
+        CertificateCommand::Verify(a) => verify::run(a),
+        CertificateCommand::NeedsRenewal(a) => Ok(needs_renewal::run(a)),
+        CertificateCommand::Bundle(a) => tools::bundle(a),
+        CertificateCommand::Format(a) => tools::format(a),
+        CertificateCommand::Key(a) => tools::key(a),
     }
 }
 

@@ -148,7 +148,8 @@ pub fn public_jwk(l: &Loaded) -> Result<Jwk> {
     Ok(jwk.public()?)
 }
 
-fn spki_of(l: &Loaded) -> Result<Vec<u8>> {
+/// The SubjectPublicKeyInfo of loaded key material.
+pub fn spki_of(l: &Loaded) -> Result<Vec<u8>> {
     match l {
         Loaded::Private(k) => Ok(k.spki_der()),
         Loaded::Jwk(_) => Ok(public_jwk(l)?.to_spki_der()?),

@@ -118,13 +118,18 @@ pub fn read_data(path: Option<&str>, what: &str, stdin: &mut Stdin) -> Result<Ve
 /// Loads a key in any form: PEM/DER private key, public key or certificate, JWK, encrypted JWK.
 pub fn load_key(path: &str, password_file: Option<String>, stdin: &mut Stdin) -> Result<Loaded> {
     let data = read_path(path, "key file", stdin)?;
+    load_key_bytes(&data, path, password_file, stdin)
+}
+
+/// [`load_key`] on bytes already read from `path`.
+pub fn load_key_bytes(data: &[u8], path: &str, password_file: Option<String>, stdin: &mut Stdin) -> Result<Loaded> {
     let input_err = |e: String| -> anyhow::Error {
         UserError::input(format!("{path}: {e}"))
             .hint("pass a PEM/DER key, a certificate, a JWK or an encrypted JWK")
             .into()
     };
-    if crate::jose::jwe::looks_like_jwe(&data) {
-        let jwe = crate::jose::jwe::Jwe::parse(&data).map_err(|e| input_err(e.to_string()))?;
+    if crate::jose::jwe::looks_like_jwe(data) {
+        let jwe = crate::jose::jwe::Jwe::parse(data).map_err(|e| input_err(e.to_string()))?;
         let pw = decrypt_password(&format!("the key {path}"), password_file, stdin)?;
         let plain = crate::jose::jwe::decrypt(&jwe, &pw).map_err(|e| {
             UserError::input(format!("{path}: {e}")).hint("check the password given with --password-file")
@@ -133,29 +138,27 @@ pub fn load_key(path: &str, password_file: Option<String>, stdin: &mut Stdin) ->
             Jwk::from_json(&plain).map_err(|e| input_err(e.to_string()))?,
         ));
     }
-    let trimmed = String::from_utf8_lossy(&data);
+    let trimmed = String::from_utf8_lossy(data);
     if trimmed.trim_start().starts_with('{') {
         if trimmed.contains("\"keys\"") {
             return Err(UserError::usage(format!("{path} is a JWK Set"))
                 .hint("pass it with --jwks and --kid")
                 .into());
         }
-        return Ok(Loaded::Jwk(
-            Jwk::from_json(&data).map_err(|e| input_err(e.to_string()))?,
-        ));
+        return Ok(Loaded::Jwk(Jwk::from_json(data).map_err(|e| input_err(e.to_string()))?));
     }
     // PEM/DER: a public key or certificate first, then a private key.
-    if let Some(spki) = public_spki(&data) {
+    if let Some(spki) = public_spki(data) {
         return Ok(Loaded::Jwk(
             Jwk::from_spki(&spki).map_err(|e| input_err(e.to_string()))?,
         ));
     }
     let mut pw: Option<Secret> = None;
-    if PrivateKey::is_encrypted(&data) {
+    if PrivateKey::is_encrypted(data) {
         pw = Some(decrypt_password(&format!("the key {path}"), password_file, stdin)?);
     }
     let mut source = move || pw.take().map(|p| p.to_vec()).ok_or(KeyError::PasswordRequired);
-    let key = PrivateKey::parse(&data, &mut source).map_err(|e| {
+    let key = PrivateKey::parse(data, &mut source).map_err(|e| {
         let u = UserError::input(format!("{path}: {e}"));
         if e == KeyError::WrongPassword {
             u.hint("check the password given with --password-file")
