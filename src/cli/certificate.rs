@@ -27,6 +27,45 @@ pub enum CertificateCommand {
     Format(FormatArgs),
     /// Print the public key of a certificate, CSR or key (PEM).
     Key(KeyArgs),
+    /// Package a certificate, its key and CA certificates as PKCS#12 (.p12/.pfx).
+    P12(P12Args),
+}
+
+/// `certificate p12` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = format!("EXAMPLES:\n  $ ferrica certificate p12 svc.p12 svc.crt svc.key --ca int.crt --password-file p12.pw\n  \
+$ openssl pkcs12 -in svc.p12 -passin file:p12.pw -noout    # OpenSSL 3, no -legacy needed\n  \
+$ ferrica certificate inspect svc.p12 --password-file p12.pw --bundle\n\n\
+The default encryption is PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with an HMAC-SHA256 MAC; --legacy writes\n\
+3DES with a SHA-1 MAC for old Java and Windows.\n\n{EXIT_CODES}"))]
+pub struct P12Args {
+    /// Where to write the PKCS#12 file.
+    pub p12_file: String,
+    /// The certificate (its chain may follow it in the file).
+    pub crt_file: Option<String>,
+    /// The certificate's private key.
+    pub key_file: Option<String>,
+    /// CA certificates to add (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<String>,
+    /// File with the password that protects the .p12 (`-` = stdin).
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
+    /// File with the password of KEY_FILE, when it is encrypted.
+    #[arg(long, value_name = "FILE")]
+    pub key_password_file: Option<String>,
+    /// Use an empty .p12 password (requires --insecure).
+    #[arg(long)]
+    pub no_password: bool,
+    /// Allow --no-password.
+    #[arg(long)]
+    pub insecure: bool,
+    /// 3DES and a SHA-1 MAC, for old Java and Windows.
+    #[arg(long)]
+    pub legacy: bool,
+    /// Overwrite P12_FILE.
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 /// `certificate verify` flags.
@@ -330,6 +369,9 @@ pub struct InspectArgs {
     /// Remote inputs: accept a chain that does not verify.
     #[arg(long)]
     pub insecure: bool,
+    /// File with the password of a PKCS#12 input.
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
     /// Remote input options.
     #[command(flatten)]
     pub remote: RemoteArgs,

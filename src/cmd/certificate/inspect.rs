@@ -8,7 +8,14 @@ use crate::pki::inspect;
 
 /// Prints a certificate, chain or CSR.
 pub fn run(a: InspectArgs) -> Result<u8> {
-    let input = super::load_x509(&a.input, &a.remote, a.insecure)?;
+    let input = match super::load_x509(&a.input, &a.remote, a.insecure) {
+        Ok(i) => i,
+        // Not PEM/DER X.509: maybe a PKCS#12 file.
+        Err(e) if a.input != "-" && super::p12::looks_like_p12(&a.input) => X509Input::Certificates(
+            super::p12::read_certs(&a.input, a.password_file.clone()).map_err(|p| p.context(e))?,
+        ),
+        Err(e) => return Err(e),
+    };
     let out = match input {
         X509Input::Certificates(mut certs) => {
             if !a.bundle {

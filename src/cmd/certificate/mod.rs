@@ -4,6 +4,7 @@ pub mod create;
 pub mod fingerprint;
 pub mod inspect;
 pub mod needs_renewal;
+pub mod p12;
 pub mod sign;
 pub mod tools;
 pub mod verify;
@@ -31,6 +32,7 @@ pub fn run(cmd: CertificateCommand) -> Result<u8> {
         CertificateCommand::Bundle(a) => tools::bundle(a),
         CertificateCommand::Format(a) => tools::format(a),
         CertificateCommand::Key(a) => tools::key(a),
+        CertificateCommand::P12(a) => p12::run(a),
     }
 }
 
