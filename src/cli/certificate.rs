@@ -29,6 +29,86 @@ pub enum CertificateCommand {
     Key(KeyArgs),
     /// Package a certificate, its key and CA certificates as PKCS#12 (.p12/.pfx).
     P12(P12Args),
+    /// Check a certificate against RFC 5280 and CA/Browser Forum basics: exit 1 on errors.
+    Lint(LintArgs),
+    /// Add a root certificate to trust stores (system, NSS/Firefox/Chromium, Java); --check only reports.
+    Install(TrustArgs),
+    /// Remove a root certificate from trust stores.
+    Uninstall(TrustArgs),
+}
+
+/// `certificate install|uninstall` flags.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "STORES:\n  system   Debian/Ubuntu: update-ca-certificates (PREFIX/usr/local/share/ca-certificates);\n           \
+Fedora/RHEL: update-ca-trust (PREFIX/etc/pki/ca-trust/source/anchors)\n  nss      certutil on --nss-db DIR, or with --firefox every Firefox profile and ~/.pki/nssdb (Chromium)\n  \
+java     keytool on --java-keystore (default $JAVA_HOME/lib/security/cacerts), password --java-storepass-file\n           \
+(default changeit)\n\nWith no store flag, the system store is used. --check exits 0 if the root is trusted in every selected\n\
+store, 1 if not, and changes nothing (step has no such check; mkcert does).\n\n\
+EXAMPLES:\n  $ sudo ferrica certificate install root_ca.crt --all\n  $ ferrica certificate install root_ca.crt --nss-db ~/.pki/nssdb --check"
+)]
+pub struct TrustArgs {
+    /// The root certificate.
+    pub crt_file: String,
+    /// Report whether the root is trusted; change nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Every store: system, NSS (Firefox/Chromium) and Java.
+    #[arg(long)]
+    pub all: bool,
+    /// Skip the system store.
+    #[arg(long)]
+    pub no_system: bool,
+    /// The Firefox profiles and the Chromium NSS database of the current user.
+    #[arg(long)]
+    pub firefox: bool,
+    /// An NSS database directory (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub nss_db: Vec<String>,
+    /// The Java trust store.
+    #[arg(long)]
+    pub java: bool,
+    /// The Java keystore file (implies --java).
+    #[arg(long, value_name = "FILE")]
+    pub java_keystore: Option<String>,
+    /// File with the Java keystore password (default: changeit).
+    #[arg(long, value_name = "FILE")]
+    pub java_storepass_file: Option<String>,
+    /// Root directory for the system store (for tests and images).
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Option<String>,
+}
+
+/// `certificate lint` flags.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "Prints one line per finding: SEVERITY CODE MESSAGE (error, warning or notice).\n\n\
+EXIT CODES:\n  0  no error (warnings and notices may be printed)\n  1  at least one error\n  2, 3, 5  usage, input or network errors"
+)]
+pub struct LintArgs {
+    /// A certificate file (PEM/DER; `-` = stdin) or https://host[:port].
+    pub input: String,
+    /// Lint every certificate in the file.
+    #[arg(long)]
+    pub bundle: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: LintFormat,
+    /// Remote inputs: accept a chain that does not verify.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Remote input options.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// `lint --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// One line per finding.
+    Text,
+    /// A JSON array of {file_index, severity, code, message}.
+    Json,
 }
 
 /// `certificate p12` flags.

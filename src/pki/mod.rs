@@ -8,6 +8,7 @@ pub mod fingerprint;
 pub mod inspect;
 pub mod issue;
 pub mod keys;
+pub mod lint;
 pub mod profile;
 pub mod template;
 pub mod validity;

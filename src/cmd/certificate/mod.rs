@@ -3,6 +3,7 @@
 pub mod create;
 pub mod fingerprint;
 pub mod inspect;
+pub mod install;
 pub mod needs_renewal;
 pub mod p12;
 pub mod sign;
@@ -33,6 +34,9 @@ pub fn run(cmd: CertificateCommand) -> Result<u8> {
         CertificateCommand::Format(a) => tools::format(a),
         CertificateCommand::Key(a) => tools::key(a),
         CertificateCommand::P12(a) => p12::run(a),
+        CertificateCommand::Lint(a) => tools::lint(a),
+        CertificateCommand::Install(a) => install::run(a, true),
+        CertificateCommand::Uninstall(a) => install::run(a, false),
     }
 }
 

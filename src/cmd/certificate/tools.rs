@@ -60,6 +60,47 @@ pub fn format(a: FormatArgs) -> Result<u8> {
     write_out(a.out.as_deref(), a.force, &bytes, secret)
 }
 
+/// `lint CRT`: findings on stdout, exit 1 if any is an error.
+pub fn lint(a: crate::cli::certificate::LintArgs) -> Result<u8> {
+    use crate::pki::lint::Severity;
+    let mut certs = match super::load_x509(&a.input, &a.remote, a.insecure)? {
+        X509Input::Certificates(c) => c,
+        X509Input::Csr(_) => return Err(UserError::input(format!("{}: a CSR, not a certificate", a.input)).into()),
+    };
+    if !a.bundle {
+        certs.truncate(1);
+    }
+    let mut all = Vec::new();
+    for (i, der) in certs.iter().enumerate() {
+        let findings = crate::pki::lint::lint(der).map_err(|e| UserError::input(format!("{}: {e}", a.input)))?;
+        all.extend(findings.into_iter().map(|f| (i, f)));
+    }
+    let out = match a.format {
+        crate::cli::certificate::LintFormat::Json => {
+            let v: Vec<serde_json::Value> = all
+                .iter()
+                .map(|(i, f)| serde_json::json!({"file_index": i, "severity": f.severity, "code": f.code, "message": f.message}))
+                .collect();
+            serde_json::to_string_pretty(&v)? + "\n"
+        }
+        crate::cli::certificate::LintFormat::Text => all
+            .iter()
+            .map(|(i, f)| {
+                let sev = format!("{:?}", f.severity).to_lowercase();
+                let which = if a.bundle { format!("[{i}] ") } else { String::new() };
+                format!("{which}{sev:<8}{:<40}{}\n", f.code, f.message)
+            })
+            .collect(),
+    };
+    crate::cmd::print_stdout(out.as_bytes())?;
+    let errors = all.iter().filter(|(_, f)| f.severity == Severity::Error).count();
+    if errors > 0 {
+        eprintln!("{}: {errors} error(s)", a.input);
+        return Ok(1);
+    }
+    Ok(0)
+}
+
 /// `key FILE`: the public key of a certificate, CSR or key, as PEM.
 pub fn key(a: KeyArgs) -> Result<u8> {
     let mut stdin = Stdin::default();
