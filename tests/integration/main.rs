@@ -10,3 +10,4 @@ mod fingerprint;
 mod inspect;
 mod keys;
 mod passwords;
+mod toolbox;
