@@ -288,9 +288,12 @@ fn prompts_on_a_terminal_with_confirmation() {
         }
         panic!("no prompt {needle:?} within 20 s");
     };
+    // rpassword prints the prompt and then turns echo off: give it a moment, as a person typing would.
     wait_for("Please enter the password");
+    std::thread::sleep(Duration::from_millis(300));
     stdin.write_all(b"tty-secret\n").unwrap();
     wait_for("Please confirm");
+    std::thread::sleep(Duration::from_millis(300));
     stdin.write_all(b"tty-secret\n").unwrap();
     let status = child.wait().unwrap();
     drop(stdin);
