@@ -3,16 +3,14 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use time::OffsetDateTime;
 
 use crate::cli::certificate::CreateArgs;
 use crate::error::UserError;
 use crate::io::output::{KEY_MODE, OutputSet, PUBLIC_MODE};
 use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
-use crate::pki::issue::{CaIssuer, IssueRequest, San, create_csr, fmt_time, issue};
+use crate::pki::issue::{CaIssuer, IssueRequest, San, create_csr, issue};
 use crate::pki::keys::{KeySpec, PrivateKey};
 use crate::pki::profile::Profile;
-use crate::pki::validity::parse_time_or_duration;
 
 /// Creates a certificate (or CSR) and its key.
 pub fn run(a: CreateArgs) -> Result<u8> {
@@ -70,19 +68,7 @@ pub fn run(a: CreateArgs) -> Result<u8> {
     if a.bundle && !signs {
         return Err(UserError::usage("--bundle needs an issuer (--ca)").into());
     }
-
-    // Certificates carry whole seconds.
-    let now = OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 is a valid nanosecond");
-    let not_before = match &a.not_before {
-        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-before: {e}")))?,
-        None => now,
-    };
-    let not_after = match &a.not_after {
-        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-after: {e}")))?,
-        None => not_before + a.profile.default_lifetime(),
-    };
+    let (not_before, not_after) = super::validity(a.not_before.as_deref(), a.not_after.as_deref(), a.profile)?;
     let mut sans: Vec<San> = a.san.iter().map(|s| San::parse(s)).collect();
     if sans.is_empty() && (a.csr || matches!(a.profile, Profile::Leaf | Profile::SelfSigned)) {
         sans.push(San::parse(&a.subject));
@@ -191,15 +177,7 @@ pub fn run(a: CreateArgs) -> Result<u8> {
             Some(&subject_key),
         )
         .map_err(|e| UserError::input(e.to_string()))?;
-        if let Some((requested, used)) = issued.clamped
-            && a.not_after.is_some()
-        {
-            crate::cmd::warn(&format!(
-                "--not-after {} is after the issuer's notAfter {}; the certificate ends at the issuer's notAfter",
-                fmt_time(requested),
-                fmt_time(used)
-            ));
-        }
+        super::warn_if_clamped(&issued, a.not_after.is_some());
         let mut pem = pem_block("CERTIFICATE", issued.der);
         if a.bundle
             && let Some(certs) = &ca_cert

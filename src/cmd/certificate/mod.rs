@@ -74,6 +74,41 @@ pub(crate) fn parse_key(data: &[u8], pw: Option<password::Secret>, path: &str, f
     })
 }
 
+/// The validity window from `--not-before`/`--not-after` (default: now, and the profile's lifetime), in whole
+/// seconds.
+pub fn validity(
+    not_before: Option<&str>,
+    not_after: Option<&str>,
+    profile: crate::pki::profile::Profile,
+) -> Result<(::time::OffsetDateTime, ::time::OffsetDateTime)> {
+    use crate::pki::validity::parse_time_or_duration;
+    let now = ::time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
+    let nb = match not_before {
+        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-before: {e}")))?,
+        None => now,
+    };
+    let na = match not_after {
+        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-after: {e}")))?,
+        None => nb + profile.default_lifetime(),
+    };
+    Ok((nb, na))
+}
+
+/// Warns when an explicit `--not-after` was clamped to the issuer's notAfter.
+pub fn warn_if_clamped(issued: &crate::pki::issue::Issued, explicit_not_after: bool) {
+    if let Some((requested, used)) = issued.clamped
+        && explicit_not_after
+    {
+        crate::cmd::warn(&format!(
+            "--not-after {} is after the issuer's notAfter {}; the certificate ends at the issuer's notAfter",
+            crate::pki::issue::fmt_time(requested),
+            crate::pki::issue::fmt_time(used)
+        ));
+    }
+}
+
 /// Applies `--path-len`, name constraints and URL flags to a request.
 pub fn apply_extension_args(req: &mut IssueRequest, e: &ExtensionArgs) -> Result<()> {
     let is_ca = req.shape.as_ref().map_or(req.profile.is_ca(), |s| s.ca.is_some());

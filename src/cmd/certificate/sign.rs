@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use ::time::OffsetDateTime;
 use anyhow::Result;
 use rcgen::{DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose};
 use serde_json::{Map, Value, json};
@@ -11,12 +10,11 @@ use x509_parser::prelude::*;
 use crate::cli::certificate::{SignArgs, SignProfile};
 use crate::error::UserError;
 use crate::io::output::{OutputSet, PUBLIC_MODE};
-use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
+use crate::io::password::Stdin;
 use crate::pki::der_input::X509Input;
-use crate::pki::issue::{CaIssuer, IssueRequest, San, Shape, fmt_time, issue};
+use crate::pki::issue::{CaIssuer, IssueRequest, San, Shape, issue};
 use crate::pki::keys::{KeyKind, PrivateKey};
 use crate::pki::profile::Profile;
-use crate::pki::validity::parse_time_or_duration;
 
 /// Signs a CSR.
 pub fn run(a: SignArgs) -> Result<u8> {
@@ -65,37 +63,23 @@ pub fn run(a: SignArgs) -> Result<u8> {
     let issuer_certs = super::read_certs(&a.crt_file, "CRT_FILE")?;
     let key_data = crate::io::input::read_input(&a.key_file, "KEY_FILE")?;
     let pw = if PrivateKey::is_encrypted(&key_data) {
-        let need = PasswordNeed {
-            what: format!("the issuer key {}", a.key_file),
-            flag: "--password-file",
-            env: "FERRICA_PASSWORD_FILE",
-            file: a.password_file.clone(),
-            purpose: Purpose::Decrypt,
-        };
-        Some(password::resolve(&[need], &mut stdin)?.remove(0))
+        let what = format!("the issuer key {}", a.key_file);
+        Some(crate::cmd::crypto::decrypt_password(
+            &what,
+            a.password_file.clone(),
+            &mut stdin,
+        )?)
     } else {
         None
     };
     let issuer_key = super::parse_key(&key_data, pw, &a.key_file, "--password-file")?;
     let issuer = CaIssuer::new(&issuer_certs[0], &issuer_key)
         .map_err(|e| UserError::input(format!("{} / {}: {e}", a.crt_file, a.key_file)))?;
-
-    // Validity and the request.
-    let now = OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 is a valid nanosecond");
     let profile = match a.profile {
         SignProfile::IntermediateCa => Profile::IntermediateCa,
         _ => Profile::Leaf,
     };
-    let not_before = match &a.not_before {
-        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-before: {e}")))?,
-        None => now,
-    };
-    let not_after = match &a.not_after {
-        Some(v) => parse_time_or_duration(v, now).map_err(|e| UserError::usage(format!("--not-after: {e}")))?,
-        None => not_before + profile.default_lifetime(),
-    };
+    let (not_before, not_after) = super::validity(a.not_before.as_deref(), a.not_after.as_deref(), profile)?;
     let mut req = IssueRequest::new(profile, "", sans, not_before, not_after);
     req.subject = subject;
     if a.profile == SignProfile::Csr {
@@ -124,15 +108,7 @@ pub fn run(a: SignArgs) -> Result<u8> {
         return Err(UserError::usage("--set and --set-file need --template").into());
     }
     let issued = issue(&req, &public_key, kind, Some(&issuer), None).map_err(|e| UserError::input(e.to_string()))?;
-    if let Some((requested, used)) = issued.clamped
-        && a.not_after.is_some()
-    {
-        crate::cmd::warn(&format!(
-            "--not-after {} is after the issuer's notAfter {}; the certificate ends at the issuer's notAfter",
-            fmt_time(requested),
-            fmt_time(used)
-        ));
-    }
+    super::warn_if_clamped(&issued, a.not_after.is_some());
     let mut pem = super::create::pem_block("CERTIFICATE", issued.der);
     if a.bundle {
         for c in &issuer_certs {
