@@ -1,5 +1,6 @@
 //! Command-line definitions (clap derive) only: no behaviour lives here.
 
+pub mod ca;
 pub mod certificate;
 pub mod crypto;
 
@@ -33,6 +34,11 @@ pub enum Command {
     /// Keys, JSON Web Keys, tokens (JWT/JWS), password-based JWE, hashes and random bytes.
     #[command(subcommand)]
     Crypto(Box<crypto::CryptoCommand>),
+    /// The online CA: `ca init` (provisioners, tokens, serve and the client commands are planned).
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+    /// Print $FERRICA_PATH (default ~/.ferrica), where `ca init` writes.
+    Path,
 }
 
 /// Key type flags shared by every command that generates a key (step's `--kty/--crv/--size`).

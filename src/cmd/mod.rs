@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` is thin: read inputs, call the domain, write outputs.
 //! A `run` returns the exit code for success-like outcomes (0, or 1 for a negative check).
 
+pub mod ca;
 pub mod certificate;
 pub mod crypto;
 
@@ -15,6 +16,11 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Certificate(c) => certificate::run(c),
         Command::Crypto(c) => crypto::run(*c),
+        Command::Ca(c) => ca::run(c),
+        Command::Path => {
+            print_stdout(format!("{}\n", ca::ferrica_path()?.display()).as_bytes())?;
+            Ok(0)
+        }
     }
 }
 

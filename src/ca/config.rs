@@ -1,0 +1,79 @@
+//! `ca.json` in step-ca's schema (see `step-and-peers.md` §3.5), so that step-ca's documentation describes it.
+//! Members ferrica does not use yet are kept as they are (`extra`), so reading and writing loses nothing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The top of `ca.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaConfig {
+    /// The root certificate file(s).
+    pub root: Value,
+    /// The intermediate certificate file.
+    pub crt: String,
+    /// The intermediate key file.
+    pub key: String,
+    /// The HTTPS listen address.
+    pub address: String,
+    /// Plain-HTTP address for /crl (empty: none).
+    #[serde(default)]
+    pub insecure_address: String,
+    /// Names of the CA: its TLS certificate and the token audiences.
+    pub dns_names: Vec<String>,
+    /// Logging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logger: Option<Value>,
+    /// The database (`{"type": "...", "dataSource": "..."}`); absent with `--no-db`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db: Option<Value>,
+    /// TLS options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Value>,
+    /// The CN of the CA's own TLS certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    /// CRL settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<Value>,
+    /// Provisioners, claims and policy.
+    pub authority: Authority,
+    /// Members we keep but do not interpret.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The `authority` member.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authority {
+    /// Provisioners, as JSON objects (`type`, `name`, and type-specific members).
+    #[serde(default)]
+    pub provisioners: Vec<Map<String, Value>>,
+    /// Global claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Value>,
+    /// Members we keep but do not interpret.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl CaConfig {
+    /// Parses `ca.json`.
+    pub fn from_json(data: &[u8]) -> Result<CaConfig, String> {
+        serde_json::from_slice(data).map_err(|e| format!("not a valid ca.json: {e}"))
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the config serializes") + "\n"
+    }
+
+    /// The provisioner with this name, if any.
+    pub fn provisioner(&self, name: &str) -> Option<&Map<String, Value>> {
+        self.authority
+            .provisioners
+            .iter()
+            .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
+    }
+}

@@ -1,0 +1,236 @@
+//! `ca init` and `path`.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+
+/// `ferrica ca init ...` with FERRICA_PATH=pki, no terminal, `stdin` piped in.
+fn init(dir: &Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new("setsid")
+        .args(["-w", BIN, "ca", "init"])
+        .args(args)
+        .current_dir(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .env_remove("FERRICA_PASSWORD_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn init_writes_a_working_pki_without_a_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let out = init(
+        dir,
+        &[
+            "--name",
+            "Lab",
+            "--dns",
+            "ca.lab.test",
+            "--dns",
+            "127.0.0.1",
+            "--provisioner",
+            "ci@lab.test",
+            "--acme",
+        ],
+        b"ca-secret\n",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let fp = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let pki = dir.join("pki");
+    for (f, mode) in [
+        ("secrets/root_ca_key", 0o600),
+        ("secrets/intermediate_ca_key", 0o600),
+        ("secrets", 0o700),
+        ("certs/root_ca.crt", 0o644),
+    ] {
+        assert_eq!(
+            std::fs::metadata(pki.join(f)).unwrap().permissions().mode() & 0o777,
+            mode,
+            "{f}"
+        );
+    }
+    assert!(pki.join("db").is_dir());
+    let p = |f: &str| pki.join(f).to_string_lossy().into_owned();
+    openssl_ok(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            &p("certs/root_ca.crt"),
+            &p("certs/intermediate_ca.crt"),
+        ],
+    );
+    openssl_ok(
+        dir,
+        &[
+            "pkey",
+            "-in",
+            &p("secrets/root_ca_key"),
+            "-passin",
+            "pass:ca-secret",
+            "-noout",
+        ],
+    );
+    let subject = openssl_ok(
+        dir,
+        &[
+            "x509",
+            "-in",
+            &p("certs/intermediate_ca.crt"),
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "RFC2253",
+        ],
+    );
+    assert!(subject.contains("CN=Lab Intermediate CA,O=Lab"), "{subject}");
+    let fp2 = ferrica(dir)
+        .args(["certificate", "fingerprint"])
+        .arg(pki.join("certs/root_ca.crt"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&fp2.stdout).trim(), fp);
+    // ca.json: step-ca's layout, a JWK provisioner whose encrypted key opens with the CA password.
+    let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(pki.join("config/ca.json")).unwrap()).unwrap();
+    assert_eq!(cfg["dnsNames"], serde_json::json!(["ca.lab.test", "127.0.0.1"]));
+    assert_eq!(cfg["address"], ":9000");
+    assert_eq!(cfg["crt"], p("certs/intermediate_ca.crt"));
+    let provs = cfg["authority"]["provisioners"].as_array().unwrap();
+    assert_eq!(provs[0]["type"], "JWK");
+    assert_eq!(provs[1]["type"], "ACME");
+    std::fs::write(dir.join("enc.jwe"), provs[0]["encryptedKey"].as_str().unwrap()).unwrap();
+    pw_file(dir, "pw", "ca-secret\n");
+    let jwk = ferrica(dir)
+        .args(["crypto", "jwe", "decrypt", "enc.jwe", "--password-file", "pw"])
+        .output()
+        .unwrap();
+    assert!(jwk.status.success(), "{}", stderr_of(&jwk));
+    let tp = ferrica(dir)
+        .args(["crypto", "jwk", "thumbprint"])
+        .write_stdin(jwk.stdout)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&tp.stdout).trim(),
+        provs[0]["key"]["kid"].as_str().unwrap()
+    );
+    let defaults: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pki.join("config/defaults.json")).unwrap()).unwrap();
+    assert_eq!(defaults["ca-url"], "https://ca.lab.test:9000");
+    assert_eq!(defaults["fingerprint"], fp.as_str());
+    // A second init is refused; `path` prints FERRICA_PATH.
+    let again = init(
+        dir,
+        &["--name", "Lab", "--dns", "x", "--provisioner", "p"],
+        b"ca-secret\n",
+    );
+    assert_clean_error(&again, 3, "already exists");
+    let path = ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .arg("path")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&path.stdout).trim(), pki.to_string_lossy());
+}
+
+#[test]
+fn init_fails_at_once_without_answers_and_supports_rsa_and_existing_roots() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let out = init(dir, &["--dns", "ca.test"], b"");
+    assert_clean_error(&out, 2, "missing --name, --provisioner");
+    assert!(!dir.join("pki").exists());
+
+    // An RSA PKI (step cannot), with a separate provisioner password.
+    pw_file(dir, "prov", "prov-secret\n");
+    let out = init(
+        dir,
+        &[
+            "--name",
+            "R",
+            "--dns",
+            "ca.test",
+            "--provisioner",
+            "p",
+            "--kty",
+            "RSA",
+            "--size",
+            "3072",
+            "--provisioner-password-file",
+            "prov",
+            "--no-db",
+        ],
+        b"ca-secret\n",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let pki = dir.join("pki");
+    let text = openssl_ok(
+        dir,
+        &[
+            "x509",
+            "-in",
+            &pki.join("certs/intermediate_ca.crt").to_string_lossy(),
+            "-noout",
+            "-text",
+        ],
+    );
+    assert!(text.contains("Public-Key: (3072 bit)"), "{text}");
+    let cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(pki.join("config/ca.json")).unwrap()).unwrap();
+    assert!(cfg.get("db").is_none() && !pki.join("db").exists());
+    std::fs::write(
+        dir.join("enc.jwe"),
+        cfg["authority"]["provisioners"][0]["encryptedKey"].as_str().unwrap(),
+    )
+    .unwrap();
+    ferrica(dir)
+        .args(["crypto", "jwe", "decrypt", "enc.jwe", "--password-file", "prov"])
+        .assert()
+        .success();
+
+    // From an existing (encrypted) root: step's fixture.
+    std::fs::remove_dir_all(&pki).unwrap();
+    pw_file(dir, "ca", "ca-secret\n");
+    let out = init(
+        dir,
+        &[
+            "--name",
+            "Fixture",
+            "--dns",
+            "ca.test",
+            "--provisioner",
+            "p",
+            "--root",
+            &step("root_ca.crt").to_string_lossy(),
+            "--key",
+            &step("root_ca.key").to_string_lossy(),
+            "--key-password-file",
+            &step("pw.txt").to_string_lossy(),
+            "--password-file",
+            "ca",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        !pki.join("secrets/root_ca_key").exists(),
+        "an existing root key is not copied"
+    );
+    openssl_ok(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            &step("root_ca.crt").to_string_lossy(),
+            &pki.join("certs/intermediate_ca.crt").to_string_lossy(),
+        ],
+    );
+}
