@@ -9,6 +9,77 @@ use super::{EXIT_CODES, KeyTypeArgs};
 pub enum CaCommand {
     /// Create a PKI for the online CA under $FERRICA_PATH: root, intermediate, a JWK provisioner, ca.json.
     Init(Box<InitArgs>),
+    /// Mint a one-time token (OTT) for /sign, /revoke, /renew or /rekey with a JWK provisioner.
+    Token(Box<TokenArgs>),
+}
+
+/// `ca token` flags.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "CLAIMS (as step): iss = provisioner name, aud = https://<ca>/1.0/sign (or /revoke, /renew,\n\
+/rekey), sub, sans (default [sub]), sha = root fingerprint, jti = 64 random hex, iat = nbf = now, exp = now+5m;\n\
+header kid = the provisioner's kid.\n\n\
+EXAMPLES:\n  $ TOKEN=$(ferrica ca token svc.lab.internal --offline --password-file prov.pw --san svc.lab.internal --san 10.0.0.5)\n  \
+$ ferrica ca token 1234567890 --revoke --offline --provisioner ci@lab.internal --password-file prov.pw\n\n\
+Only --offline works today: minting against a running CA needs `ferrica serve`, which is not built yet."
+)]
+pub struct TokenArgs {
+    /// The subject: the certificate's common name (or the serial with --revoke).
+    pub subject: String,
+    /// Sign locally with the provisioner key from ca.json (or --key).
+    #[arg(long)]
+    pub offline: bool,
+    /// The CA configuration (default: $FERRICA_PATH/config/ca.json).
+    #[arg(long, value_name = "FILE")]
+    pub ca_config: Option<String>,
+    /// The provisioner name (default: the only JWK provisioner).
+    #[arg(long, visible_alias = "issuer")]
+    pub provisioner: Option<String>,
+    /// A private JWK or PEM key to sign with instead of the provisioner's encryptedKey (with --kid and --issuer).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<String>,
+    /// The key id for --key.
+    #[arg(long)]
+    pub kid: Option<String>,
+    /// File with the provisioner key password (`-` = stdin).
+    #[arg(
+        long,
+        visible_alias = "provisioner-password-file",
+        value_name = "FILE",
+        env = "FERRICA_PASSWORD_FILE",
+        hide_env_values = true
+    )]
+    pub password_file: Option<String>,
+    /// A SAN the certificate may have (repeatable; default: the subject).
+    #[arg(long)]
+    pub san: Vec<String>,
+    /// The CA URL (default: defaults.json's ca-url, else the first dnsName and the address port).
+    #[arg(long, env = "FERRICA_CA_URL")]
+    pub ca_url: Option<String>,
+    /// The root certificate, for the sha claim (default: ca.json's root).
+    #[arg(long, env = "FERRICA_ROOT", value_name = "FILE")]
+    pub root: Option<String>,
+    /// Token start: RFC 3339 or a duration from now (default: now).
+    #[arg(long, allow_hyphen_values = true)]
+    pub not_before: Option<String>,
+    /// Token end: RFC 3339 or a duration from now (default: 5m; 10s to 1h after the start).
+    #[arg(long, allow_hyphen_values = true)]
+    pub not_after: Option<String>,
+    /// A revocation token (subject = the serial).
+    #[arg(long, conflicts_with_all = ["renew", "rekey"])]
+    pub revoke: bool,
+    /// A renewal token.
+    #[arg(long, conflicts_with = "rekey")]
+    pub renew: bool,
+    /// A rekey token.
+    #[arg(long)]
+    pub rekey: bool,
+    /// Write the token here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<String>,
+    /// Overwrite --output-file.
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 /// `ca init` flags.

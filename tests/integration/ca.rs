@@ -234,3 +234,102 @@ fn init_fails_at_once_without_answers_and_supports_rsa_and_existing_roots() {
         ],
     );
 }
+
+#[test]
+fn offline_tokens_carry_steps_claims() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let out = init(
+        dir,
+        &["--name", "Lab", "--dns", "ca.lab.test", "--provisioner", "ci@lab.test"],
+        b"ca-secret\n",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let fp = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    pw_file(dir, "pw", "ca-secret\n");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pki/config/ca.json")).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("prov.pub.json"),
+        cfg["authority"]["provisioners"][0]["key"].to_string(),
+    )
+    .unwrap();
+    let token = |args: &[&str]| {
+        ferrica(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .args(["ca", "token"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = token(&[
+        "svc.lab.test",
+        "--offline",
+        "--password-file",
+        "pw",
+        "--san",
+        "svc.lab.test",
+        "--san",
+        "10.0.0.5",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v = ferrica(dir)
+        .args([
+            "crypto",
+            "jwt",
+            "verify",
+            "--key",
+            "prov.pub.json",
+            "--iss",
+            "ci@lab.test",
+            "--aud",
+            "https://ca.lab.test:9000/1.0/sign",
+        ])
+        .write_stdin(out.stdout)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", stderr_of(&v));
+    let claims: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(claims["sans"], serde_json::json!(["svc.lab.test", "10.0.0.5"]));
+    assert_eq!(claims["sha"], fp.as_str());
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["nbf"].as_i64().unwrap(), 300);
+    assert_eq!(claims["jti"].as_str().unwrap().len(), 64);
+    // A revocation token has the /revoke audience; a bad validity and a wrong password are refused.
+    let out = token(&[
+        "1234",
+        "--revoke",
+        "--offline",
+        "--password-file",
+        "pw",
+        "--output-file",
+        "revoke.jwt",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    ferrica(dir)
+        .args([
+            "crypto",
+            "jwt",
+            "verify",
+            "revoke.jwt",
+            "--key",
+            "prov.pub.json",
+            "--iss",
+            "ci@lab.test",
+            "--aud",
+            "https://ca.lab.test:9000/1.0/revoke",
+        ])
+        .assert()
+        .success();
+    assert_clean_error(
+        &token(&["s", "--offline", "--password-file", "pw", "--not-after", "2h"]),
+        2,
+        "10 s to 1 h",
+    );
+    pw_file(dir, "bad", "nope\n");
+    assert_clean_error(
+        &token(&["s", "--offline", "--password-file", "bad"]),
+        3,
+        "wrong password",
+    );
+    assert_clean_error(&token(&["s", "--password-file", "pw"]), 2, "--offline");
+}

@@ -1,6 +1,7 @@
 //! `ferrica ca ...`
 
 pub mod init;
+pub mod token;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use crate::error::UserError;
 pub fn run(cmd: CaCommand) -> Result<u8> {
     match cmd {
         CaCommand::Init(a) => init::run(*a),
+        CaCommand::Token(a) => token::run(*a),
     }
 }
 

@@ -1,0 +1,220 @@
+//! `ferrica ca token SUBJECT`: one-time tokens signed by a JWK provisioner (offline for now).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::{Map, Value, json};
+
+use crate::ca::config::CaConfig;
+use crate::cli::ca::TokenArgs;
+use crate::error::UserError;
+use crate::io::output::{OutputSet, PUBLIC_MODE};
+use crate::io::password::Stdin;
+use crate::jose::jwk::Jwk;
+use crate::jose::jws::{self, Alg, SigningKey};
+use crate::pki::fingerprint::{FingerprintFormat, FingerprintHash, fingerprint};
+
+/// Mints a token.
+pub fn run(a: TokenArgs) -> Result<u8> {
+    if !a.offline {
+        return Err(UserError::usage(
+            "minting a token through a running CA needs `ferrica serve`, which is not built yet",
+        )
+        .hint("pass --offline to sign with the provisioner key from ca.json")
+        .into());
+    }
+    let mut out = OutputSet::new(a.force);
+    if let Some(f) = &a.output_file {
+        out.check(Path::new(f), "--output-file")?;
+    }
+    let base = super::ferrica_path()?;
+    let cfg_path = a
+        .ca_config
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| base.join("config/ca.json"));
+    let config = if a.key.is_some() && a.ca_config.is_none() && !cfg_path.exists() {
+        None
+    } else {
+        let data = crate::io::input::read_input(&cfg_path.to_string_lossy(), "--ca-config")?;
+        Some(CaConfig::from_json(&data).map_err(|e| UserError::input(format!("{}: {e}", cfg_path.display())))?)
+    };
+    let mut stdin = Stdin::default();
+
+    // The signing key and issuer: --key/--kid/--issuer, or the provisioner's encryptedKey.
+    let (key, issuer, kid) = match &a.key {
+        Some(path) => {
+            let issuer = a
+                .provisioner
+                .clone()
+                .ok_or_else(|| UserError::usage("--key needs --issuer (the provisioner name)"))?;
+            let key = match crate::cmd::crypto::load_key(path, a.password_file.clone(), &mut stdin)? {
+                crate::cmd::crypto::Loaded::Private(k) => SigningKey::from_private_key(k)?,
+                crate::cmd::crypto::Loaded::Jwk(j) => {
+                    SigningKey::from_jwk(j).map_err(|e| UserError::usage(format!("--key {path}: {e}")))?
+                }
+            };
+            let kid = a
+                .kid
+                .clone()
+                .or_else(|| key.jwk.kid.clone())
+                .map_or_else(|| key.jwk.thumbprint(), Ok)?;
+            (key, issuer, kid)
+        }
+        None => {
+            let config = config.as_ref().expect("read above");
+            let jwks: Vec<&Map<String, Value>> = config
+                .authority
+                .provisioners
+                .iter()
+                .filter(|p| p.get("type").and_then(Value::as_str) == Some("JWK"))
+                .collect();
+            let prov = match &a.provisioner {
+                Some(name) => jwks
+                    .iter()
+                    .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
+                    .ok_or_else(|| {
+                        UserError::input(format!("{} has no JWK provisioner {name:?}", cfg_path.display()))
+                    })?,
+                None if jwks.len() == 1 => &jwks[0],
+                None => {
+                    let names: Vec<&str> = jwks
+                        .iter()
+                        .filter_map(|p| p.get("name").and_then(Value::as_str))
+                        .collect();
+                    return Err(UserError::usage(format!(
+                        "choose a provisioner with --provisioner: {}",
+                        names.join(", ")
+                    ))
+                    .into());
+                }
+            };
+            let name = prov.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let enc = prov.get("encryptedKey").and_then(Value::as_str).ok_or_else(|| {
+                UserError::input(format!("provisioner {name:?} has no encryptedKey"))
+                    .hint("pass --key with its private key")
+            })?;
+            let jwe = crate::jose::jwe::Jwe::parse(enc.as_bytes())
+                .map_err(|e| UserError::input(format!("provisioner {name:?}: {e}")))?;
+            let pw = crate::cmd::crypto::decrypt_password(
+                &format!("the provisioner key of {name:?}"),
+                a.password_file.clone(),
+                &mut stdin,
+            )?;
+            let plain = crate::jose::jwe::decrypt(&jwe, &pw)
+                .map_err(|e| UserError::input(format!("provisioner {name:?}: {e}")).hint("check --password-file"))?;
+            let jwk = Jwk::from_json(&plain)?;
+            let kid = jwk.kid.clone().map_or_else(|| jwk.thumbprint(), Ok)?;
+            (SigningKey::from_jwk(jwk)?, name, kid)
+        }
+    };
+    let alg = Alg::parse(key.jwk.alg.as_deref().unwrap_or(key.jwk.default_alg()?))?;
+
+    // Audience from the CA URL.
+    let ca_url = match &a.ca_url {
+        Some(u) => u.clone(),
+        None => default_ca_url(&base, config.as_ref())?,
+    };
+    let endpoint = if a.revoke {
+        "revoke"
+    } else if a.renew {
+        "renew"
+    } else if a.rekey {
+        "rekey"
+    } else {
+        "sign"
+    };
+    let aud = format!("{}/1.0/{endpoint}", ca_url.trim_end_matches('/'));
+
+    // The root fingerprint (sha).
+    let root_path = match (&a.root, config.as_ref().map(|c| &c.root)) {
+        (Some(r), _) => Some(r.clone()),
+        (None, Some(Value::String(r))) => Some(r.clone()),
+        (None, Some(Value::Array(rs))) => rs.first().and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    };
+    let sha = match root_path {
+        Some(r) => {
+            let data = crate::io::input::read_input(&r, "root certificate")?;
+            let certs =
+                crate::pki::der_input::parse_certificates(&data).map_err(|e| UserError::input(format!("{r}: {e}")))?;
+            Some(fingerprint(&certs[0], FingerprintHash::Sha256, FingerprintFormat::Hex))
+        }
+        None => None,
+    };
+
+    // Validity: default now..now+5m, 10 s to 1 h long (step's bounds).
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
+    let parse = |v: &Option<String>, flag: &str, default: time::OffsetDateTime| -> Result<time::OffsetDateTime> {
+        match v {
+            Some(s) => Ok(crate::pki::validity::parse_time_or_duration(s, now)
+                .map_err(|e| UserError::usage(format!("{flag}: {e}")))?),
+            None => Ok(default),
+        }
+    };
+    let nbf = parse(&a.not_before, "--not-before", now)?;
+    let exp = parse(&a.not_after, "--not-after", nbf + time::Duration::minutes(5))?;
+    let life = exp - nbf;
+    if life < time::Duration::seconds(10) || life > time::Duration::hours(1) {
+        return Err(UserError::usage(format!(
+            "the token would be valid for {} s; it must be 10 s to 1 h",
+            life.whole_seconds()
+        ))
+        .into());
+    }
+
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("aud".into(), json!(aud));
+    claims.insert("sub".into(), json!(a.subject));
+    if !a.revoke {
+        let sans = if a.san.is_empty() {
+            vec![a.subject.clone()]
+        } else {
+            a.san.clone()
+        };
+        claims.insert("sans".into(), json!(sans));
+    }
+    if let Some(sha) = sha {
+        claims.insert("sha".into(), json!(sha));
+    }
+    claims.insert("jti".into(), json!(hex::encode(crate::jose::random(32)?)));
+    claims.insert("iat".into(), json!(now.unix_timestamp()));
+    claims.insert("nbf".into(), json!(nbf.unix_timestamp()));
+    claims.insert("exp".into(), json!(exp.unix_timestamp()));
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("JWT"));
+    header.insert("kid".into(), json!(kid));
+    let token = jws::sign_compact(&key, alg, header, &serde_json::to_vec(&claims)?)? + "\n";
+    match &a.output_file {
+        Some(f) => {
+            out.stage(Path::new(f), token.as_bytes(), PUBLIC_MODE)?;
+            out.commit()?;
+        }
+        None => crate::cmd::print_stdout(token.as_bytes())?,
+    }
+    Ok(0)
+}
+
+/// defaults.json's ca-url, else https://<first dnsName>[:port of address].
+fn default_ca_url(base: &Path, config: Option<&CaConfig>) -> Result<String> {
+    if let Ok(data) = std::fs::read(base.join("config/defaults.json"))
+        && let Ok(v) = serde_json::from_slice::<Value>(&data)
+        && let Some(u) = v.get("ca-url").and_then(Value::as_str)
+    {
+        return Ok(u.to_string());
+    }
+    let c = config.ok_or_else(|| UserError::usage("no CA URL").hint("pass --ca-url https://ca.example:9000"))?;
+    let host = c
+        .dns_names
+        .first()
+        .ok_or_else(|| UserError::input("ca.json has no dnsNames").hint("pass --ca-url"))?;
+    let port = c.address.rsplit_once(':').map(|(_, p)| p).unwrap_or("443");
+    Ok(if port == "443" {
+        format!("https://{host}")
+    } else {
+        format!("https://{host}:{port}")
+    })
+}
