@@ -11,6 +11,133 @@ pub enum CaCommand {
     Init(Box<InitArgs>),
     /// Mint a one-time token (OTT) for /sign, /revoke, /renew or /rekey with a JWK provisioner.
     Token(Box<TokenArgs>),
+    /// List, add, update and remove provisioners in ca.json.
+    #[command(subcommand)]
+    Provisioner(ProvisionerCommand),
+}
+
+/// `ca provisioner` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProvisionerCommand {
+    /// Print the provisioners as JSON.
+    List(ConfigArg),
+    /// Add a provisioner.
+    Add(Box<ProvisionerAddArgs>),
+    /// Change a provisioner's claims or policy.
+    Update(Box<ProvisionerUpdateArgs>),
+    /// Remove a provisioner.
+    Remove(ProvisionerRemoveArgs),
+}
+
+/// Where ca.json is.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// The CA configuration (default: $FERRICA_PATH/config/ca.json).
+    #[arg(long, value_name = "FILE")]
+    pub ca_config: Option<String>,
+}
+
+/// Claims and policy flags for `provisioner add|update`.
+#[derive(Debug, Clone, Args)]
+pub struct ProvisionerOptions {
+    /// Shortest certificate lifetime allowed (e.g. 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub x509_min_dur: Option<String>,
+    /// Longest certificate lifetime allowed (e.g. 720h).
+    #[arg(long, value_name = "DURATION")]
+    pub x509_max_dur: Option<String>,
+    /// Lifetime when the request names none.
+    #[arg(long, value_name = "DURATION")]
+    pub x509_default_dur: Option<String>,
+    /// Refuse renewals of this provisioner's certificates (`--disable-renewal=false` to allow again).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub disable_renewal: Option<bool>,
+    /// Allow renewing expired certificates (`=false` to turn off).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_renewal_after_expiry: Option<bool>,
+    /// Policy: allow DNS names matching this (e.g. *.lab.internal; repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub allow_dns: Vec<String>,
+    /// Policy: deny DNS names matching this.
+    #[arg(long, value_name = "PATTERN")]
+    pub deny_dns: Vec<String>,
+    /// Policy: allow IPs in this range.
+    #[arg(long, value_name = "CIDR")]
+    pub allow_ip: Vec<String>,
+    /// Policy: deny IPs in this range.
+    #[arg(long, value_name = "CIDR")]
+    pub deny_ip: Vec<String>,
+    /// Policy: allow emails matching this (e.g. @lab.internal).
+    #[arg(long, value_name = "PATTERN")]
+    pub allow_email: Vec<String>,
+    /// Policy: deny emails matching this.
+    #[arg(long, value_name = "PATTERN")]
+    pub deny_email: Vec<String>,
+    /// Policy: allow URIs whose host matches this.
+    #[arg(long, value_name = "PATTERN")]
+    pub allow_uri: Vec<String>,
+    /// Policy: deny URIs whose host matches this.
+    #[arg(long, value_name = "PATTERN")]
+    pub deny_uri: Vec<String>,
+    /// Policy: allow wildcard DNS names (`=false` to forbid).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_wildcard_names: Option<bool>,
+}
+
+/// `ca provisioner add` flags.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "EXAMPLES:\n  $ ferrica ca provisioner add ci@lab.internal --type JWK --create --password-file prov.pw \\\n      \
+--x509-max-dur 720h --allow-dns '*.lab.internal'\n  $ ferrica ca provisioner add acme --type ACME\n  \
+$ ferrica ca provisioner add hosts --type X5C --x5c-roots host-roots.crt"
+)]
+pub struct ProvisionerAddArgs {
+    /// The provisioner name.
+    pub name: String,
+    /// JWK, ACME or X5C.
+    #[arg(long = "type", value_name = "TYPE", default_value = "JWK")]
+    pub kind: String,
+    /// JWK: create a new key pair (the private key is stored encrypted as encryptedKey).
+    #[arg(long, conflicts_with = "public_key")]
+    pub create: bool,
+    /// JWK: use this public key (JWK or PEM); tokens are signed with its private key elsewhere.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<String>,
+    /// JWK --create: file with the password of the new key (`-` = stdin).
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
+    /// X5C: the roots that client certificates must chain to.
+    #[arg(long, value_name = "FILE")]
+    pub x5c_roots: Option<String>,
+    /// Claims and policy.
+    #[command(flatten)]
+    pub opts: ProvisionerOptions,
+    /// Where ca.json is.
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `ca provisioner update` flags.
+#[derive(Debug, Args)]
+pub struct ProvisionerUpdateArgs {
+    /// The provisioner name.
+    pub name: String,
+    /// Claims and policy.
+    #[command(flatten)]
+    pub opts: ProvisionerOptions,
+    /// Where ca.json is.
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `ca provisioner remove` flags.
+#[derive(Debug, Args)]
+pub struct ProvisionerRemoveArgs {
+    /// The provisioner name.
+    pub name: String,
+    /// Where ca.json is.
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `ca token` flags.

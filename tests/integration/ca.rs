@@ -333,3 +333,125 @@ fn offline_tokens_carry_steps_claims() {
     );
     assert_clean_error(&token(&["s", "--password-file", "pw"]), 2, "--offline");
 }
+
+#[test]
+fn provisioners_are_managed_in_ca_json() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let out = init(
+        dir,
+        &["--name", "Lab", "--dns", "ca.lab.test", "--provisioner", "first"],
+        b"ca-secret\n",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let prov = |args: &[&str]| {
+        ferrica(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .args(["ca", "provisioner"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let list = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(
+            &ferrica(dir)
+                .env("FERRICA_PATH", dir.join("pki"))
+                .args(["ca", "provisioner", "list"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+    };
+    pw_file(dir, "pw", "prov-secret\n");
+    let out = prov(&[
+        "add",
+        "ci@lab.test",
+        "--type",
+        "JWK",
+        "--create",
+        "--password-file",
+        "pw",
+        "--x509-max-dur",
+        "720h",
+        "--x509-default-dur",
+        "168h",
+        "--allow-dns",
+        "*.lab.test",
+        "--allow-ip",
+        "10.0.0.0/8",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        prov(&["add", "acme", "--type", "ACME", "--disable-renewal"])
+            .status
+            .success()
+    );
+    assert!(
+        prov(&[
+            "add",
+            "hosts",
+            "--type",
+            "X5C",
+            "--x5c-roots",
+            &step("root_ca.crt").to_string_lossy()
+        ])
+        .status
+        .success()
+    );
+    let l = list(dir);
+    let names: Vec<&str> = l
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["first", "ci@lab.test", "acme", "hosts"]);
+    assert_eq!(l[1]["claims"]["maxTLSCertDuration"], "720h");
+    assert_eq!(
+        l[1]["policy"]["x509"]["allow"]["dns"],
+        serde_json::json!(["*.lab.test"])
+    );
+    assert_eq!(l[2]["claims"]["disableRenewal"], true);
+    // The new provisioner mints tokens with its own password.
+    let tok = ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args([
+            "ca",
+            "token",
+            "svc.lab.test",
+            "--offline",
+            "--provisioner",
+            "ci@lab.test",
+            "--password-file",
+            "pw",
+        ])
+        .output()
+        .unwrap();
+    assert!(tok.status.success(), "{}", stderr_of(&tok));
+    // Errors: duplicate name, inconsistent durations, unknown provisioner; ca.json stays valid.
+    assert_clean_error(
+        &prov(&["add", "acme", "--type", "ACME"]),
+        3,
+        "already has a provisioner",
+    );
+    assert_clean_error(
+        &prov(&["update", "ci@lab.test", "--x509-min-dur", "1000h"]),
+        2,
+        "min <= default <= max",
+    );
+    assert!(
+        prov(&[
+            "update",
+            "acme",
+            "--disable-renewal=false",
+            "--allow-renewal-after-expiry"
+        ])
+        .status
+        .success()
+    );
+    assert_eq!(list(dir)[2]["claims"]["disableRenewal"], false);
+    assert!(prov(&["remove", "hosts"]).status.success());
+    assert_clean_error(&prov(&["remove", "hosts"]), 3, "no provisioner named");
+    assert_eq!(list(dir).as_array().unwrap().len(), 3);
+}

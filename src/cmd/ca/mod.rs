@@ -1,6 +1,7 @@
 //! `ferrica ca ...`
 
 pub mod init;
+pub mod provisioner;
 pub mod token;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ pub fn run(cmd: CaCommand) -> Result<u8> {
     match cmd {
         CaCommand::Init(a) => init::run(*a),
         CaCommand::Token(a) => token::run(*a),
+        CaCommand::Provisioner(c) => provisioner::run(c),
     }
 }
 

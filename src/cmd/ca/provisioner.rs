@@ -1,0 +1,174 @@
+//! `ferrica ca provisioner list|add|update|remove`: edits ca.json in place (atomically).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::ca::config::CaConfig;
+use crate::ca::provisioner::{self, ClaimsUpdate, PolicyUpdate};
+use crate::cli::ca::{ConfigArg, ProvisionerCommand, ProvisionerOptions};
+use crate::error::UserError;
+use crate::io::output::{OutputSet, PUBLIC_MODE};
+use crate::io::password::Stdin;
+use crate::jose::jwk::Jwk;
+use crate::pki::keys::{KeySpec, PrivateKey};
+
+/// Runs a `provisioner` subcommand.
+pub fn run(cmd: ProvisionerCommand) -> Result<u8> {
+    match cmd {
+        ProvisionerCommand::List(c) => {
+            let (_, cfg) = load(&c)?;
+            let list = Value::Array(cfg.authority.provisioners.into_iter().map(Value::Object).collect());
+            crate::cmd::print_stdout((serde_json::to_string_pretty(&list)? + "\n").as_bytes())?;
+            Ok(0)
+        }
+        ProvisionerCommand::Add(a) => {
+            let (path, mut cfg) = load(&a.config)?;
+            if cfg.provisioner(&a.name).is_some() {
+                return Err(UserError::input(format!(
+                    "{} already has a provisioner named {:?}",
+                    path.display(),
+                    a.name
+                ))
+                .into());
+            }
+            let mut p = match a.kind.to_ascii_uppercase().as_str() {
+                "JWK" => {
+                    let (public, encrypted) = match (&a.public_key, a.create) {
+                        (Some(f), _) => {
+                            let loaded = crate::cmd::crypto::load_key(f, None, &mut Stdin::default())?;
+                            (crate::cmd::crypto::key::public_jwk(&loaded)?, None)
+                        }
+                        (None, true) => {
+                            let key = PrivateKey::generate(KeySpec::P256)?;
+                            let mut jwk = Jwk::from_private_key(&key)?;
+                            jwk.use_ = Some("sig".into());
+                            jwk.alg = Some("ES256".into());
+                            jwk.kid = Some(jwk.thumbprint()?);
+                            let pw = crate::cmd::crypto::new_password(
+                                &format!("the key of provisioner {:?}", a.name),
+                                &crate::cli::crypto::NewKeyPasswordArgs {
+                                    password_file: a.password_file.clone(),
+                                    no_password: false,
+                                    insecure: false,
+                                    force: false,
+                                },
+                                &mut Stdin::default(),
+                            )?
+                            .expect("a password is always asked for");
+                            let opts = crate::jose::jwe::EncryptOptions {
+                                cty: Some("jwk+json".into()),
+                                ..Default::default()
+                            };
+                            let enc = crate::jose::jwe::encrypt(&serde_json::to_vec(&jwk)?, &pw, &opts)?;
+                            (jwk.public()?, Some(enc.compact()))
+                        }
+                        (None, false) => {
+                            return Err(
+                                UserError::usage("a JWK provisioner needs --create or --public-key FILE").into(),
+                            );
+                        }
+                    };
+                    let mut public = public;
+                    if public.kid.is_none() {
+                        public.kid = Some(public.thumbprint()?);
+                    }
+                    provisioner::jwk(&a.name, &public, encrypted)
+                }
+                "ACME" => provisioner::acme(&a.name),
+                "X5C" => {
+                    let f = a
+                        .x5c_roots
+                        .as_deref()
+                        .ok_or_else(|| UserError::usage("an X5C provisioner needs --x5c-roots FILE"))?;
+                    let data = crate::io::input::read_input(f, "--x5c-roots")?;
+                    let certs = crate::pki::der_input::parse_certificates(&data)
+                        .map_err(|e| UserError::input(format!("--x5c-roots {f}: {e}")))?;
+                    let pem: String = certs
+                        .into_iter()
+                        .map(|c| crate::cmd::certificate::create::pem_block("CERTIFICATE", c))
+                        .collect();
+                    provisioner::x5c(&a.name, pem.as_bytes())
+                }
+                other => return Err(UserError::usage(format!("--type {other} is not JWK, ACME or X5C")).into()),
+            };
+            apply_options(&mut p, &a.opts)?;
+            cfg.authority.provisioners.push(p);
+            save(&path, &cfg)?;
+            eprintln!("Added provisioner {:?} to {}.", a.name, path.display());
+            Ok(0)
+        }
+        ProvisionerCommand::Update(a) => {
+            let (path, mut cfg) = load(&a.config)?;
+            let p = find_mut(&mut cfg, &a.name, &path)?;
+            apply_options(p, &a.opts)?;
+            save(&path, &cfg)?;
+            eprintln!("Updated provisioner {:?}.", a.name);
+            Ok(0)
+        }
+        ProvisionerCommand::Remove(a) => {
+            let (path, mut cfg) = load(&a.config)?;
+            find_mut(&mut cfg, &a.name, &path)?;
+            cfg.authority
+                .provisioners
+                .retain(|p| p.get("name").and_then(Value::as_str) != Some(&a.name));
+            save(&path, &cfg)?;
+            eprintln!("Removed provisioner {:?}.", a.name);
+            Ok(0)
+        }
+    }
+}
+
+fn apply_options(p: &mut serde_json::Map<String, Value>, o: &ProvisionerOptions) -> Result<()> {
+    let claims = ClaimsUpdate {
+        min: o.x509_min_dur.clone(),
+        max: o.x509_max_dur.clone(),
+        default: o.x509_default_dur.clone(),
+        disable_renewal: o.disable_renewal,
+        allow_renewal_after_expiry: o.allow_renewal_after_expiry,
+    };
+    provisioner::apply_claims(p, &claims).map_err(|e| UserError::usage(format!("claims: {e}")))?;
+    let policy = PolicyUpdate {
+        allow: vec![
+            ("dns", o.allow_dns.clone()),
+            ("ip", o.allow_ip.clone()),
+            ("email", o.allow_email.clone()),
+            ("uri", o.allow_uri.clone()),
+        ],
+        deny: vec![
+            ("dns", o.deny_dns.clone()),
+            ("ip", o.deny_ip.clone()),
+            ("email", o.deny_email.clone()),
+            ("uri", o.deny_uri.clone()),
+        ],
+        allow_wildcard_names: o.allow_wildcard_names,
+    };
+    provisioner::apply_policy(p, &policy).map_err(|e| UserError::usage(format!("policy: {e}")))?;
+    Ok(())
+}
+
+fn find_mut<'a>(cfg: &'a mut CaConfig, name: &str, path: &Path) -> Result<&'a mut serde_json::Map<String, Value>> {
+    cfg.authority
+        .provisioners
+        .iter_mut()
+        .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
+        .ok_or_else(|| UserError::input(format!("{} has no provisioner named {name:?}", path.display())).into())
+}
+
+fn load(c: &ConfigArg) -> Result<(PathBuf, CaConfig)> {
+    let path = match &c.ca_config {
+        Some(p) => PathBuf::from(p),
+        None => super::ferrica_path()?.join("config/ca.json"),
+    };
+    let data = crate::io::input::read_input(&path.to_string_lossy(), "ca.json")
+        .map_err(|e| e.context("run `ferrica ca init` first, or pass --ca-config"))?;
+    let cfg = CaConfig::from_json(&data).map_err(|e| UserError::input(format!("{}: {e}", path.display())))?;
+    Ok((path, cfg))
+}
+
+fn save(path: &Path, cfg: &CaConfig) -> Result<()> {
+    let mut out = OutputSet::new(true);
+    out.stage(path, cfg.to_json_pretty().as_bytes(), PUBLIC_MODE)?;
+    out.commit()
+}
