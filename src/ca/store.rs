@@ -1,0 +1,251 @@
+//! What the online CA remembers: issued certificates (with provisioner and serial), revocations, used token IDs
+//! and the CRL number. One [`Store`] trait; [`RedbStore`] is the embedded default (a PostgreSQL backend for several
+//! `serve` instances can implement the same trait).
+//!
+//! Uniqueness of serials and token IDs is enforced by the database: the check and the insert happen in one redb
+//! write transaction (redb serializes write transactions), never by a lock in our memory.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+const CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("x509_certs");
+const REVOKED: TableDefinition<&str, &[u8]> = TableDefinition::new("revoked_x509_certs");
+const USED_OTT: TableDefinition<&str, i64> = TableDefinition::new("used_ott");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The token ID was used before.
+    #[error("token already used")]
+    TokenReused,
+    /// A certificate with this serial exists.
+    #[error("serial {0} already exists")]
+    DuplicateSerial(String),
+    /// The serial is already revoked.
+    #[error("serial {0} is already revoked")]
+    AlreadyRevoked(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+fn db_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// An issued certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedCert {
+    /// Serial, decimal (as step-ca stores it).
+    pub serial: String,
+    /// The provisioner that authorized it.
+    pub provisioner: String,
+    /// The certificate DER.
+    pub der: Vec<u8>,
+    /// notAfter, unix seconds.
+    pub not_after: i64,
+}
+
+/// A revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// Serial, decimal.
+    pub serial: String,
+    /// RFC 5280 reason code (0..=10).
+    pub reason_code: u8,
+    /// Free text.
+    pub reason: String,
+    /// When, unix seconds.
+    pub revoked_at: i64,
+}
+
+/// The CA's persistent state.
+pub trait Store: Send + Sync {
+    /// Records an issued certificate; fails if the serial exists.
+    fn record_certificate(&self, cert: &IssuedCert) -> Result<(), StoreError>;
+    /// An issued certificate by serial (decimal).
+    fn certificate(&self, serial: &str) -> Result<Option<IssuedCert>, StoreError>;
+    /// Marks a token ID used; fails with [`StoreError::TokenReused`] if it was. `expires` (unix) lets old IDs go.
+    fn use_token(&self, jti: &str, expires: i64) -> Result<(), StoreError>;
+    /// Records a revocation; fails if the serial is already revoked.
+    fn revoke(&self, r: &Revocation) -> Result<(), StoreError>;
+    /// The revocation of a serial, if any.
+    fn revocation(&self, serial: &str) -> Result<Option<Revocation>, StoreError>;
+    /// Every revocation.
+    fn revocations(&self) -> Result<Vec<Revocation>, StoreError>;
+    /// Increments and returns the CRL number.
+    fn next_crl_number(&self) -> Result<u64, StoreError>;
+}
+
+/// The embedded store: one redb file.
+pub struct RedbStore {
+    db: Database,
+}
+
+impl RedbStore {
+    /// Opens (or creates) the database file.
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        let db = Database::create(path).map_err(db_err)?;
+        Self::init(db)
+    }
+
+    /// An in-memory database (tests, `--no-db`).
+    pub fn in_memory() -> Result<RedbStore, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(db_err)?;
+        Self::init(db)
+    }
+
+    fn init(db: Database) -> Result<RedbStore, StoreError> {
+        let tx = db.begin_write().map_err(db_err)?;
+        {
+            tx.open_table(CERTS).map_err(db_err)?;
+            tx.open_table(REVOKED).map_err(db_err)?;
+            tx.open_table(USED_OTT).map_err(db_err)?;
+            tx.open_table(META).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(RedbStore { db })
+    }
+}
+
+impl Store for RedbStore {
+    fn record_certificate(&self, cert: &IssuedCert) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(cert).map_err(db_err)?;
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = tx.open_table(CERTS).map_err(db_err)?;
+            if t.insert(cert.serial.as_str(), value.as_slice())
+                .map_err(db_err)?
+                .is_some()
+            {
+                // Dropping the transaction without commit leaves the old row.
+                return Err(StoreError::DuplicateSerial(cert.serial.clone()));
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn certificate(&self, serial: &str) -> Result<Option<IssuedCert>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(CERTS).map_err(db_err)?;
+        match t.get(serial).map_err(db_err)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(db_err)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn use_token(&self, jti: &str, expires: i64) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = tx.open_table(USED_OTT).map_err(db_err)?;
+            if t.insert(jti, expires).map_err(db_err)?.is_some() {
+                return Err(StoreError::TokenReused);
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn revoke(&self, r: &Revocation) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(r).map_err(db_err)?;
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut t = tx.open_table(REVOKED).map_err(db_err)?;
+            if t.insert(r.serial.as_str(), value.as_slice()).map_err(db_err)?.is_some() {
+                return Err(StoreError::AlreadyRevoked(r.serial.clone()));
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn revocation(&self, serial: &str) -> Result<Option<Revocation>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(REVOKED).map_err(db_err)?;
+        match t.get(serial).map_err(db_err)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(db_err)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(REVOKED).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            out.push(serde_json::from_slice(v.value()).map_err(db_err)?);
+        }
+        Ok(out)
+    }
+
+    fn next_crl_number(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        let n = {
+            let mut t = tx.open_table(META).map_err(db_err)?;
+            let n = t.get("crl_number").map_err(db_err)?.map_or(0, |v| v.value()) + 1;
+            t.insert("crl_number", n).map_err(db_err)?;
+            n
+        };
+        tx.commit().map_err(db_err)?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn uniqueness_is_enforced_across_threads_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferrica.redb");
+        {
+            let store = Arc::new(RedbStore::open(&path).unwrap());
+            // Eight threads race to use the same token ID: exactly one wins.
+            let wins: usize = (0..8)
+                .map(|_| {
+                    let s = store.clone();
+                    std::thread::spawn(move || s.use_token("jti-1", 100).is_ok())
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| usize::from(h.join().unwrap()))
+                .sum();
+            assert_eq!(wins, 1);
+            let cert = IssuedCert {
+                serial: "42".into(),
+                provisioner: "p".into(),
+                der: vec![1, 2],
+                not_after: 9,
+            };
+            store.record_certificate(&cert).unwrap();
+            assert!(matches!(
+                store.record_certificate(&cert),
+                Err(StoreError::DuplicateSerial(_))
+            ));
+            let r = Revocation {
+                serial: "42".into(),
+                reason_code: 1,
+                reason: "key compromise".into(),
+                revoked_at: 5,
+            };
+            store.revoke(&r).unwrap();
+            assert!(matches!(store.revoke(&r), Err(StoreError::AlreadyRevoked(_))));
+            assert_eq!(store.next_crl_number().unwrap(), 1);
+            assert_eq!(store.next_crl_number().unwrap(), 2);
+        }
+        // Everything survives a reopen.
+        let store = RedbStore::open(&path).unwrap();
+        assert!(matches!(store.use_token("jti-1", 100), Err(StoreError::TokenReused)));
+        assert_eq!(store.certificate("42").unwrap().unwrap().provisioner, "p");
+        assert_eq!(store.revocations().unwrap().len(), 1);
+        assert_eq!(store.next_crl_number().unwrap(), 3);
+        assert!(RedbStore::in_memory().unwrap().certificate("42").unwrap().is_none());
+    }
+}
