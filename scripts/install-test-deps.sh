@@ -10,6 +10,7 @@ command -v setsid >/dev/null || need+=(util-linux)
 command -v script >/dev/null || need+=(bsdutils)
 [[ -e /etc/ssl/certs/ca-certificates.crt ]] || need+=(ca-certificates)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v curl >/dev/null || need+=(curl)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v keytool >/dev/null || need+=(default-jre-headless)
 command -v update-ca-certificates >/dev/null || [[ -x /usr/sbin/update-ca-certificates ]] || need+=(ca-certificates)
@@ -29,7 +30,7 @@ if ((${#need[@]})); then
 fi
 
 # In CI a missing tool is a failure, not a skip.
-for tool in openssl setsid script certutil keytool; do
+for tool in openssl setsid script certutil keytool curl; do
   command -v "$tool" >/dev/null || { echo "error: $tool is still missing" >&2; exit 1; }
 done
 

@@ -13,3 +13,4 @@ pub mod error;
 pub mod io;
 pub mod jose;
 pub mod pki;
+pub mod server;

@@ -39,6 +39,29 @@ pub enum Command {
     Ca(ca::CaCommand),
     /// Print $FERRICA_PATH (default ~/.ferrica), where `ca init` writes.
     Path,
+    /// Run the online CA (step-ca's HTTPS API): health, roots, provisioners, /sign.
+    Serve(ServeArgs),
+}
+
+/// `ferrica serve` flags.
+#[derive(Debug, Args)]
+#[command(
+    after_long_help = "The intermediate key's password comes from --password-file (or FERRICA_PASSWORD_FILE), else\n\
+\"password\" in ca.json, else piped stdin or a prompt on a terminal. The first stderr line says where it listens.\n\
+SIGTERM and SIGINT stop accepting, let open requests finish (10 s at most) and exit 0.\n\n\
+Built so far: GET /health /version /root/{sha} /roots(.pem) /intermediates(.pem) /provisioners\n\
+/provisioners/{kid}/encrypted-key and POST /sign (under / and /1.0/). Not yet: /renew /rekey /revoke /crl, mTLS,\n\
+SIGHUP reload, ACME.\n\nEXAMPLES:\n  $ ferrica serve --password-file pw\n  $ ferrica serve /etc/ferrica/ca.json --address 127.0.0.1:9443"
+)]
+pub struct ServeArgs {
+    /// The CA configuration (default: $FERRICA_PATH/config/ca.json).
+    pub ca_config: Option<String>,
+    /// File with the intermediate key's password (`-` = stdin).
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
+    /// Listen here instead of ca.json's address (e.g. 127.0.0.1:0 for a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub address: Option<String>,
 }
 
 /// Key type flags shared by every command that generates a key (step's `--kty/--crv/--size`).

@@ -4,6 +4,7 @@
 pub mod ca;
 pub mod certificate;
 pub mod crypto;
+pub mod serve;
 
 use std::io::Write;
 
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Certificate(c) => certificate::run(c),
         Command::Crypto(c) => crypto::run(*c),
         Command::Ca(c) => ca::run(c),
+        Command::Serve(a) => serve::run(a),
         Command::Path => {
             print_stdout(format!("{}\n", ca::ferrica_path()?.display()).as_bytes())?;
             Ok(0)

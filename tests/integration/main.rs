@@ -11,4 +11,5 @@ mod fingerprint;
 mod inspect;
 mod keys;
 mod passwords;
+mod serve;
 mod toolbox;

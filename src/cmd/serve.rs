@@ -1,0 +1,132 @@
+//! `ferrica serve [CA_JSON]`
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::ca::config::CaConfig;
+use crate::ca::store::{RedbStore, Store};
+use crate::cli::ServeArgs;
+use crate::error::UserError;
+use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
+use crate::pki::fingerprint::{FingerprintFormat, FingerprintHash, fingerprint};
+use crate::pki::keys::PrivateKey;
+use crate::server::Ca;
+
+/// Loads the CA and serves until SIGTERM/SIGINT.
+pub fn run(a: ServeArgs) -> Result<u8> {
+    let path = match &a.ca_config {
+        Some(p) => PathBuf::from(p),
+        None => crate::cmd::ca::ferrica_path()?.join("config/ca.json"),
+    };
+    let data = crate::io::input::read_input(&path.to_string_lossy(), "ca.json")
+        .map_err(|e| e.context("run `ferrica ca init` first"))?;
+    let config = CaConfig::from_json(&data).map_err(|e| UserError::input(format!("{}: {e}", path.display())))?;
+    let root_path = match &config.root {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.first().and_then(Value::as_str).unwrap_or_default().to_string(),
+        _ => String::new(),
+    };
+    let root_der = crate::cmd::certificate::read_certs(&root_path, "root (ca.json)")?.remove(0);
+    let intermediate_der = crate::cmd::certificate::read_certs(&config.crt, "crt (ca.json)")?.remove(0);
+    let key_data = crate::io::input::read_input(&config.key, "key (ca.json)")?;
+    let pw = if PrivateKey::is_encrypted(&key_data) {
+        let from_config = config
+            .extra
+            .get("password")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty());
+        match (&a.password_file, from_config) {
+            (None, Some(p)) => Some(zeroize::Zeroizing::new(p.as_bytes().to_vec())),
+            _ => {
+                let need = PasswordNeed {
+                    what: format!("the intermediate key {}", config.key),
+                    flag: "--password-file",
+                    env: "FERRICA_PASSWORD_FILE",
+                    file: a.password_file.clone(),
+                    purpose: Purpose::Decrypt,
+                };
+                Some(password::resolve(&[need], &mut Stdin::default())?.remove(0))
+            }
+        }
+    } else {
+        None
+    };
+    let intermediate_key = crate::cmd::certificate::parse_key(&key_data, pw, &config.key, "--password-file")?;
+    crate::pki::issue::CaIssuer::new(&intermediate_der, &intermediate_key)
+        .map_err(|e| UserError::input(format!("{} / {}: {e}", config.crt, config.key)))?;
+    let store: Arc<dyn Store> = match &config.db {
+        Some(db) => match db.get("type").and_then(Value::as_str) {
+            Some("redb") => {
+                let file = PathBuf::from(db.get("dataSource").and_then(Value::as_str).unwrap_or_default());
+                if let Some(dir) = file.parent() {
+                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                }
+                Arc::new(
+                    RedbStore::open(&file)
+                        .map_err(|e| UserError::input(format!("database {}: {e}", file.display())))?,
+                )
+            }
+            other => {
+                return Err(UserError::input(format!(
+                    "db type {other:?} is not supported (ferrica's embedded store is \"redb\")"
+                ))
+                .into());
+            }
+        },
+        None => {
+            eprintln!("warning: ca.json has no db: used tokens and issued certificates are kept in memory only");
+            Arc::new(RedbStore::in_memory()?)
+        }
+    };
+    let address = a.address.clone().unwrap_or_else(|| config.address.clone());
+    let address = if address.starts_with(':') {
+        format!("0.0.0.0{address}")
+    } else {
+        address
+    };
+    let ca = Arc::new(Ca {
+        root_fingerprint: fingerprint(&root_der, FingerprintHash::Sha256, FingerprintFormat::Hex),
+        root_der,
+        intermediate_der,
+        intermediate_key,
+        store,
+        started: time::OffsetDateTime::now_utc().unix_timestamp(),
+        config,
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .with_target(false)
+            .try_init();
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .map_err(|e| UserError::usage(format!("cannot listen on {address}: {e}")))?;
+        let bound = listener.local_addr()?;
+        eprintln!("ferrica serve: listening on https://{bound}");
+        let app = crate::server::app(ca.clone());
+        crate::server::tls::serve(ca, app, listener, shutdown_signal()).await?;
+        eprintln!("ferrica serve: stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}

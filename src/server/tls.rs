@@ -1,0 +1,135 @@
+//! TLS for `serve`: the CA's own certificate for its `dnsNames`, issued from the intermediate and renewed in-process
+//! at two thirds of its life; TLS 1.2-1.3 on rustls with aws-lc-rs; graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tokio::net::TcpListener;
+
+use super::Ca;
+use crate::pki::issue::{CaIssuer, IssueRequest, San, issue};
+use crate::pki::keys::{KeySpec, PrivateKey};
+use crate::pki::profile::Profile;
+
+/// How long the CA's own TLS certificate lives.
+pub const SERVER_CERT_LIFETIME: time::Duration = time::Duration::hours(24);
+
+/// A certificate that can be swapped while serving.
+#[derive(Debug)]
+pub struct RenewingCert(RwLock<Arc<CertifiedKey>>);
+
+impl ResolvesServerCert for RenewingCert {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.0.read().ok().map(|c| c.clone())
+    }
+}
+
+/// Issues the CA's TLS certificate (leaf + intermediate) for its dnsNames.
+pub fn server_cert(ca: &Ca) -> anyhow::Result<CertifiedKey> {
+    let key = PrivateKey::generate(KeySpec::P256)?;
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
+    let cn = ca
+        .config
+        .common_name
+        .clone()
+        .unwrap_or_else(|| "Ferrica Online CA".into());
+    let sans = ca.config.dns_names.iter().map(|d| San::parse(d)).collect();
+    let req = IssueRequest::new(
+        Profile::Leaf,
+        &cn,
+        sans,
+        now - time::Duration::minutes(1),
+        now + SERVER_CERT_LIFETIME,
+    );
+    let issuer = CaIssuer::new(&ca.intermediate_der, &ca.intermediate_key)?;
+    let leaf = issue(&req, key.key_pair(), key.kind(), Some(&issuer), None)?;
+    let chain = vec![
+        CertificateDer::from(leaf.der),
+        CertificateDer::from(ca.intermediate_der.clone()),
+    ];
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der()));
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    Ok(CertifiedKey::from_der(chain, der, &provider)?)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains open connections (at most 10 s).
+pub async fn serve(
+    ca: Arc<Ca>,
+    app: axum::Router,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let resolver = Arc::new(RenewingCert(RwLock::new(Arc::new(server_cert(&ca)?))));
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver.clone());
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+
+    // Renew the CA's own certificate at two thirds of its life.
+    let renew_every = Duration::from_secs((SERVER_CERT_LIFETIME.whole_seconds() as u64) * 2 / 3);
+    let renew_ca = ca.clone();
+    let renewer = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(renew_every).await;
+            match server_cert(&renew_ca) {
+                Ok(c) => {
+                    if let Ok(mut slot) = resolver.0.write() {
+                        *slot = Arc::new(c);
+                    }
+                    tracing::info!("renewed the CA's TLS certificate");
+                }
+                Err(e) => tracing::error!("renewing the CA's TLS certificate failed: {e:#}"),
+            }
+        }
+    });
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            _ = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => { tracing::warn!("accept: {e}"); continue; }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, "TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                .into_owned();
+            let _ = watcher.watch(conn).await;
+        });
+    }
+    renewer.abort();
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not finish within 10 s");
+    }
+    Ok(())
+}
