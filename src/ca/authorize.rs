@@ -152,6 +152,155 @@ pub fn authorize_token(
     })
 }
 
+/// `iss` of the renewal tokens step signs with the certificate's own key.
+pub const RENEW_TOKEN_ISSUER: &str = "step-ca-client/1.0";
+
+/// Checks a renewal token (`Authorization: Bearer`): a JWT whose `x5cInsecure` header carries the chain of the
+/// certificate being renewed, signed with that certificate's key (step's token flow for expired certificates).
+/// The chain must lead to one of `roots` as of the leaf's last valid second (expiry is judged by
+/// [`check_renewal`]); `sub` must be the leaf's CN, `aud` a renew audience, `iss` [`RENEW_TOKEN_ISSUER`] or a
+/// provisioner name; times with a minute of leeway; single use. Returns the leaf (DER).
+pub fn authorize_renew_token(
+    token: &str,
+    config: &CaConfig,
+    store: &dyn Store,
+    roots: &[Vec<u8>],
+    now: i64,
+    started: i64,
+) -> Result<Vec<u8>, AuthError> {
+    use base64::Engine;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let unauthorized = |m: String| AuthError::Unauthorized(m);
+    let decoded = jws::decode_compact(token).map_err(|e| unauthorized(format!("invalid token: {e}")))?;
+    let chain: Vec<Vec<u8>> = match decoded.header.get("x5cInsecure") {
+        Some(Value::Array(a)) if !a.is_empty() => a
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                    .ok_or_else(|| unauthorized("invalid token: x5cInsecure holds a non-base64 certificate".into()))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(unauthorized("invalid token: no x5cInsecure header".into())),
+    };
+    let (_, leaf) = X509Certificate::from_der(&chain[0])
+        .map_err(|e| unauthorized(format!("invalid token: x5cInsecure leaf: {e}")))?;
+    let when = now.min(leaf.validity().not_after.timestamp() - 1).max(0) as u64;
+    verify_chain(&chain, roots, when).map_err(|e| unauthorized(format!("invalid token: x5cInsecure chain: {e}")))?;
+    let jwk = Jwk::from_spki(leaf.public_key().raw).map_err(|e| unauthorized(format!("invalid token: {e}")))?;
+    jws::verify_compact(token, &jwk, None).map_err(|e| unauthorized(format!("invalid token: {e}")))?;
+    let claims: Map<String, Value> = serde_json::from_slice(&decoded.payload)
+        .map_err(|_| unauthorized("invalid token: the payload is not JSON".into()))?;
+    if !audience_ok(claims.get("aud").unwrap_or(&Value::Null), config, "renew") {
+        return Err(unauthorized("invalid token: invalid audience".into()));
+    }
+    let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+    if iss != RENEW_TOKEN_ISSUER && config.provisioner(iss).is_none() {
+        return Err(unauthorized(format!("invalid token: invalid issuer {iss:?}")));
+    }
+    jws::check_claims(&claims, &ClaimChecks::default(), now)
+        .map_err(|e| unauthorized(format!("invalid token: {e}")))?;
+    if !claims.contains_key("exp") {
+        return Err(unauthorized("invalid token: no exp".into()));
+    }
+    let cn = leaf
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .unwrap_or_default();
+    if claims.get("sub").and_then(Value::as_str) != Some(cn) {
+        return Err(unauthorized(format!(
+            "invalid token: sub is not the certificate's CN {cn:?}"
+        )));
+    }
+    if let Some(iat) = claims.get("iat").and_then(Value::as_i64)
+        && iat + jws::LEEWAY < started
+    {
+        return Err(unauthorized("invalid token: issued before the CA started".into()));
+    }
+    let jti = match claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty()) {
+        Some(j) => j.to_string(),
+        None => hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())),
+    };
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+    store.use_token(&format!("renew:{jti}"), exp).map_err(|e| match e {
+        StoreError::TokenReused => unauthorized("token already used".into()),
+        other => AuthError::Internal(other.to_string()),
+    })?;
+    Ok(chain[0].clone())
+}
+
+/// Verifies `chain` (leaf first) up to one of `roots` at `when` (unix seconds): signatures, dates, CA flags,
+/// path length, name constraints, and the clientAuth usage if the leaf has EKUs.
+pub fn verify_chain(chain: &[Vec<u8>], roots: &[Vec<u8>], when: u64) -> Result<(), String> {
+    use rustls::pki_types::{CertificateDer, UnixTime};
+    let anchors: Vec<_> = roots
+        .iter()
+        .filter_map(|r| {
+            webpki::anchor_from_trusted_cert(&CertificateDer::from(r.as_slice()))
+                .ok()
+                .map(|t| t.to_owned())
+        })
+        .collect();
+    let leaf_der = CertificateDer::from(chain[0].as_slice());
+    let intermediates: Vec<CertificateDer<'_>> =
+        chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
+    let leaf = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| e.to_string())?;
+    let algs = rustls::crypto::aws_lc_rs::default_provider()
+        .signature_verification_algorithms
+        .all;
+    leaf.verify_for_usage(
+        algs,
+        &anchors,
+        &intermediates,
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(when)),
+        webpki::KeyUsage::client_auth(),
+        None,
+        None,
+    )
+    .map(|_| ())
+    .map_err(|e| format!("{e:?}"))
+}
+
+/// A claim of the provisioner, else of `authority.claims`.
+pub fn claim<'c>(entry: Option<&'c Map<String, Value>>, config: &'c CaConfig, key: &str) -> Option<&'c Value> {
+    entry
+        .and_then(|e| e.get("claims"))
+        .and_then(|c| c.get(key))
+        .or_else(|| config.authority.claims.as_ref().and_then(|c| c.get(key)))
+}
+
+/// step-ca's `DefaultAuthorizeRenew`: refused when the provisioner disables renewal, when the certificate is not
+/// yet valid, or when it has expired and the provisioner does not allow renewal after expiry.
+pub fn check_renewal(
+    entry: Option<&Map<String, Value>>,
+    config: &CaConfig,
+    not_before: i64,
+    not_after: i64,
+    now: i64,
+) -> Result<(), AuthError> {
+    let flag = |k: &str| claim(entry, config, k).and_then(Value::as_bool).unwrap_or(false);
+    let name = entry
+        .and_then(|e| e.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("(none)");
+    if flag("disableRenewal") {
+        return Err(AuthError::Unauthorized(format!(
+            "renew is disabled for provisioner {name:?}"
+        )));
+    }
+    if now < not_before {
+        return Err(AuthError::Unauthorized("the certificate is not yet valid".into()));
+    }
+    if now > not_after && !flag("allowRenewalAfterExpiry") {
+        return Err(AuthError::Unauthorized(format!(
+            "the certificate has expired and provisioner {name:?} does not allow renewal after expiry"
+        )));
+    }
+    Ok(())
+}
+
 /// Picks the values of one SAN type, normalised.
 type SanPick = fn(&San) -> Option<String>;
 
@@ -299,12 +448,13 @@ fn in_cidr(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
 }
 
 /// The certificate lifetime for a request: the requested one, or the provisioner's default, within its min/max.
-pub fn lifetime(auth: &Authorized, requested: Option<time::Duration>) -> Result<time::Duration, AuthError> {
+pub fn lifetime(
+    auth: &Authorized,
+    config: &CaConfig,
+    requested: Option<time::Duration>,
+) -> Result<time::Duration, AuthError> {
     let claim = |k: &str, dflt: &str| -> Result<time::Duration, AuthError> {
-        let v = auth
-            .entry
-            .get("claims")
-            .and_then(|c| c.get(k))
+        let v = claim(Some(&auth.entry), config, k)
             .and_then(Value::as_str)
             .unwrap_or(dflt);
         parse_duration(v).map_err(|e| AuthError::Internal(format!("provisioner claim {k}: {e}")))
@@ -379,8 +529,26 @@ mod tests {
             "wildcards need allowWildcardNames"
         );
         let l = authorized(serde_json::json!({"claims": {"maxTLSCertDuration": "48h"}}));
-        assert_eq!(lifetime(&l, None).unwrap(), time::Duration::hours(24));
-        assert!(lifetime(&l, Some(time::Duration::hours(49))).is_err());
+        let cfg = CaConfig::default();
+        assert_eq!(lifetime(&l, &cfg, None).unwrap(), time::Duration::hours(24));
+        assert!(lifetime(&l, &cfg, Some(time::Duration::hours(49))).is_err());
+        // A global claim applies when the provisioner has none; the provisioner's wins.
+        let global = CaConfig {
+            authority: crate::ca::config::Authority {
+                claims: Some(serde_json::json!({"defaultTLSCertDuration": "1h", "maxTLSCertDuration": "72h"})),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(lifetime(&l, &global, None).unwrap(), time::Duration::hours(1));
+        assert!(lifetime(&l, &global, Some(time::Duration::hours(49))).is_err());
+        let no_renew = serde_json::json!({"name": "p", "claims": {"disableRenewal": true}});
+        assert!(check_renewal(no_renew.as_object(), &cfg, 0, 100, 50).is_err());
+        assert!(check_renewal(None, &cfg, 0, 100, 50).is_ok());
+        assert!(check_renewal(None, &cfg, 0, 100, 101).is_err(), "expired");
+        assert!(check_renewal(None, &cfg, 60, 100, 50).is_err(), "not yet valid");
+        let late = serde_json::json!({"name": "p", "claims": {"allowRenewalAfterExpiry": true}});
+        assert!(check_renewal(late.as_object(), &cfg, 0, 100, 101).is_ok());
     }
 
     #[test]

@@ -11,7 +11,6 @@ use crate::ca::store::{RedbStore, Store};
 use crate::cli::ServeArgs;
 use crate::error::UserError;
 use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
-use crate::pki::fingerprint::{FingerprintFormat, FingerprintHash, fingerprint};
 use crate::pki::keys::PrivateKey;
 use crate::server::Ca;
 
@@ -55,8 +54,6 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         None
     };
     let intermediate_key = crate::cmd::certificate::parse_key(&key_data, pw, &config.key, "--password-file")?;
-    crate::pki::issue::CaIssuer::new(&intermediate_der, &intermediate_key)
-        .map_err(|e| UserError::input(format!("{} / {}: {e}", config.crt, config.key)))?;
     let store: Arc<dyn Store> = match &config.db {
         Some(db) => match db.get("type").and_then(Value::as_str) {
             Some("redb") => {
@@ -87,15 +84,19 @@ pub fn run(a: ServeArgs) -> Result<u8> {
     } else {
         address
     };
-    let ca = Arc::new(Ca {
-        root_fingerprint: fingerprint(&root_der, FingerprintHash::Sha256, FingerprintFormat::Hex),
-        root_der,
-        intermediate_der,
-        intermediate_key,
-        store,
-        started: time::OffsetDateTime::now_utc().unix_timestamp(),
-        config,
-    });
+    let (crt, key) = (config.crt.clone(), config.key.clone());
+    let ca = Arc::new(
+        Ca::new(
+            config,
+            Some(path.clone()),
+            root_der,
+            intermediate_der,
+            Arc::new(intermediate_key),
+            store,
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
+        .map_err(|e| UserError::input(format!("{crt} / {key}: {e}")))?,
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -114,6 +115,20 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         let bound = listener.local_addr()?;
         eprintln!("ferrica serve: listening on https://{bound}");
         let app = crate::server::app(ca.clone());
+        // SIGHUP re-reads ca.json.
+        let reload_ca = ca.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                match reload_ca.reload() {
+                    Ok(()) => tracing::info!("reloaded ca.json"),
+                    Err(e) => tracing::error!("reloading ca.json failed, keeping the old one: {e}"),
+                }
+            }
+        });
         crate::server::tls::serve(ca, app, listener, shutdown_signal()).await?;
         eprintln!("ferrica serve: stopped");
         Ok::<_, anyhow::Error>(())

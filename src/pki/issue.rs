@@ -180,17 +180,58 @@ pub struct Shape {
     pub ext_key_usages: Vec<rcgen::ExtendedKeyUsagePurpose>,
 }
 
-/// A CA certificate and its key, able to sign.
+/// The issuer's key: borrowed (one-shot CLI commands) or shared (the server keeps one prepared issuer).
+enum IssuerKey<'a> {
+    Borrowed(&'a PrivateKey),
+    Shared(std::sync::Arc<PrivateKey>),
+}
+
+impl IssuerKey<'_> {
+    fn key(&self) -> &PrivateKey {
+        match self {
+            IssuerKey::Borrowed(k) => k,
+            IssuerKey::Shared(k) => k,
+        }
+    }
+}
+
+impl PublicKeyData for IssuerKey<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.key().key_pair().der_bytes()
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.key().key_pair().algorithm()
+    }
+}
+
+impl rcgen::SigningKey for IssuerKey<'_> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.key().key_pair().sign(msg)
+    }
+}
+
+/// A CA certificate and its key, checked and parsed once, able to sign certificates and CRLs.
 pub struct CaIssuer<'a> {
-    cert_der: &'a [u8],
-    key: &'a PrivateKey,
+    signer: Issuer<'static, IssuerKey<'a>>,
     not_after: OffsetDateTime,
     path_len: Option<u32>,
 }
 
+impl CaIssuer<'static> {
+    /// Like [`CaIssuer::new`], owning a shared key (the server prepares one issuer and signs with it per request).
+    pub fn shared(cert_der: &[u8], key: std::sync::Arc<PrivateKey>) -> Result<CaIssuer<'static>, IssueError> {
+        Self::prepare(cert_der, IssuerKey::Shared(key))
+    }
+}
+
 impl<'a> CaIssuer<'a> {
     /// Checks that `cert_der` is a CA certificate allowed to sign, and that `key` is its key.
-    pub fn new(cert_der: &'a [u8], key: &'a PrivateKey) -> Result<CaIssuer<'a>, IssueError> {
+    pub fn new(cert_der: &[u8], key: &'a PrivateKey) -> Result<CaIssuer<'a>, IssueError> {
+        Self::prepare(cert_der, IssuerKey::Borrowed(key))
+    }
+
+    fn prepare(cert_der: &[u8], key: IssuerKey<'a>) -> Result<CaIssuer<'a>, IssueError> {
         let (_, cert) = X509Certificate::from_der(cert_der).map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
         let bc = cert
             .basic_constraints()
@@ -203,7 +244,7 @@ impl<'a> CaIssuer<'a> {
         {
             return Err(IssueError::IssuerNotCertSigner);
         }
-        if cert.public_key().raw != key.spki_der().as_slice() {
+        if cert.public_key().raw != key.key().spki_der().as_slice() {
             return Err(IssueError::IssuerKeyMismatch);
         }
         // rcgen re-encodes the issuer name and supports one attribute per RDN only.
@@ -212,9 +253,10 @@ impl<'a> CaIssuer<'a> {
                 "multi-valued RDNs in the subject are not supported".into(),
             ));
         }
+        let signer =
+            Issuer::from_ca_cert_der(&cert_der.into(), key).map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
         Ok(CaIssuer {
-            cert_der,
-            key,
+            signer,
             not_after: cert.validity().not_after.to_datetime(),
             path_len: bc.value.path_len_constraint,
         })
@@ -223,6 +265,11 @@ impl<'a> CaIssuer<'a> {
     /// The issuer's notAfter.
     pub fn not_after(&self) -> OffsetDateTime {
         self.not_after
+    }
+
+    /// rcgen's signer (for CRLs).
+    pub fn signer(&self) -> &Issuer<'static, impl rcgen::SigningKey + 'a> {
+        &self.signer
     }
 }
 
@@ -318,9 +365,7 @@ pub fn issue(
         }
         (false, Some(iss), _) => {
             params.use_authority_key_identifier_extension = true;
-            let signer = Issuer::from_ca_cert_der(&iss.cert_der.into(), iss.key.key_pair())
-                .map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
-            params.signed_by(subject_key, &signer).map_err(enc)?.der().to_vec()
+            params.signed_by(subject_key, &iss.signer).map_err(enc)?.der().to_vec()
         }
         (true, _, _) => {
             return Err(IssueError::Usage(format!(

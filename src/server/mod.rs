@@ -1,12 +1,15 @@
 //! `ferrica serve`: step-ca's HTTPS API (`step-and-peers.md` §3.1-3.2) over rustls.
 //!
 //! `app(state)` builds the axum router (routes under `/` and `/1.0/`); handlers are thin and call `ca::authorize`
-//! and the one issuance path `pki::issue`. Errors are `{"status","message"}` JSON. Not built yet: `/renew`,
-//! `/rekey`, `/revoke`, `/crl`, mTLS, SIGHUP reload, ACME.
+//! and the one issuance path `pki::issue` (in `x509`). Errors are `{"status","message"}` JSON. The TLS layer
+//! (`tls`) puts the client's verified certificate chain, if any, into each request as [`PeerChain`]. ACME is not
+//! built yet.
 
 pub mod tls;
+pub mod x509;
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,37 +18,102 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 use serde_json::{Value, json};
-use x509_parser::prelude::*;
 
-use crate::ca::authorize::{self, AuthError};
+use crate::ca::authorize::AuthError;
 use crate::ca::config::CaConfig;
-use crate::ca::store::{IssuedCert, Store};
-use crate::pki::issue::{CaIssuer, IssueRequest, San, issue};
-use crate::pki::keys::{KeyKind, PrivateKey};
-use crate::pki::profile::Profile;
+use crate::ca::store::Store;
+use crate::pki::issue::CaIssuer;
 
 /// Request bodies over this get 413.
 pub const MAX_BODY: usize = 1 << 20;
 
 /// What every handler shares.
 pub struct Ca {
-    /// ca.json.
-    pub config: CaConfig,
-    /// The root certificate (DER) and its SHA-256 (hex).
+    /// ca.json; SIGHUP swaps in a re-read copy.
+    config: RwLock<Arc<CaConfig>>,
+    /// Where ca.json was read from (for reloads).
+    pub config_path: Option<PathBuf>,
+    /// The root certificate (DER).
     pub root_der: Vec<u8>,
     /// SHA-256 of the root, lowercase hex.
     pub root_fingerprint: String,
     /// The intermediate certificate (DER).
     pub intermediate_der: Vec<u8>,
-    /// The intermediate key.
-    pub intermediate_key: PrivateKey,
+    /// The intermediate, parsed once, with its key.
+    pub issuer: CaIssuer<'static>,
     /// The store.
     pub store: Arc<dyn Store>,
     /// Start time, unix seconds (tokens issued before it are refused).
     pub started: i64,
+    /// The last CRL made, reused until a revocation or until it is half-way to its nextUpdate.
+    pub(crate) crl: Mutex<Option<x509::CachedCrl>>,
 }
+
+impl Ca {
+    /// Checks that the intermediate can sign with `intermediate_key` and prepares the issuer.
+    pub fn new(
+        config: CaConfig,
+        config_path: Option<PathBuf>,
+        root_der: Vec<u8>,
+        intermediate_der: Vec<u8>,
+        intermediate_key: Arc<crate::pki::keys::PrivateKey>,
+        store: Arc<dyn Store>,
+        started: i64,
+    ) -> Result<Ca, crate::pki::issue::IssueError> {
+        use crate::pki::fingerprint::{FingerprintFormat, FingerprintHash, fingerprint};
+        let issuer = CaIssuer::shared(&intermediate_der, intermediate_key)?;
+        Ok(Ca {
+            config: RwLock::new(Arc::new(config)),
+            config_path,
+            root_fingerprint: fingerprint(&root_der, FingerprintHash::Sha256, FingerprintFormat::Hex),
+            root_der,
+            intermediate_der,
+            issuer,
+            store,
+            started,
+            crl: Mutex::new(None),
+        })
+    }
+
+    /// The current ca.json.
+    pub fn config(&self) -> Arc<CaConfig> {
+        self.config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Re-reads ca.json (SIGHUP): provisioners, claims, policy and CRL settings take effect for the next request.
+    /// The certificates, keys, address and database stay as they were started (a restart changes those).
+    pub fn reload(&self) -> Result<(), String> {
+        let path = self.config_path.as_ref().ok_or("no ca.json path to reload from")?;
+        let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let new = CaConfig::from_json(&data).map_err(|e| format!("{}: {e}", path.display()))?;
+        let old = self.config();
+        if new.crt != old.crt
+            || new.key != old.key
+            || new.root != old.root
+            || new.address != old.address
+            || new.db != old.db
+        {
+            tracing::warn!("ca.json changed root, crt, key, address or db: those take effect on restart only");
+        }
+        match self.config.write() {
+            Ok(mut c) => *c = Arc::new(new),
+            Err(e) => *e.into_inner() = Arc::new(new),
+        }
+        // Provisioner and CRL settings may have changed.
+        if let Ok(mut crl) = self.crl.lock() {
+            crl.take();
+        }
+        Ok(())
+    }
+}
+
+/// The client's certificate chain (leaf first, DER), verified to the root by the TLS layer; `None` without one.
+#[derive(Debug, Clone, Default)]
+pub struct PeerChain(pub Option<Arc<Vec<Vec<u8>>>>);
 
 /// An API error: `{"status": <code>, "message": "..."}`.
 #[derive(Debug)]
@@ -55,7 +123,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: u16, message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             message: message.into(),
@@ -76,7 +144,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn pem(tag: &str, der: &[u8]) -> String {
+pub(crate) fn pem(tag: &str, der: &[u8]) -> String {
     ::pem::encode_config(
         &::pem::Pem::new(tag, der.to_vec()),
         ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF),
@@ -117,7 +185,12 @@ pub fn app(ca: Arc<Ca>) -> Router {
             )
             .route("/provisioners", get(provisioners))
             .route("/provisioners/{kid}/encrypted-key", get(encrypted_key))
-            .route("/sign", post(sign))
+            .route("/sign", post(x509::sign))
+            .route("/renew", post(x509::renew))
+            .route("/re-sign", post(x509::renew))
+            .route("/rekey", post(x509::rekey))
+            .route("/revoke", post(x509::revoke))
+            .route("/crl", get(x509::crl))
     };
     Router::new()
         .merge(api())
@@ -151,12 +224,12 @@ async fn root(State(ca): State<Arc<Ca>>, Path(sha): Path<String>) -> Result<Resp
 }
 
 async fn provisioners(State(ca): State<Arc<Ca>>) -> axum::Json<Value> {
-    axum::Json(json!({"provisioners": ca.config.authority.provisioners, "nextCursor": ""}))
+    axum::Json(json!({"provisioners": ca.config().authority.provisioners, "nextCursor": ""}))
 }
 
 async fn encrypted_key(State(ca): State<Arc<Ca>>, Path(kid): Path<String>) -> Result<axum::Json<Value>, ApiError> {
-    let p = ca
-        .config
+    let config = ca.config();
+    let p = config
         .authority
         .provisioners
         .iter()
@@ -169,117 +242,17 @@ async fn encrypted_key(State(ca): State<Arc<Ca>>, Path(kid): Path<String>) -> Re
     Ok(axum::Json(json!({"key": key})))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SignRequest {
-    csr: String,
-    ott: String,
-    #[serde(default)]
-    not_before: Option<String>,
-    #[serde(default)]
-    not_after: Option<String>,
-}
-
-async fn sign(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+/// Reads a JSON body: 413 over the limit, 400 when malformed.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let body = body.map_err(|e| ApiError::new(e.status().as_u16(), e.body_text()))?;
-    let req: SignRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("malformed request body: {e}")))?;
-    // Crypto and a durable store write: off the async workers.
-    let res = tokio::task::spawn_blocking(move || sign_blocking(&ca, req))
-        .await
-        .map_err(|_| ApiError::new(500, "internal error"))??;
-    Ok((StatusCode::CREATED, axum::Json(res)).into_response())
+    serde_json::from_slice(&body).map_err(|e| ApiError::new(400, format!("malformed request body: {e}")))
 }
 
-fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
-    let now = ::time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 is a valid nanosecond");
-    let block =
-        ::pem::parse(req.csr.as_bytes()).map_err(|_| ApiError::new(400, "csr is not a PEM certificate request"))?;
-    let (_, csr) =
-        X509CertificationRequest::from_der(block.contents()).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
-    csr.verify_signature()
-        .map_err(|_| ApiError::new(400, "the CSR's signature does not verify"))?;
-    let auth = authorize::authorize_token(
-        &req.ott,
-        &ca.config,
-        ca.store.as_ref(),
-        "sign",
-        now.unix_timestamp(),
-        ca.started,
-    )?;
-
-    let info = &csr.certification_request_info;
-    let cn = info
-        .subject
-        .iter_common_name()
-        .next()
-        .and_then(|a| a.as_str().ok())
-        .map(str::to_string);
-    let mut sans = Vec::new();
-    for ext in csr.requested_extensions().into_iter().flatten() {
-        if let ParsedExtension::SubjectAlternativeName(s) = ext {
-            for g in &s.general_names {
-                match g {
-                    GeneralName::DNSName(d) => sans.push(San::Dns(d.to_string())),
-                    GeneralName::RFC822Name(e) => sans.push(San::Email(e.to_string())),
-                    GeneralName::URI(u) => sans.push(San::Uri(u.to_string())),
-                    GeneralName::IPAddress(b) => match <[u8; 4]>::try_from(*b) {
-                        Ok(v4) => sans.push(San::Ip(v4.into())),
-                        Err(_) => match <[u8; 16]>::try_from(*b) {
-                            Ok(v6) => sans.push(San::Ip(v6.into())),
-                            Err(_) => return Err(ApiError::new(400, "csr: a bad IP SAN")),
-                        },
-                    },
-                    _ => return Err(ApiError::new(403, "csr: only DNS, IP, email and URI SANs are allowed")),
-                }
-            }
-        }
-    }
-    authorize::check_csr_names(&auth, cn.as_deref(), &sans)?;
-    if sans.is_empty() {
-        sans = auth.sans.iter().map(|s| San::parse(s)).collect();
-    }
-    authorize::check_policy(&auth, &sans)?;
-
-    // Validity: backdated by a minute (step-ca's `backdate`), lifetime within the provisioner's claims.
-    let backdate = ::time::Duration::minutes(1);
-    let parse = |v: &Option<String>| -> Result<Option<::time::OffsetDateTime>, ApiError> {
-        match v.as_deref().filter(|s| !s.is_empty()) {
-            None => Ok(None),
-            Some(s) => crate::pki::validity::parse_time_or_duration(s, now)
-                .map(Some)
-                .map_err(|e| ApiError::new(400, e.to_string())),
-        }
-    };
-    let (nb, na) = (parse(&req.not_before)?, parse(&req.not_after)?);
-    let not_before = nb.unwrap_or(now - backdate);
-    let requested = na.map(|na| na - not_before.max(now));
-    let life = authorize::lifetime(&auth, requested)?;
-    let not_after = na.unwrap_or(not_before.max(now) + life);
-    if not_after <= now {
-        return Err(ApiError::new(400, "notAfter is in the past"));
-    }
-    let mut ireq = IssueRequest::new(Profile::Leaf, "", sans, not_before, not_after);
-    ireq.subject = cn.iter().map(|c| (rcgen::DnType::CommonName, c.clone())).collect();
-    let spki = info.subject_pki.raw;
-    let kind = KeyKind::from_spki(spki).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
-    let public = rcgen::SubjectPublicKeyInfo::from_der(spki)
-        .map_err(|e| ApiError::new(400, format!("csr: unsupported key: {e}")))?;
-    let issuer =
-        CaIssuer::new(&ca.intermediate_der, &ca.intermediate_key).map_err(|e| ApiError::new(500, e.to_string()))?;
-    let issued = issue(&ireq, &public, kind, Some(&issuer), None).map_err(|e| ApiError::new(400, e.to_string()))?;
-    let (_, cert) = X509Certificate::from_der(&issued.der).map_err(|e| ApiError::new(500, e.to_string()))?;
-    ca.store
-        .record_certificate(&IssuedCert {
-            serial: cert.serial.to_str_radix(10),
-            provisioner: auth.provisioner.clone(),
-            der: issued.der.clone(),
-            not_after: cert.validity().not_after.timestamp(),
-        })
-        .map_err(|e| ApiError::new(500, e.to_string()))?;
-    let crt = pem("CERTIFICATE", &issued.der);
-    let int = pem("CERTIFICATE", &ca.intermediate_der);
-    Ok(json!({"crt": crt, "ca": int, "certChain": [crt, int]}))
+/// Runs crypto and durable store writes off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::new(500, "internal error"))?
 }

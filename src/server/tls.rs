@@ -1,5 +1,6 @@
 //! TLS for `serve`: the CA's own certificate for its `dnsNames`, issued from the intermediate and renewed in-process
-//! at two thirds of its life; TLS 1.2-1.3 on rustls with aws-lc-rs; graceful shutdown.
+//! at two thirds of its life; TLS 1.2-1.3 on rustls with aws-lc-rs; client certificates verified to the root when
+//! given (as step-ca's `VerifyClientCertIfGiven`) and handed to the handlers as [`PeerChain`]; graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -11,8 +12,8 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 
-use super::Ca;
-use crate::pki::issue::{CaIssuer, IssueRequest, San, issue};
+use super::{Ca, PeerChain};
+use crate::pki::issue::{IssueRequest, San, issue};
 use crate::pki::keys::{KeySpec, PrivateKey};
 use crate::pki::profile::Profile;
 
@@ -35,12 +36,9 @@ pub fn server_cert(ca: &Ca) -> anyhow::Result<CertifiedKey> {
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("0 is a valid nanosecond");
-    let cn = ca
-        .config
-        .common_name
-        .clone()
-        .unwrap_or_else(|| "Ferrica Online CA".into());
-    let sans = ca.config.dns_names.iter().map(|d| San::parse(d)).collect();
+    let config = ca.config();
+    let cn = config.common_name.clone().unwrap_or_else(|| "Ferrica Online CA".into());
+    let sans = config.dns_names.iter().map(|d| San::parse(d)).collect();
     let req = IssueRequest::new(
         Profile::Leaf,
         &cn,
@@ -48,8 +46,7 @@ pub fn server_cert(ca: &Ca) -> anyhow::Result<CertifiedKey> {
         now - time::Duration::minutes(1),
         now + SERVER_CERT_LIFETIME,
     );
-    let issuer = CaIssuer::new(&ca.intermediate_der, &ca.intermediate_key)?;
-    let leaf = issue(&req, key.key_pair(), key.kind(), Some(&issuer), None)?;
+    let leaf = issue(&req, key.key_pair(), key.kind(), Some(&ca.issuer), None)?;
     let chain = vec![
         CertificateDer::from(leaf.der),
         CertificateDer::from(ca.intermediate_der.clone()),
@@ -68,9 +65,15 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let resolver = Arc::new(RenewingCert(RwLock::new(Arc::new(server_cert(&ca)?))));
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut client_roots = rustls::RootCertStore::empty();
+    client_roots.add(CertificateDer::from(ca.root_der.clone()))?;
+    let client_verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(client_roots), provider.clone())
+            .allow_unauthenticated()
+            .build()?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
+        .with_client_cert_verifier(client_verifier)
         .with_cert_resolver(resolver.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
@@ -115,6 +118,16 @@ pub async fn serve(
                 }
                 Err(_) => return,
             };
+            let peer = PeerChain(
+                tls.get_ref()
+                    .1
+                    .peer_certificates()
+                    .map(|c| Arc::new(c.iter().map(|d| d.as_ref().to_vec()).collect())),
+            );
+            let app = tower::ServiceExt::map_request(app, move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(peer.clone());
+                req
+            });
             let svc = hyper_util::service::TowerToHyperService::new(app);
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let conn = builder

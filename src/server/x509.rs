@@ -1,0 +1,513 @@
+//! The X.509 endpoints: `/sign`, `/renew`, `/rekey`, `/revoke` and `/crl` (`step-and-peers.md` §3.2).
+//!
+//! Each handler parses the request, runs the blocking part (signature checks, store writes, signing) off the async
+//! workers, and answers step-ca's JSON. Authorization is `ca::authorize`; certificates come from `pki::issue`.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use x509_parser::prelude::*;
+
+use super::{ApiError, Ca, PeerChain, blocking, json_body, pem};
+use crate::ca::authorize::{self, AuthError};
+use crate::ca::store::{IssuedCert, Revocation, StoreError};
+use crate::pki::issue::{IssueRequest, San, issue};
+use crate::pki::keys::KeyKind;
+use crate::pki::profile::Profile;
+
+/// step-ca's `authority.backdate`: new certificates start a minute early.
+const BACKDATE: ::time::Duration = ::time::Duration::minutes(1);
+
+fn now() -> ::time::OffsetDateTime {
+    ::time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond")
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(500, e.to_string())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SignRequest {
+    csr: String,
+    ott: String,
+    #[serde(default)]
+    not_before: Option<String>,
+    #[serde(default)]
+    not_after: Option<String>,
+}
+
+/// `POST /sign`: `{csr, ott, notBefore, notAfter}` -> 201 `{crt, ca, certChain}`.
+pub(crate) async fn sign(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let req: SignRequest = json_body(body)?;
+    let res = blocking(move || sign_blocking(&ca, req)).await?;
+    Ok((StatusCode::CREATED, axum::Json(res)).into_response())
+}
+
+/// A parsed, signature-checked CSR: CN, SANs and public key.
+struct Csr {
+    cn: Option<String>,
+    sans: Vec<San>,
+    spki: Vec<u8>,
+}
+
+fn parse_csr(pem_text: &str) -> Result<Csr, ApiError> {
+    let block =
+        ::pem::parse(pem_text.as_bytes()).map_err(|_| ApiError::new(400, "csr is not a PEM certificate request"))?;
+    let (_, csr) =
+        X509CertificationRequest::from_der(block.contents()).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
+    csr.verify_signature()
+        .map_err(|_| ApiError::new(400, "the CSR's signature does not verify"))?;
+    let info = &csr.certification_request_info;
+    let mut sans = Vec::new();
+    for ext in csr.requested_extensions().into_iter().flatten() {
+        if let ParsedExtension::SubjectAlternativeName(s) = ext {
+            sans.extend(sans_of(&s.general_names).map_err(|e| ApiError::new(403, format!("csr: {e}")))?);
+        }
+    }
+    Ok(Csr {
+        cn: common_name(&info.subject),
+        sans,
+        spki: info.subject_pki.raw.to_vec(),
+    })
+}
+
+fn common_name(name: &X509Name<'_>) -> Option<String> {
+    name.iter_common_name()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_string)
+}
+
+/// DNS, IP, email and URI names; anything else is refused (the provisioner cannot vouch for it).
+fn sans_of(names: &[GeneralName<'_>]) -> Result<Vec<San>, String> {
+    let mut out = Vec::new();
+    for g in names {
+        match g {
+            GeneralName::DNSName(d) => out.push(San::Dns(d.to_string())),
+            GeneralName::RFC822Name(e) => out.push(San::Email(e.to_string())),
+            GeneralName::URI(u) => out.push(San::Uri(u.to_string())),
+            GeneralName::IPAddress(b) => match <[u8; 4]>::try_from(*b) {
+                Ok(v4) => out.push(San::Ip(v4.into())),
+                Err(_) => match <[u8; 16]>::try_from(*b) {
+                    Ok(v6) => out.push(San::Ip(v6.into())),
+                    Err(_) => return Err("a bad IP SAN".into()),
+                },
+            },
+            _ => return Err("only DNS, IP, email and URI SANs are allowed".into()),
+        }
+    }
+    Ok(out)
+}
+
+fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
+    let now = now();
+    let config = ca.config();
+    let csr = parse_csr(&req.csr)?;
+    let auth = authorize::authorize_token(
+        &req.ott,
+        &config,
+        ca.store.as_ref(),
+        "sign",
+        now.unix_timestamp(),
+        ca.started,
+    )?;
+    authorize::check_csr_names(&auth, csr.cn.as_deref(), &csr.sans)?;
+    let mut sans = csr.sans;
+    if sans.is_empty() {
+        sans = auth.sans.iter().map(|s| San::parse(s)).collect();
+    }
+    authorize::check_policy(&auth, &sans)?;
+
+    // Validity: backdated a minute, lifetime within the provisioner's claims.
+    let parse = |v: &Option<String>| -> Result<Option<::time::OffsetDateTime>, ApiError> {
+        match v.as_deref().filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => crate::pki::validity::parse_time_or_duration(s, now)
+                .map(Some)
+                .map_err(|e| ApiError::new(400, e.to_string())),
+        }
+    };
+    let (nb, na) = (parse(&req.not_before)?, parse(&req.not_after)?);
+    let not_before = nb.unwrap_or(now - BACKDATE);
+    let requested = na.map(|na| na - not_before.max(now));
+    let life = authorize::lifetime(&auth, &config, requested)?;
+    let not_after = na.unwrap_or(not_before.max(now) + life);
+    if not_after <= now {
+        return Err(ApiError::new(400, "notAfter is in the past"));
+    }
+    issue_and_record(ca, csr.cn, sans, &csr.spki, not_before, not_after, &auth.provisioner)
+}
+
+/// Signs a leaf for `spki` with the intermediate (the leaf profile decides CA flag and usages: nothing the CSR asked
+/// for is copied), records it, and answers step-ca's `{crt, ca, certChain}`.
+fn issue_and_record(
+    ca: &Ca,
+    cn: Option<String>,
+    sans: Vec<San>,
+    spki: &[u8],
+    not_before: ::time::OffsetDateTime,
+    not_after: ::time::OffsetDateTime,
+    provisioner: &str,
+) -> Result<Value, ApiError> {
+    let mut ireq = IssueRequest::new(Profile::Leaf, "", sans, not_before, not_after);
+    ireq.subject = cn.into_iter().map(|c| (rcgen::DnType::CommonName, c)).collect();
+    let kind = KeyKind::from_spki(spki).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
+    let public = rcgen::SubjectPublicKeyInfo::from_der(spki)
+        .map_err(|e| ApiError::new(400, format!("csr: unsupported key: {e}")))?;
+    let issued = issue(&ireq, &public, kind, Some(&ca.issuer), None).map_err(|e| ApiError::new(400, e.to_string()))?;
+    let (_, cert) = X509Certificate::from_der(&issued.der).map_err(internal)?;
+    ca.store
+        .record_certificate(&IssuedCert {
+            serial: cert.serial.to_str_radix(10),
+            provisioner: provisioner.to_string(),
+            der: issued.der.clone(),
+            not_after: cert.validity().not_after.timestamp(),
+        })
+        .map_err(internal)?;
+    let crt = pem("CERTIFICATE", &issued.der);
+    let int = pem("CERTIFICATE", &ca.intermediate_der);
+    Ok(json!({"crt": crt, "ca": int, "certChain": [crt, int]}))
+}
+
+/// The certificate a renew/rekey/revoke request is about: the mTLS client certificate, else (renew only) the leaf
+/// of an `Authorization: Bearer` x5cInsecure token.
+fn presented_leaf(ca: &Ca, peer: &PeerChain, headers: &HeaderMap, allow_token: bool) -> Result<Vec<u8>, ApiError> {
+    if let Some(chain) = &peer.0 {
+        return Ok(chain[0].clone());
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    match bearer {
+        Some(token) if allow_token => {
+            let config = ca.config();
+            Ok(authorize::authorize_renew_token(
+                token.trim(),
+                &config,
+                ca.store.as_ref(),
+                std::slice::from_ref(&ca.root_der),
+                now().unix_timestamp(),
+                ca.started,
+            )?)
+        }
+        _ => Err(ApiError::new(
+            401,
+            if allow_token {
+                "missing client certificate or renew token"
+            } else {
+                "missing client certificate"
+            },
+        )),
+    }
+}
+
+/// The checks shared by renew and rekey: not revoked, and the provisioner's renewal claims. Returns the old
+/// certificate's CN, SANs, lifetime and provisioner.
+struct Renewable {
+    cn: Option<String>,
+    sans: Vec<San>,
+    spki: Vec<u8>,
+    life: ::time::Duration,
+    provisioner: String,
+}
+
+fn check_renewable(ca: &Ca, leaf_der: &[u8]) -> Result<Renewable, ApiError> {
+    let (_, cert) = X509Certificate::from_der(leaf_der).map_err(|e| ApiError::new(400, format!("certificate: {e}")))?;
+    let serial = cert.serial.to_str_radix(10);
+    if ca.store.revocation(&serial).map_err(internal)?.is_some() {
+        return Err(ApiError::new(401, format!("certificate {serial} has been revoked")));
+    }
+    let config = ca.config();
+    let provisioner = ca
+        .store
+        .certificate(&serial)
+        .map_err(internal)?
+        .map(|c| c.provisioner)
+        .unwrap_or_default();
+    let entry = config.provisioner(&provisioner);
+    let (nb, na) = (
+        cert.validity().not_before.timestamp(),
+        cert.validity().not_after.timestamp(),
+    );
+    authorize::check_renewal(entry, &config, nb, na, now().unix_timestamp())?;
+    let sans = match cert.subject_alternative_name() {
+        Ok(Some(ext)) => sans_of(&ext.value.general_names).map_err(|e| ApiError::new(403, e))?,
+        _ => Vec::new(),
+    };
+    Ok(Renewable {
+        cn: common_name(cert.subject()),
+        sans,
+        spki: cert.public_key().raw.to_vec(),
+        life: ::time::Duration::seconds(na - nb),
+        provisioner,
+    })
+}
+
+/// `POST /renew` (and `/re-sign`): no body; the same names and key, the same lifetime, backdated a minute.
+pub(crate) async fn renew(
+    State(ca): State<Arc<Ca>>,
+    Extension(peer): Extension<PeerChain>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let res = blocking(move || {
+        let leaf = presented_leaf(&ca, &peer, &headers, true)?;
+        let r = check_renewable(&ca, &leaf)?;
+        let nb = now() - BACKDATE;
+        issue_and_record(&ca, r.cn, r.sans, &r.spki, nb, nb + r.life, &r.provisioner)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(res)).into_response())
+}
+
+#[derive(Deserialize)]
+struct RekeyRequest {
+    csr: String,
+}
+
+/// `POST /rekey` (mTLS only): `{csr}`; the old certificate's names with the CSR's key.
+pub(crate) async fn rekey(
+    State(ca): State<Arc<Ca>>,
+    Extension(peer): Extension<PeerChain>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: RekeyRequest = json_body(body)?;
+    let res = blocking(move || {
+        let leaf = presented_leaf(&ca, &peer, &headers, false)?;
+        let r = check_renewable(&ca, &leaf)?;
+        let csr = parse_csr(&req.csr)?;
+        let nb = now() - BACKDATE;
+        issue_and_record(&ca, r.cn, r.sans, &csr.spki, nb, nb + r.life, &r.provisioner)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(res)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RevokeRequest {
+    serial: String,
+    #[serde(default)]
+    ott: String,
+    #[serde(default)]
+    reason_code: i64,
+    #[serde(default)]
+    reason: String,
+    /// step-ca answers 501 to `passive: false`; ferrica treats both alike: the serial cannot renew and is on the CRL.
+    #[serde(default)]
+    #[allow(dead_code)]
+    passive: Option<bool>,
+}
+
+/// A serial as decimal: `0x`-prefixed hex or decimal in, decimal out.
+pub fn normalize_serial(s: &str) -> Option<String> {
+    use x509_parser::num_bigint::BigUint;
+    let s = s.trim();
+    let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => BigUint::parse_bytes(hex.replace(':', "").as_bytes(), 16)?,
+        None => BigUint::parse_bytes(s.as_bytes(), 10)?,
+    };
+    Some(n.to_str_radix(10))
+}
+
+/// `POST /revoke`: `{serial, ott, reasonCode, reason, passive}` -> `{"status":"ok"}`. Authorized by a revoke token
+/// whose sub is the serial, or over mTLS by the certificate being revoked.
+pub(crate) async fn revoke(
+    State(ca): State<Arc<Ca>>,
+    Extension(peer): Extension<PeerChain>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: RevokeRequest = json_body(body)?;
+    blocking(move || {
+        let serial =
+            normalize_serial(&req.serial).ok_or_else(|| ApiError::new(400, format!("bad serial {:?}", req.serial)))?;
+        if !(0..=10).contains(&req.reason_code) || req.reason_code == 7 {
+            return Err(ApiError::new(
+                400,
+                format!("reasonCode {} is not 0-6 or 8-10", req.reason_code),
+            ));
+        }
+        let now = now().unix_timestamp();
+        if !req.ott.is_empty() {
+            let config = ca.config();
+            let auth = authorize::authorize_token(&req.ott, &config, ca.store.as_ref(), "revoke", now, ca.started)?;
+            if normalize_serial(&auth.sub).as_deref() != Some(serial.as_str()) {
+                return Err(
+                    AuthError::Unauthorized(format!("the token's sub {:?} is not serial {serial}", auth.sub)).into(),
+                );
+            }
+        } else {
+            let Some(chain) = &peer.0 else {
+                return Err(ApiError::new(401, "missing ott or client certificate"));
+            };
+            let (_, cert) = X509Certificate::from_der(&chain[0]).map_err(internal)?;
+            if cert.serial.to_str_radix(10) != serial {
+                return Err(ApiError::new(
+                    401,
+                    "the client certificate is not the one being revoked",
+                ));
+            }
+        }
+        ca.store
+            .revoke(&Revocation {
+                serial: serial.clone(),
+                reason_code: req.reason_code as u8,
+                reason: req.reason.clone(),
+                revoked_at: now,
+            })
+            .map_err(|e| match e {
+                StoreError::AlreadyRevoked(_) => ApiError::new(400, format!("certificate {serial} is already revoked")),
+                other => internal(other),
+            })?;
+        if let Ok(mut crl) = ca.crl.lock() {
+            crl.take();
+        }
+        tracing::info!(%serial, reason_code = req.reason_code, "revoked");
+        Ok(())
+    })
+    .await?;
+    Ok(axum::Json(json!({"status": "ok"})).into_response())
+}
+
+/// A CRL made earlier.
+pub(crate) struct CachedCrl {
+    der: Vec<u8>,
+    this_update: ::time::OffsetDateTime,
+    next_update: ::time::OffsetDateTime,
+}
+
+/// `GET /crl`: DER (`application/pkix-crl`), PEM with `?pem`; `Expires` = nextUpdate.
+pub(crate) async fn crl(State(ca): State<Arc<Ca>>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (der, next_update) = blocking(move || current_crl(&ca)).await?;
+    let expires = httpdate(next_update);
+    let want_pem = q.is_some_and(|q| q.split('&').any(|kv| kv == "pem" || kv.starts_with("pem=")));
+    Ok(if want_pem {
+        (
+            [
+                (header::CONTENT_TYPE, "application/x-pem-file".to_string()),
+                (header::EXPIRES, expires),
+            ],
+            pem("X509 CRL", &der),
+        )
+            .into_response()
+    } else {
+        (
+            [
+                (header::CONTENT_TYPE, "application/pkix-crl".to_string()),
+                (header::EXPIRES, expires),
+            ],
+            der,
+        )
+            .into_response()
+    })
+}
+
+fn httpdate(t: ::time::OffsetDateTime) -> String {
+    let f = ::time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
+/// The CRL: every revoked serial whose certificate has not been expired for more than an hour, signed by the
+/// intermediate, valid for `crl.cacheDuration` (24h); remade after a revocation or half-way to its nextUpdate.
+fn current_crl(ca: &Ca) -> Result<(Vec<u8>, ::time::OffsetDateTime), ApiError> {
+    let now = now();
+    let mut slot = ca.crl.lock().map_err(|_| ApiError::new(500, "CRL lock poisoned"))?;
+    if let Some(c) = slot.as_ref()
+        && now < c.this_update + (c.next_update - c.this_update) / 2
+    {
+        return Ok((c.der.clone(), c.next_update));
+    }
+    let config = ca.config();
+    let cache = config
+        .crl
+        .as_ref()
+        .and_then(|c| c.get("cacheDuration"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(crate::pki::validity::parse_duration)
+        .transpose()
+        .map_err(|e| internal(format!("ca.json crl.cacheDuration: {e}")))?
+        .unwrap_or(::time::Duration::hours(24));
+    let mut revoked = Vec::new();
+    for r in ca.store.revocations().map_err(internal)? {
+        if let Some(c) = ca.store.certificate(&r.serial).map_err(internal)?
+            && c.not_after + 3600 < now.unix_timestamp()
+        {
+            continue;
+        }
+        let Some(n) = x509_parser::num_bigint::BigUint::parse_bytes(r.serial.as_bytes(), 10) else {
+            continue;
+        };
+        revoked.push(rcgen::RevokedCertParams {
+            serial_number: rcgen::SerialNumber::from_slice(&n.to_bytes_be()),
+            revocation_time: ::time::OffsetDateTime::from_unix_timestamp(r.revoked_at).unwrap_or(now),
+            reason_code: reason(r.reason_code),
+            invalidity_date: None,
+        });
+    }
+    let number = ca.store.next_crl_number().map_err(internal)?;
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: now,
+        next_update: now + cache,
+        crl_number: rcgen::SerialNumber::from(number),
+        issuing_distribution_point: None,
+        revoked_certs: revoked,
+        // The AKI must be the intermediate's SKI, however that was derived (step uses SHA-1).
+        key_identifier_method: X509Certificate::from_der(&ca.intermediate_der)
+            .ok()
+            .and_then(|(_, c)| {
+                c.extensions().iter().find_map(|e| match e.parsed_extension() {
+                    ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                    _ => None,
+                })
+            })
+            .map_or(rcgen::KeyIdMethod::Sha256, rcgen::KeyIdMethod::PreSpecified),
+    };
+    let der = params.signed_by(ca.issuer.signer()).map_err(internal)?.der().to_vec();
+    *slot = Some(CachedCrl {
+        der: der.clone(),
+        this_update: now,
+        next_update: now + cache,
+    });
+    Ok((der, now + cache))
+}
+
+fn reason(code: u8) -> Option<rcgen::RevocationReason> {
+    use rcgen::RevocationReason as R;
+    Some(match code {
+        1 => R::KeyCompromise,
+        2 => R::CaCompromise,
+        3 => R::AffiliationChanged,
+        4 => R::Superseded,
+        5 => R::CessationOfOperation,
+        6 => R::CertificateHold,
+        8 => R::RemoveFromCrl,
+        9 => R::PrivilegeWithdrawn,
+        10 => R::AaCompromise,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serials_normalize_to_decimal() {
+        assert_eq!(super::normalize_serial("0x1f").as_deref(), Some("31"));
+        assert_eq!(super::normalize_serial("31").as_deref(), Some("31"));
+        assert_eq!(super::normalize_serial("0x01:00").as_deref(), Some("256"));
+        assert!(super::normalize_serial("nope").is_none());
+    }
+}
