@@ -14,19 +14,299 @@ pub enum CaCommand {
     /// List, add, update and remove provisioners in ca.json.
     #[command(subcommand)]
     Provisioner(ProvisionerCommand),
+    /// Get a certificate from the CA: make a key and a CSR, send them with a token to /sign.
+    Certificate(Box<CertificateArgs>),
+    /// Send a CSR with a token to the CA's /sign.
+    Sign(Box<SignArgs>),
+    /// Renew a certificate (mTLS with the certificate, or a token signed with its key once it has expired).
+    Renew(Box<RenewArgs>),
+    /// Revoke a certificate (passively and on the CRL): with a token, or with the certificate and its key.
+    Revoke(Box<RevokeArgs>),
+    /// Download the root whose SHA-256 fingerprint is given, and refuse any other.
+    Root(RootArgs),
+    /// Download the CA's roots (trusting --root).
+    Roots(RootsArgs),
+    /// Trust a CA by fingerprint: write its root and config/defaults.json under $FERRICA_PATH.
+    Bootstrap(BootstrapArgs),
+    /// Check that the CA answers (GET /health).
+    Health(CaClientArgs),
+}
+
+/// Where the CA is and which root its TLS certificate must chain to.
+#[derive(Debug, Clone, Args)]
+pub struct CaClientArgs {
+    /// The CA URL (default: ca-url in $FERRICA_PATH/config/defaults.json, written by `ca init` and `ca bootstrap`).
+    #[arg(long, env = "FERRICA_CA_URL", value_name = "URL")]
+    pub ca_url: Option<String>,
+    /// The root certificate the CA must present a chain to (default: root in defaults.json).
+    #[arg(long, env = "FERRICA_ROOT", value_name = "FILE")]
+    pub root: Option<String>,
+}
+
+/// How a client command gets its one-time token.
+#[derive(Debug, Clone, Args)]
+pub struct MintArgs {
+    /// A token from `ferrica ca token` (else one is minted with --provisioner).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// The JWK provisioner to mint the token with (default: the CA's only JWK provisioner).
+    #[arg(long, visible_alias = "issuer", value_name = "NAME")]
+    pub provisioner: Option<String>,
+    /// File with the provisioner key password (`-` = stdin).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FERRICA_PROVISIONER_PASSWORD_FILE",
+        hide_env_values = true
+    )]
+    pub provisioner_password_file: Option<String>,
+}
+
+/// `ca certificate` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = format!("Writes CRT_FILE (leaf, then intermediate) and KEY_FILE (0600, unencrypted, as step: the service and `ca renew --daemon` read it).
+
+EXAMPLES:
+  $ TOKEN=$(ferrica ca token svc.lab.internal --password-file prov.pw)
+  $ ferrica ca certificate svc.lab.internal svc.crt svc.key --token \"$TOKEN\"
+  $ echo \"$PROV_PASS\" | ferrica ca certificate svc.lab.internal svc.crt svc.key --san svc.lab.internal --san 10.0.0.5 \
+      --provisioner ci@lab.internal --not-after 2h
+
+{EXIT_CODES}"))]
+pub struct CertificateArgs {
+    /// The subject (common name); the default SAN.
+    pub subject: String,
+    /// Where to write the certificate chain.
+    pub crt_file: String,
+    /// Where to write the new private key.
+    pub key_file: String,
+    /// A SAN (repeatable; default: the subject). Must match the token's.
+    #[arg(long)]
+    pub san: Vec<String>,
+    /// Certificate start: RFC 3339 or a duration from now.
+    #[arg(long, allow_hyphen_values = true)]
+    pub not_before: Option<String>,
+    /// Certificate end: RFC 3339 or a duration from now (default: the provisioner's, 24h).
+    #[arg(long, allow_hyphen_values = true)]
+    pub not_after: Option<String>,
+    /// Key type of the new key.
+    #[command(flatten)]
+    pub key_type: KeyTypeArgs,
+    /// The token.
+    #[command(flatten)]
+    pub mint: MintArgs,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: CaClientArgs,
+    /// Overwrite CRT_FILE and KEY_FILE.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `ca sign` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = format!("EXAMPLES:
+  $ ferrica ca sign svc.csr svc.crt --token \"$TOKEN\"
+
+{EXIT_CODES}"))]
+pub struct SignArgs {
+    /// The CSR (PEM/DER; `-` = stdin).
+    pub csr_file: String,
+    /// Where to write the certificate chain.
+    pub crt_file: String,
+    /// Certificate start: RFC 3339 or a duration from now.
+    #[arg(long, allow_hyphen_values = true)]
+    pub not_before: Option<String>,
+    /// Certificate end: RFC 3339 or a duration from now.
+    #[arg(long, allow_hyphen_values = true)]
+    pub not_after: Option<String>,
+    /// The token (minted for the CSR's CN and SANs when not given).
+    #[command(flatten)]
+    pub mint: MintArgs,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: CaClientArgs,
+    /// Overwrite CRT_FILE.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `ca renew` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = format!("Renewal keeps the key, the names and the lifetime. Over mTLS by default; once the certificate has expired (or with --mtls=false) a token signed with the certificate's key is sent instead, which the provisioner must allow (allowRenewalAfterExpiry).
+
+DAEMON: with --daemon, renews when 2/3 of the lifetime has passed (with jitter), or every --renew-period; after a failure it retries with exponential backoff (1 s doubling to 1 min, never past expiry); SIGHUP renews now; SIGINT and SIGTERM stop it (exit 0). After each renewal: --exec runs, and --pid-file/--pid gets --signal.
+
+EXAMPLES:
+  $ ferrica ca renew svc.crt svc.key --force
+  $ ferrica ca renew svc.crt svc.key --force --expires-in 8h    # cron: only when close to expiry
+  $ ferrica ca renew svc.crt svc.key --daemon --exec 'systemctl reload nginx'
+
+{EXIT_CODES}"))]
+pub struct RenewArgs {
+    /// The certificate to renew.
+    pub crt_file: String,
+    /// Its private key.
+    pub key_file: String,
+    /// File with the password of KEY_FILE, if encrypted (`-` = stdin).
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
+    /// Write the new certificate here instead of over CRT_FILE.
+    #[arg(long, visible_alias = "output-file", value_name = "FILE")]
+    pub out: Option<String>,
+    /// Overwrite the output file (needed to replace CRT_FILE; implied by --daemon).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Renew only when the certificate expires within this duration (plus up to 1/20 of it as jitter).
+    #[arg(long, value_name = "DURATION")]
+    pub expires_in: Option<String>,
+    /// Authenticate with the certificate over mTLS (`--mtls=false`: send a token signed with its key).
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub mtls: bool,
+    /// Keep running and renew before expiry.
+    #[arg(long)]
+    pub daemon: bool,
+    /// With --daemon: renew at this fixed interval instead of at 2/3 of the lifetime.
+    #[arg(long, value_name = "DURATION", requires = "daemon")]
+    pub renew_period: Option<String>,
+    /// A command run (with sh -c) after each renewal.
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// A process to signal after each renewal.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<i32>,
+    /// A file with the PID of a process to signal after each renewal.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<String>,
+    /// The signal for --pid/--pid-file: a name (HUP, USR1, TERM...) or number.
+    #[arg(long, default_value = "HUP")]
+    pub signal: String,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: CaClientArgs,
+}
+
+/// `ca revoke` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = format!("ferrica revokes passively (renewals are refused) and actively: the serial is published on the CA's CRL (GET /crl). step-ca refuses active revocation with 501.
+
+EXAMPLES:
+  $ ferrica ca revoke 2853482957437859 --token \"$(ferrica ca token 2853482957437859 --revoke --password-file p)\"
+  $ ferrica ca revoke 2853482957437859 --cert svc.crt --key svc.key --reason 'key leaked' --reasonCode 1
+
+{EXIT_CODES}"))]
+pub struct RevokeArgs {
+    /// The serial (decimal or 0x-hex); may be omitted with --cert.
+    pub serial: Option<String>,
+    /// Authenticate with this certificate over mTLS (with --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<String>,
+    /// The key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<String>,
+    /// File with the password of --key, if encrypted.
+    #[arg(long, value_name = "FILE")]
+    pub key_password_file: Option<String>,
+    /// Why, in words.
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// RFC 5280 reason code: 0 unspecified, 1 keyCompromise, 2 cACompromise, 3 affiliationChanged, 4 superseded,
+    /// 5 cessationOfOperation, 6 certificateHold, 8 removeFromCRL, 9 privilegeWithdrawn, 10 aACompromise.
+    #[arg(
+        long = "reasonCode",
+        visible_alias = "reason-code",
+        default_value_t = 0,
+        value_name = "CODE"
+    )]
+    pub reason_code: u8,
+    /// The token (minted with --provisioner when neither it nor --cert is given).
+    #[command(flatten)]
+    pub mint: MintArgs,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: CaClientArgs,
+}
+
+/// `ca root` flags.
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    /// Where to write the root (default: stdout).
+    pub root_file: Option<String>,
+    /// The SHA-256 fingerprint the root must have (default: fingerprint in defaults.json).
+    #[arg(long, value_name = "SHA256")]
+    pub fingerprint: Option<String>,
+    /// The CA URL (default: defaults.json's ca-url).
+    #[arg(long, env = "FERRICA_CA_URL", value_name = "URL")]
+    pub ca_url: Option<String>,
+    /// Overwrite ROOT_FILE.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `ca roots` flags.
+#[derive(Debug, Args)]
+pub struct RootsArgs {
+    /// Where to write the roots (default: stdout).
+    pub roots_file: Option<String>,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: CaClientArgs,
+    /// Overwrite ROOTS_FILE.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `ca bootstrap` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = format!("Fetches /root/<fingerprint> without trusting the server's certificate, checks that the root's SHA-256 is the fingerprint, then writes $FERRICA_PATH/certs/root_ca.crt and config/defaults.json so that later `ca` commands need no --ca-url or --root.
+
+EXAMPLES:
+  $ ferrica ca bootstrap --ca-url https://ca.lab.internal:9000 --fingerprint 5b8f...e1 --install
+
+{EXIT_CODES}"))]
+pub struct BootstrapArgs {
+    /// The CA URL.
+    #[arg(long, env = "FERRICA_CA_URL", value_name = "URL")]
+    pub ca_url: String,
+    /// The root's SHA-256 fingerprint (as `ca init` printed it).
+    #[arg(long, value_name = "SHA256")]
+    pub fingerprint: String,
+    /// Also install the root in the system trust store (as `certificate install`).
+    #[arg(long)]
+    pub install: bool,
+    /// With --install: the root directory of the system store (images, tests).
+    #[arg(long, value_name = "DIR", requires = "install")]
+    pub prefix: Option<String>,
+    /// Overwrite an existing root_ca.crt and defaults.json.
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 /// `ca provisioner` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ProvisionerCommand {
-    /// Print the provisioners as JSON.
-    List(ConfigArg),
+    /// Print the provisioners as JSON (from ca.json, or from a running CA with --ca-url).
+    List(ProvisionerListArgs),
     /// Add a provisioner.
     Add(Box<ProvisionerAddArgs>),
     /// Change a provisioner's claims or policy.
     Update(Box<ProvisionerUpdateArgs>),
     /// Remove a provisioner.
     Remove(ProvisionerRemoveArgs),
+}
+
+/// `ca provisioner list` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ProvisionerListArgs {
+    /// Ask this CA (GET /provisioners) instead of reading ca.json.
+    #[arg(long, value_name = "URL")]
+    pub ca_url: Option<String>,
+    /// With --ca-url: the root the CA must chain to (default: defaults.json's root).
+    #[arg(long, value_name = "FILE", requires = "ca_url")]
+    pub root: Option<String>,
+    /// Where ca.json is.
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// Where ca.json is.
@@ -148,7 +428,8 @@ pub struct ProvisionerRemoveArgs {
 header kid = the provisioner's kid.\n\n\
 EXAMPLES:\n  $ TOKEN=$(ferrica ca token svc.lab.internal --offline --password-file prov.pw --san svc.lab.internal --san 10.0.0.5)\n  \
 $ ferrica ca token 1234567890 --revoke --offline --provisioner ci@lab.internal --password-file prov.pw\n\n\
-Only --offline works today: minting against a running CA needs `ferrica serve`, which is not built yet."
+Without --offline the provisioner key is fetched from the CA (GET /provisioners/<kid>/encrypted-key, trusting \
+--root) and decrypted with --password-file."
 )]
 pub struct TokenArgs {
     /// The subject: the certificate's common name (or the serial with --revoke).

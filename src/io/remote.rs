@@ -144,6 +144,11 @@ fn load_roots(roots: Option<&str>) -> Result<rustls::RootCertStore> {
     Ok(store)
 }
 
+/// A verifier that accepts any server certificate (still checking handshake signatures).
+pub fn accept_any(provider: Arc<CryptoProvider>) -> Arc<dyn ServerCertVerifier> {
+    Arc::new(AcceptAny(provider))
+}
+
 /// `--insecure`: accept whatever chain the server shows, but still check the handshake signature.
 #[derive(Debug)]
 struct AcceptAny(Arc<CryptoProvider>);

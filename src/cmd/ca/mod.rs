@@ -1,7 +1,12 @@
 //! `ferrica ca ...`
 
+pub mod certificate;
+pub mod client;
 pub mod init;
 pub mod provisioner;
+pub mod renew;
+pub mod revoke;
+pub mod root;
 pub mod token;
 
 use std::path::PathBuf;
@@ -17,6 +22,14 @@ pub fn run(cmd: CaCommand) -> Result<u8> {
         CaCommand::Init(a) => init::run(*a),
         CaCommand::Token(a) => token::run(*a),
         CaCommand::Provisioner(c) => provisioner::run(c),
+        CaCommand::Certificate(a) => certificate::run_certificate(*a),
+        CaCommand::Sign(a) => certificate::run_sign(*a),
+        CaCommand::Renew(a) => renew::run(*a),
+        CaCommand::Revoke(a) => revoke::run(*a),
+        CaCommand::Root(a) => root::run_root(a),
+        CaCommand::Roots(a) => root::run_roots(a),
+        CaCommand::Bootstrap(a) => root::run_bootstrap(a),
+        CaCommand::Health(a) => root::run_health(a),
     }
 }
 

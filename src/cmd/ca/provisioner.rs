@@ -17,9 +17,22 @@ use crate::pki::keys::{KeySpec, PrivateKey};
 /// Runs a `provisioner` subcommand.
 pub fn run(cmd: ProvisionerCommand) -> Result<u8> {
     match cmd {
-        ProvisionerCommand::List(c) => {
-            let (_, cfg) = load(&c)?;
-            let list = Value::Array(cfg.authority.provisioners.into_iter().map(Value::Object).collect());
+        ProvisionerCommand::List(l) => {
+            let list = match &l.ca_url {
+                Some(url) => {
+                    let args = crate::cli::ca::CaClientArgs {
+                        ca_url: Some(url.clone()),
+                        root: l.root.clone(),
+                    };
+                    let (ca, _) = super::client::connect(&args, None)?;
+                    let v = ca.get("/1.0/provisioners")?.json("GET /provisioners")?;
+                    v.get("provisioners").cloned().unwrap_or(Value::Array(Vec::new()))
+                }
+                None => {
+                    let (_, cfg) = load(&l.config)?;
+                    Value::Array(cfg.authority.provisioners.into_iter().map(Value::Object).collect())
+                }
+            };
             crate::cmd::print_stdout((serde_json::to_string_pretty(&list)? + "\n").as_bytes())?;
             Ok(0)
         }

@@ -1,4 +1,5 @@
-//! `ferrica ca token SUBJECT`: one-time tokens signed by a JWK provisioner (offline for now).
+//! `ferrica ca token SUBJECT`: one-time tokens signed by a JWK provisioner, whose key comes from ca.json or `--key`
+//! (`--offline`) or from the CA (`/provisioners/{kid}/encrypted-key`).
 
 use std::path::{Path, PathBuf};
 
@@ -14,18 +15,91 @@ use crate::jose::jwk::Jwk;
 use crate::jose::jws::{self, Alg, SigningKey};
 use crate::pki::fingerprint::{FingerprintFormat, FingerprintHash, fingerprint};
 
+/// A provisioner's signing key, its name (the token's iss) and key id.
+pub struct TokenKey {
+    key: SigningKey,
+    issuer: String,
+    kid: String,
+}
+
+/// Now, whole seconds.
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond")
+}
+
+/// Decrypts a provisioner's encryptedKey (compact JWE) with the password from `password_file`/stdin/TTY.
+pub fn decrypt_provisioner_key(
+    name: &str,
+    enc: &str,
+    password_file: Option<String>,
+    stdin: &mut Stdin,
+) -> Result<TokenKey> {
+    let jwe = crate::jose::jwe::Jwe::parse(enc.as_bytes())
+        .map_err(|e| UserError::input(format!("provisioner {name:?}: {e}")))?;
+    let pw = crate::cmd::crypto::decrypt_password(&format!("the provisioner key of {name:?}"), password_file, stdin)?;
+    let plain = crate::jose::jwe::decrypt(&jwe, &pw).map_err(|e| {
+        UserError::input(format!("provisioner {name:?}: {e}")).hint("check the provisioner password (--password-file)")
+    })?;
+    let jwk = Jwk::from_json(&plain)?;
+    let kid = jwk.kid.clone().map_or_else(|| jwk.thumbprint(), Ok)?;
+    Ok(TokenKey {
+        key: SigningKey::from_jwk(jwk)?,
+        issuer: name.to_string(),
+        kid,
+    })
+}
+
+/// Signs a token with step's claims: iss, aud, sub, sans (none for revoke tokens), sha, jti (64 random hex),
+/// iat = now, nbf, exp; header typ JWT and kid.
+pub fn mint(
+    key: &TokenKey,
+    aud: &str,
+    subject: &str,
+    sans: Option<Vec<String>>,
+    sha: Option<&str>,
+    nbf: time::OffsetDateTime,
+    exp: time::OffsetDateTime,
+) -> Result<String> {
+    let alg = Alg::parse(key.key.jwk.alg.as_deref().unwrap_or(key.key.jwk.default_alg()?))?;
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(key.issuer));
+    claims.insert("aud".into(), json!(aud));
+    claims.insert("sub".into(), json!(subject));
+    if let Some(sans) = sans {
+        claims.insert("sans".into(), json!(sans));
+    }
+    if let Some(sha) = sha {
+        claims.insert("sha".into(), json!(sha));
+    }
+    claims.insert("jti".into(), json!(hex::encode(crate::jose::random(32)?)));
+    claims.insert("iat".into(), json!(now().unix_timestamp()));
+    claims.insert("nbf".into(), json!(nbf.unix_timestamp()));
+    claims.insert("exp".into(), json!(exp.unix_timestamp()));
+    let mut header = Map::new();
+    header.insert("typ".into(), json!("JWT"));
+    header.insert("kid".into(), json!(key.kid));
+    Ok(jws::sign_compact(&key.key, alg, header, &serde_json::to_vec(&claims)?)?)
+}
+
 /// Mints a token.
 pub fn run(a: TokenArgs) -> Result<u8> {
-    if !a.offline {
-        return Err(UserError::usage(
-            "minting a token through a running CA needs `ferrica serve`, which is not built yet",
-        )
-        .hint("pass --offline to sign with the provisioner key from ca.json")
-        .into());
-    }
     let mut out = OutputSet::new(a.force);
     if let Some(f) = &a.output_file {
         out.check(Path::new(f), "--output-file")?;
+    }
+    let endpoint = if a.revoke {
+        "revoke"
+    } else if a.renew {
+        "renew"
+    } else if a.rekey {
+        "rekey"
+    } else {
+        "sign"
+    };
+    if !a.offline && a.key.is_none() {
+        return online(a, out, endpoint);
     }
     let base = super::ferrica_path()?;
     let cfg_path = a
@@ -94,35 +168,16 @@ pub fn run(a: TokenArgs) -> Result<u8> {
                 UserError::input(format!("provisioner {name:?} has no encryptedKey"))
                     .hint("pass --key with its private key")
             })?;
-            let jwe = crate::jose::jwe::Jwe::parse(enc.as_bytes())
-                .map_err(|e| UserError::input(format!("provisioner {name:?}: {e}")))?;
-            let pw = crate::cmd::crypto::decrypt_password(
-                &format!("the provisioner key of {name:?}"),
-                a.password_file.clone(),
-                &mut stdin,
-            )?;
-            let plain = crate::jose::jwe::decrypt(&jwe, &pw)
-                .map_err(|e| UserError::input(format!("provisioner {name:?}: {e}")).hint("check --password-file"))?;
-            let jwk = Jwk::from_json(&plain)?;
-            let kid = jwk.kid.clone().map_or_else(|| jwk.thumbprint(), Ok)?;
-            (SigningKey::from_jwk(jwk)?, name, kid)
+            let k = decrypt_provisioner_key(&name, enc, a.password_file.clone(), &mut stdin)?;
+            (k.key, k.issuer, k.kid)
         }
     };
-    let alg = Alg::parse(key.jwk.alg.as_deref().unwrap_or(key.jwk.default_alg()?))?;
+    let key = TokenKey { key, issuer, kid };
 
     // Audience from the CA URL.
     let ca_url = match &a.ca_url {
         Some(u) => u.clone(),
         None => default_ca_url(&base, config.as_ref())?,
-    };
-    let endpoint = if a.revoke {
-        "revoke"
-    } else if a.renew {
-        "renew"
-    } else if a.rekey {
-        "rekey"
-    } else {
-        "sign"
     };
     let aud = format!("{}/1.0/{endpoint}", ca_url.trim_end_matches('/'));
 
@@ -143,51 +198,8 @@ pub fn run(a: TokenArgs) -> Result<u8> {
         None => None,
     };
 
-    // Validity: default now..now+5m, 10 s to 1 h long (step's bounds).
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 is a valid nanosecond");
-    let parse = |v: &Option<String>, flag: &str, default: time::OffsetDateTime| -> Result<time::OffsetDateTime> {
-        match v {
-            Some(s) => Ok(crate::pki::validity::parse_time_or_duration(s, now)
-                .map_err(|e| UserError::usage(format!("{flag}: {e}")))?),
-            None => Ok(default),
-        }
-    };
-    let nbf = parse(&a.not_before, "--not-before", now)?;
-    let exp = parse(&a.not_after, "--not-after", nbf + time::Duration::minutes(5))?;
-    let life = exp - nbf;
-    if life < time::Duration::seconds(10) || life > time::Duration::hours(1) {
-        return Err(UserError::usage(format!(
-            "the token would be valid for {} s; it must be 10 s to 1 h",
-            life.whole_seconds()
-        ))
-        .into());
-    }
-
-    let mut claims = Map::new();
-    claims.insert("iss".into(), json!(issuer));
-    claims.insert("aud".into(), json!(aud));
-    claims.insert("sub".into(), json!(a.subject));
-    if !a.revoke {
-        let sans = if a.san.is_empty() {
-            vec![a.subject.clone()]
-        } else {
-            a.san.clone()
-        };
-        claims.insert("sans".into(), json!(sans));
-    }
-    if let Some(sha) = sha {
-        claims.insert("sha".into(), json!(sha));
-    }
-    claims.insert("jti".into(), json!(hex::encode(crate::jose::random(32)?)));
-    claims.insert("iat".into(), json!(now.unix_timestamp()));
-    claims.insert("nbf".into(), json!(nbf.unix_timestamp()));
-    claims.insert("exp".into(), json!(exp.unix_timestamp()));
-    let mut header = Map::new();
-    header.insert("typ".into(), json!("JWT"));
-    header.insert("kid".into(), json!(kid));
-    let token = jws::sign_compact(&key, alg, header, &serde_json::to_vec(&claims)?)? + "\n";
+    let (nbf, exp) = token_validity(&a)?;
+    let token = mint(&key, &aud, &a.subject, token_sans(&a), sha.as_deref(), nbf, exp)? + "\n";
     match &a.output_file {
         Some(f) => {
             out.stage(Path::new(f), token.as_bytes(), PUBLIC_MODE)?;
@@ -217,4 +229,65 @@ fn default_ca_url(base: &Path, config: Option<&CaConfig>) -> Result<String> {
     } else {
         format!("https://{host}:{port}")
     })
+}
+
+/// The token's sans: none for revoke tokens, else --san or the subject.
+fn token_sans(a: &TokenArgs) -> Option<Vec<String>> {
+    if a.revoke {
+        None
+    } else if a.san.is_empty() {
+        Some(vec![a.subject.clone()])
+    } else {
+        Some(a.san.clone())
+    }
+}
+
+/// Validity: default now..now+5m, 10 s to 1 h long (step's bounds).
+fn token_validity(a: &TokenArgs) -> Result<(time::OffsetDateTime, time::OffsetDateTime)> {
+    let now = now();
+    let parse = |v: &Option<String>, flag: &str, default: time::OffsetDateTime| -> Result<time::OffsetDateTime> {
+        match v {
+            Some(s) => Ok(crate::pki::validity::parse_time_or_duration(s, now)
+                .map_err(|e| UserError::usage(format!("{flag}: {e}")))?),
+            None => Ok(default),
+        }
+    };
+    let nbf = parse(&a.not_before, "--not-before", now)?;
+    let exp = parse(&a.not_after, "--not-after", nbf + time::Duration::minutes(5))?;
+    let life = exp - nbf;
+    if life < time::Duration::seconds(10) || life > time::Duration::hours(1) {
+        return Err(UserError::usage(format!(
+            "the token would be valid for {} s; it must be 10 s to 1 h",
+            life.whole_seconds()
+        ))
+        .into());
+    }
+    Ok((nbf, exp))
+}
+
+/// A token signed with the provisioner key fetched from the CA.
+fn online(a: TokenArgs, mut out: OutputSet, endpoint: &str) -> Result<u8> {
+    let args = crate::cli::ca::CaClientArgs {
+        ca_url: a.ca_url.clone(),
+        root: a.root.clone(),
+    };
+    let (client, roots) = super::client::connect(&args, None)?;
+    let key = super::client::provisioner_key(
+        &client,
+        a.provisioner.as_deref(),
+        a.password_file.clone(),
+        &mut Stdin::default(),
+    )?;
+    let sha = fingerprint(&roots[0], FingerprintHash::Sha256, FingerprintFormat::Hex);
+    let (nbf, exp) = token_validity(&a)?;
+    let aud = format!("{}/1.0/{endpoint}", client.url());
+    let token = mint(&key, &aud, &a.subject, token_sans(&a), Some(&sha), nbf, exp)? + "\n";
+    match &a.output_file {
+        Some(f) => {
+            out.stage(Path::new(f), token.as_bytes(), PUBLIC_MODE)?;
+            out.commit()?;
+        }
+        None => crate::cmd::print_stdout(token.as_bytes())?,
+    }
+    Ok(0)
 }

@@ -1,0 +1,117 @@
+//! `ferrica ca certificate SUBJECT CRT KEY` and `ferrica ca sign CSR CRT`: a key and CSR (or a given CSR) sent
+//! with a one-time token to the CA's `/sign`.
+
+use std::path::Path;
+
+use anyhow::Result;
+use x509_parser::prelude::*;
+
+use super::client;
+use crate::cli::ca::{CertificateArgs, SignArgs};
+use crate::error::UserError;
+use crate::io::output::{KEY_MODE, OutputSet, PUBLIC_MODE};
+use crate::io::password::Stdin;
+use crate::pki::issue::{San, create_csr};
+use crate::pki::keys::{KeySpec, PrivateKey};
+
+/// `ca certificate`.
+pub fn run_certificate(a: CertificateArgs) -> Result<u8> {
+    let mut out = OutputSet::new(a.force);
+    out.check(Path::new(&a.crt_file), "CRT_FILE")?;
+    out.check(Path::new(&a.key_file), "KEY_FILE")?;
+    let spec = KeySpec::from_flags(
+        a.key_type.kty.as_deref(),
+        a.key_type.crv.as_deref(),
+        a.key_type.size,
+        false,
+    )?;
+    let (ca, roots) = client::connect(&a.ca, None)?;
+    let sans: Vec<String> = if a.san.is_empty() {
+        vec![a.subject.clone()]
+    } else {
+        a.san.clone()
+    };
+    let mut stdin = Stdin::default();
+    let token = client::token_for(&ca, &roots, &a.mint, "sign", &a.subject, Some(sans.clone()), &mut stdin)?;
+    let key = PrivateKey::generate(spec)?;
+    let parsed: Vec<San> = sans.iter().map(|s| San::parse(s)).collect();
+    let csr = create_csr(&a.subject, &parsed, &key)?;
+    let csr_pem = crate::cmd::certificate::create::pem_block("CERTIFICATE REQUEST", csr);
+    let chain = client::sign(&ca, &csr_pem, &token, a.not_before.as_deref(), a.not_after.as_deref())?;
+    out.stage(Path::new(&a.crt_file), chain.as_bytes(), PUBLIC_MODE)?;
+    out.stage(Path::new(&a.key_file), key.to_pem(None)?.as_bytes(), KEY_MODE)?;
+    out.commit()?;
+    eprintln!("Your certificate has been saved in {}.", a.crt_file);
+    eprintln!("Your private key has been saved in {}.", a.key_file);
+    Ok(0)
+}
+
+/// `ca sign`.
+pub fn run_sign(a: SignArgs) -> Result<u8> {
+    let mut out = OutputSet::new(a.force);
+    out.check(Path::new(&a.crt_file), "CRT_FILE")?;
+    let data = crate::io::input::read_input(&a.csr_file, "CSR file")?;
+    let der = match crate::pki::der_input::parse_x509(&data) {
+        Ok(crate::pki::der_input::X509Input::Csr(der)) => der,
+        Ok(_) => return Err(UserError::input(format!("{}: a certificate, not a CSR", a.csr_file)).into()),
+        Err(e) => return Err(UserError::input(format!("{}: {e}", a.csr_file)).into()),
+    };
+    let (_, csr) =
+        X509CertificationRequest::from_der(&der).map_err(|e| UserError::input(format!("{}: {e}", a.csr_file)))?;
+    // The token's subject and SANs are the CSR's, so that the CA's comparison passes.
+    let cn = csr
+        .certification_request_info
+        .subject
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut sans = Vec::new();
+    for ext in csr.requested_extensions().into_iter().flatten() {
+        if let ParsedExtension::SubjectAlternativeName(s) = ext {
+            for g in &s.general_names {
+                match g {
+                    GeneralName::DNSName(d) => sans.push(d.to_string()),
+                    GeneralName::RFC822Name(e) => sans.push(e.to_string()),
+                    GeneralName::URI(u) => sans.push(u.to_string()),
+                    GeneralName::IPAddress(b) => {
+                        if let Ok(v4) = <[u8; 4]>::try_from(*b) {
+                            sans.push(std::net::IpAddr::from(v4).to_string());
+                        } else if let Ok(v6) = <[u8; 16]>::try_from(*b) {
+                            sans.push(std::net::IpAddr::from(v6).to_string());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let subject = if cn.is_empty() {
+        sans.first().cloned().unwrap_or_default()
+    } else {
+        cn.clone()
+    };
+    if subject.is_empty() && a.mint.token.is_none() {
+        return Err(UserError::input(format!("{}: the CSR has neither a CN nor SANs", a.csr_file)).into());
+    }
+    if sans.is_empty() {
+        sans.push(subject.clone());
+    }
+    let (ca, roots) = client::connect(&a.ca, None)?;
+    let token = client::token_for(
+        &ca,
+        &roots,
+        &a.mint,
+        "sign",
+        &subject,
+        Some(sans),
+        &mut Stdin::default(),
+    )?;
+    let csr_pem = crate::cmd::certificate::create::pem_block("CERTIFICATE REQUEST", der);
+    let chain = client::sign(&ca, &csr_pem, &token, a.not_before.as_deref(), a.not_after.as_deref())?;
+    out.stage(Path::new(&a.crt_file), chain.as_bytes(), PUBLIC_MODE)?;
+    out.commit()?;
+    eprintln!("Your certificate has been saved in {}.", a.crt_file);
+    Ok(0)
+}
