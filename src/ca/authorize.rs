@@ -52,6 +52,10 @@ pub struct Authorized {
     pub sans: Vec<String>,
     /// The provisioner entry (claims, policy).
     pub entry: Map<String, Value>,
+    /// The single-use key of the token (`<iss>:<jti>`, or the token's SHA-256 without a jti).
+    pub token_id: String,
+    /// The token's exp (unix seconds): the used-token record may be dropped after it.
+    pub token_exp: i64,
 }
 
 /// The audiences a `/sign` token may carry: `https://<dns>[:port]/1.0/sign` and `.../sign`.
@@ -76,12 +80,12 @@ fn audience_ok(aud: &Value, config: &CaConfig, endpoint: &str) -> bool {
     })
 }
 
-/// Checks a JWK-provisioner token for `endpoint` (`sign`, `revoke`, ...) at `now` (unix seconds), and marks its
-/// ID used. `started` is the CA's start time: older tokens are refused (step-ca's issued-at check).
+/// Checks a JWK-provisioner token for `endpoint` (`sign`, `revoke`, ...) at `now` (unix seconds). `started` is the
+/// CA's start time: older tokens are refused (step-ca's issued-at check). The caller then marks it used
+/// ([`use_token`], or with the certificate in one transaction), which is what makes it single-use.
 pub fn authorize_token(
     token: &str,
     config: &CaConfig,
-    store: &dyn Store,
     endpoint: &str,
     now: i64,
     started: i64,
@@ -136,10 +140,6 @@ pub fn authorize_token(
         None => hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())),
     };
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
-    store.use_token(&format!("{iss}:{jti}"), exp).map_err(|e| match e {
-        StoreError::TokenReused => unauthorized("token already used"),
-        other => AuthError::Internal(other.to_string()),
-    })?;
     let sans = match claims.get("sans") {
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => vec![sub.to_string()],
@@ -149,7 +149,23 @@ pub fn authorize_token(
         sub: sub.to_string(),
         sans,
         entry: entry.clone(),
+        token_id: format!("{iss}:{jti}"),
+        token_exp: exp,
     })
+}
+
+/// 5. Marks the token used; a second use is refused with 401 "token already used". (`/sign` instead records the
+/// token together with the certificate, in one transaction: [`Store::record_issued`].)
+pub fn use_token(store: &dyn Store, auth: &Authorized) -> Result<(), AuthError> {
+    store.use_token(&auth.token_id, auth.token_exp).map_err(store_error)
+}
+
+/// A store error as the API reports it.
+pub fn store_error(e: StoreError) -> AuthError {
+    match e {
+        StoreError::TokenReused => AuthError::Unauthorized("token already used".into()),
+        other => AuthError::Internal(other.to_string()),
+    }
 }
 
 /// `iss` of the renewal tokens step signs with the certificate's own key.
@@ -502,6 +518,8 @@ mod tests {
             sub: "svc.lab.test".into(),
             sans: vec!["svc.lab.test".into(), "10.0.0.5".into()],
             entry: entry.as_object().unwrap().clone(),
+            token_id: "p:j".into(),
+            token_exp: 0,
         }
     }
 
@@ -575,19 +593,21 @@ mod tests {
         };
         let store = crate::ca::store::RedbStore::in_memory().unwrap();
         let t = mint("https://ca.lab.test:9000/1.0/sign", "p");
-        let a = authorize_token(&t, &cfg, &store, "sign", now, now - 10).unwrap();
+        let a = authorize_token(&t, &cfg, "sign", now, now - 10).unwrap();
         assert_eq!(a.sans, vec!["svc"]);
+        use_token(&store, &a).unwrap();
+        let again = authorize_token(&t, &cfg, "sign", now, now - 10).unwrap();
         assert_eq!(
-            authorize_token(&t, &cfg, &store, "sign", now, now - 10).unwrap_err(),
+            use_token(&store, &again).unwrap_err(),
             AuthError::Unauthorized("token already used".into())
         );
         let other = mint("https://evil.test/1.0/sign", "p");
-        assert!(authorize_token(&other, &cfg, &store, "sign", now, 0).is_err());
+        assert!(authorize_token(&other, &cfg, "sign", now, 0).is_err());
         let wrong_iss = mint("https://ca.lab.test/1.0/sign", "q");
-        assert!(authorize_token(&wrong_iss, &cfg, &store, "sign", now, 0).is_err());
+        assert!(authorize_token(&wrong_iss, &cfg, "sign", now, 0).is_err());
         let late = mint("https://ca.lab.test/sign", "p");
         assert!(
-            matches!(authorize_token(&late, &cfg, &store, "sign", now + 1000, 0), Err(AuthError::Unauthorized(m)) if m.contains("expired"))
+            matches!(authorize_token(&late, &cfg, "sign", now + 1000, 0), Err(AuthError::Unauthorized(m)) if m.contains("expired"))
         );
     }
 }

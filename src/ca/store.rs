@@ -50,10 +50,26 @@ pub struct IssuedCert {
     pub serial: String,
     /// The provisioner that authorized it.
     pub provisioner: String,
-    /// The certificate DER.
+    /// The certificate DER (base64 in the stored JSON: compact and quick to write).
+    #[serde(with = "b64")]
     pub der: Vec<u8>,
     /// notAfter, unix seconds.
     pub not_after: i64,
+}
+
+mod b64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A revocation.
@@ -73,6 +89,10 @@ pub struct Revocation {
 pub trait Store: Send + Sync {
     /// Records an issued certificate; fails if the serial exists.
     fn record_certificate(&self, cert: &IssuedCert) -> Result<(), StoreError>;
+    /// Marks the token used and records the certificate it paid for, atomically: if the token was used before
+    /// ([`StoreError::TokenReused`]) or the serial exists, nothing is written and the certificate must not be given
+    /// out.
+    fn record_issued(&self, jti: &str, expires: i64, cert: &IssuedCert) -> Result<(), StoreError>;
     /// An issued certificate by serial (decimal).
     fn certificate(&self, serial: &str) -> Result<Option<IssuedCert>, StoreError>;
     /// Marks a token ID used; fails with [`StoreError::TokenReused`] if it was. `expires` (unix) lets old IDs go.
@@ -102,6 +122,7 @@ struct Write {
 
 enum WriteOp {
     Certificate(IssuedCert),
+    Issued(String, i64, IssuedCert),
     Token(String, i64),
     Revoke(Revocation),
     CrlNumber,
@@ -222,6 +243,18 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
                         Ok(0)
                     }
                 }
+                WriteOp::Issued(jti, expires, c) => {
+                    if used.get(jti.as_str()).map_err(db_err)?.is_some() {
+                        Err(StoreError::TokenReused)
+                    } else if certs.get(c.serial.as_str()).map_err(db_err)?.is_some() {
+                        Err(StoreError::DuplicateSerial(c.serial.clone()))
+                    } else {
+                        let value = serde_json::to_vec(c).map_err(db_err)?;
+                        used.insert(jti.as_str(), *expires).map_err(db_err)?;
+                        certs.insert(c.serial.as_str(), value.as_slice()).map_err(db_err)?;
+                        Ok(0)
+                    }
+                }
                 WriteOp::Token(jti, expires) => {
                     if used.get(jti.as_str()).map_err(db_err)?.is_some() {
                         Err(StoreError::TokenReused)
@@ -255,6 +288,11 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
 impl Store for RedbStore {
     fn record_certificate(&self, cert: &IssuedCert) -> Result<(), StoreError> {
         self.write(WriteOp::Certificate(cert.clone())).map(drop)
+    }
+
+    fn record_issued(&self, jti: &str, expires: i64, cert: &IssuedCert) -> Result<(), StoreError> {
+        self.write(WriteOp::Issued(jti.to_string(), expires, cert.clone()))
+            .map(drop)
     }
 
     fn certificate(&self, serial: &str) -> Result<Option<IssuedCert>, StoreError> {
@@ -340,6 +378,21 @@ mod tests {
             store.revoke(&r).unwrap();
             assert!(matches!(store.revoke(&r), Err(StoreError::AlreadyRevoked(_))));
             assert_eq!(store.next_crl_number().unwrap(), 1);
+            // A token and its certificate together: a reused token records nothing.
+            let c2 = IssuedCert {
+                serial: "43".into(),
+                ..cert.clone()
+            };
+            store.record_issued("jti-2", 100, &c2).unwrap();
+            let c3 = IssuedCert {
+                serial: "44".into(),
+                ..cert.clone()
+            };
+            assert!(matches!(
+                store.record_issued("jti-2", 100, &c3),
+                Err(StoreError::TokenReused)
+            ));
+            assert!(store.certificate("44").unwrap().is_none());
             assert_eq!(store.next_crl_number().unwrap(), 2);
         }
         // Everything survives a reopen.

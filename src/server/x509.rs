@@ -113,14 +113,7 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
     let now = now();
     let config = ca.config();
     let csr = parse_csr(&req.csr)?;
-    let auth = authorize::authorize_token(
-        &req.ott,
-        &config,
-        ca.store.as_ref(),
-        "sign",
-        now.unix_timestamp(),
-        ca.started,
-    )?;
+    let auth = authorize::authorize_token(&req.ott, &config, "sign", now.unix_timestamp(), ca.started)?;
     authorize::check_csr_names(&auth, csr.cn.as_deref(), &csr.sans)?;
     let mut sans = csr.sans;
     if sans.is_empty() {
@@ -145,11 +138,23 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
     if not_after <= now {
         return Err(ApiError::new(400, "notAfter is in the past"));
     }
-    issue_and_record(ca, csr.cn, sans, &csr.spki, not_before, not_after, &auth.provisioner)
+    let token = Some((auth.token_id.as_str(), auth.token_exp));
+    issue_and_record(
+        ca,
+        csr.cn,
+        sans,
+        &csr.spki,
+        not_before,
+        not_after,
+        &auth.provisioner,
+        token,
+    )
 }
 
 /// Signs a leaf for `spki` with the intermediate (the leaf profile decides CA flag and usages: nothing the CSR asked
-/// for is copied), records it, and answers step-ca's `{crt, ca, certChain}`.
+/// for is copied), records it (with the token that paid for it, in one transaction, so that a token used twice at
+/// once yields one certificate), and answers step-ca's `{crt, ca, certChain}`.
+#[allow(clippy::too_many_arguments)]
 fn issue_and_record(
     ca: &Ca,
     cn: Option<String>,
@@ -158,6 +163,7 @@ fn issue_and_record(
     not_before: ::time::OffsetDateTime,
     not_after: ::time::OffsetDateTime,
     provisioner: &str,
+    token: Option<(&str, i64)>,
 ) -> Result<Value, ApiError> {
     let mut ireq = IssueRequest::new(Profile::Leaf, "", sans, not_before, not_after);
     ireq.subject = cn.into_iter().map(|c| (rcgen::DnType::CommonName, c)).collect();
@@ -166,14 +172,17 @@ fn issue_and_record(
         .map_err(|e| ApiError::new(400, format!("csr: unsupported key: {e}")))?;
     let issued = issue(&ireq, &public, kind, Some(&ca.issuer), None).map_err(|e| ApiError::new(400, e.to_string()))?;
     let (_, cert) = X509Certificate::from_der(&issued.der).map_err(internal)?;
-    ca.store
-        .record_certificate(&IssuedCert {
-            serial: cert.serial.to_str_radix(10),
-            provisioner: provisioner.to_string(),
-            der: issued.der.clone(),
-            not_after: cert.validity().not_after.timestamp(),
-        })
-        .map_err(internal)?;
+    let record = IssuedCert {
+        serial: cert.serial.to_str_radix(10),
+        provisioner: provisioner.to_string(),
+        der: issued.der.clone(),
+        not_after: cert.validity().not_after.timestamp(),
+    };
+    match token {
+        Some((jti, exp)) => ca.store.record_issued(jti, exp, &record),
+        None => ca.store.record_certificate(&record),
+    }
+    .map_err(|e| ApiError::from(authorize::store_error(e)))?;
     let crt = pem("CERTIFICATE", &issued.der);
     let int = pem("CERTIFICATE", &ca.intermediate_der);
     Ok(json!({"crt": crt, "ca": int, "certChain": [crt, int]}))
@@ -264,7 +273,7 @@ pub(crate) async fn renew(
         let leaf = presented_leaf(&ca, &peer, &headers, true)?;
         let r = check_renewable(&ca, &leaf)?;
         let nb = now() - BACKDATE;
-        issue_and_record(&ca, r.cn, r.sans, &r.spki, nb, nb + r.life, &r.provisioner)
+        issue_and_record(&ca, r.cn, r.sans, &r.spki, nb, nb + r.life, &r.provisioner, None)
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(res)).into_response())
@@ -288,7 +297,7 @@ pub(crate) async fn rekey(
         let r = check_renewable(&ca, &leaf)?;
         let csr = parse_csr(&req.csr)?;
         let nb = now() - BACKDATE;
-        issue_and_record(&ca, r.cn, r.sans, &csr.spki, nb, nb + r.life, &r.provisioner)
+        issue_and_record(&ca, r.cn, r.sans, &csr.spki, nb, nb + r.life, &r.provisioner, None)
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(res)).into_response())
@@ -341,7 +350,8 @@ pub(crate) async fn revoke(
         let now = now().unix_timestamp();
         if !req.ott.is_empty() {
             let config = ca.config();
-            let auth = authorize::authorize_token(&req.ott, &config, ca.store.as_ref(), "revoke", now, ca.started)?;
+            let auth = authorize::authorize_token(&req.ott, &config, "revoke", now, ca.started)?;
+            authorize::use_token(ca.store.as_ref(), &auth)?;
             if normalize_serial(&auth.sub).as_deref() != Some(serial.as_str()) {
                 return Err(
                     AuthError::Unauthorized(format!("the token's sub {:?} is not serial {serial}", auth.sub)).into(),

@@ -1,0 +1,143 @@
+//! Load generator for `scripts/bench-serve.sh`: `/1.0/sign` throughput of a running `ferrica serve`.
+//!
+//! Pre-mints one-time tokens with the provisioner key from ca.json (before the clock starts), then for each
+//! concurrency level opens that many keep-alive HTTP/1.1 TLS connections and sends `/sign` requests (one CSR,
+//! a fresh token each) for a fixed time. Prints req/s and p50/p99 latency per level; every answer must be 201.
+//!
+//! usage: loadgen CA_URL CA_JSON ROOT PASSWORD_FILE [SECONDS] [LEVELS, e.g. 1,16,64]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ferrica::ca::config::CaConfig;
+use ferrica::jose::jwk::Jwk;
+use ferrica::jose::jws::{self, Alg, SigningKey};
+use ferrica::pki::issue::{San, create_csr};
+use ferrica::pki::keys::{KeySpec, PrivateKey};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::{Map, json};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 5 {
+        eprintln!("usage: loadgen CA_URL CA_JSON ROOT PASSWORD_FILE [SECONDS] [LEVELS]");
+        std::process::exit(2);
+    }
+    let (url, ca_json, root, pw_file) = (&args[1], &args[2], &args[3], &args[4]);
+    let secs: u64 = args.get(5).map_or(Ok(5), |s| s.parse())?;
+    let levels: Vec<usize> = args
+        .get(6)
+        .map_or("1,16,64", String::as_str)
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+
+    // The provisioner key (the first JWK provisioner), decrypted once.
+    let config = CaConfig::from_json(&std::fs::read(ca_json)?)?;
+    let prov = config
+        .authority
+        .provisioners
+        .iter()
+        .find(|p| p.get("type").and_then(|t| t.as_str()) == Some("JWK"))
+        .ok_or("no JWK provisioner")?;
+    let name = prov["name"].as_str().unwrap_or_default().to_string();
+    let jwe = ferrica::jose::jwe::Jwe::parse(prov["encryptedKey"].as_str().ok_or("no encryptedKey")?.as_bytes())?;
+    let pw = std::fs::read_to_string(pw_file)?;
+    let jwk = Jwk::from_json(&ferrica::jose::jwe::decrypt(&jwe, pw.trim_end().as_bytes())?)?;
+    let kid = jwk.kid.clone().unwrap_or_default();
+    let signer = SigningKey::from_jwk(jwk)?;
+
+    let key = PrivateKey::generate(KeySpec::P256)?;
+    let csr_der = create_csr("bench.lab.test", &[San::parse("bench.lab.test")], &key)?;
+    let csr = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", csr_der));
+    let aud = format!("{}/1.0/sign", url.trim_end_matches('/'));
+    let (host, port) = ferrica::io::remote::host_port(url).map_err(|e| e.to_string())?;
+
+    let mut roots = rustls::RootCertStore::empty();
+    for c in ferrica::pki::der_input::parse_certificates(&std::fs::read(root)?)? {
+        roots.add(CertificateDer::from(c))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    println!("| concurrency | requests | req/s | p50 ms | p99 ms |");
+    println!("|---:|---:|---:|---:|---:|");
+    for &c in &levels {
+        // Enough tokens for 20,000 req/s over the run; minted before the clock starts.
+        let n = 20_000 * secs as usize;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let bodies: Vec<Bytes> = (0..n)
+            .map(|i| {
+                let claims = json!({"iss": name, "aud": aud, "sub": "bench.lab.test", "sans": ["bench.lab.test"],
+                    "jti": format!("bench-{c}-{now}-{i}"), "iat": now, "nbf": now, "exp": now + 600});
+                let mut h = Map::new();
+                h.insert("kid".into(), json!(kid));
+                h.insert("typ".into(), json!("JWT"));
+                let ott = jws::sign_compact(&signer, Alg::Es256, h, &serde_json::to_vec(&claims).unwrap()).unwrap();
+                Bytes::from(json!({"csr": csr, "ott": ott}).to_string())
+            })
+            .collect();
+        let bodies = Arc::new(bodies);
+        let next = Arc::new(AtomicUsize::new(0));
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..c)
+            .map(|_| {
+                let (bodies, next, tls, host) = (bodies.clone(), next.clone(), tls.clone(), host.clone());
+                rt.spawn(async move {
+                    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await.unwrap();
+                    tcp.set_nodelay(true).unwrap();
+                    let name = ServerName::try_from(host.clone()).unwrap();
+                    let stream = tokio_rustls::TlsConnector::from(tls).connect(name, tcp).await.unwrap();
+                    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .unwrap();
+                    tokio::spawn(conn);
+                    let mut lat = Vec::new();
+                    while Instant::now() < deadline {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= bodies.len() {
+                            break;
+                        }
+                        let req = hyper::Request::post("/1.0/sign")
+                            .header("host", host.as_str())
+                            .header("content-type", "application/json")
+                            .body(Full::new(bodies[i].clone()))
+                            .unwrap();
+                        let t = Instant::now();
+                        let res = send.send_request(req).await.unwrap();
+                        let status = res.status().as_u16();
+                        let body = res.into_body().collect().await.unwrap().to_bytes();
+                        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+                        lat.push(t.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut lat: Vec<Duration> = Vec::new();
+        for t in tasks {
+            lat.extend(rt.block_on(t)?);
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        lat.sort();
+        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+        println!(
+            "| {c} | {} | {:.0} | {:.2} | {:.2} |",
+            lat.len(),
+            lat.len() as f64 / elapsed,
+            pct(0.50),
+            pct(0.99)
+        );
+    }
+    Ok(())
+}
