@@ -154,8 +154,9 @@ pub fn authorize_token(
     })
 }
 
-/// 5. Marks the token used; a second use is refused with 401 "token already used". (`/sign` instead records the
-/// token together with the certificate, in one transaction: [`Store::record_issued`].)
+/// Step 5 of the checks: marks the token used; a second use is refused with 401 "token already used".
+/// (`/sign` instead records the token together with the certificate, in one transaction:
+/// [`Store::record_issued`].)
 pub fn use_token(store: &dyn Store, auth: &Authorized) -> Result<(), AuthError> {
     store.use_token(&auth.token_id, auth.token_exp).map_err(store_error)
 }
