@@ -93,6 +93,11 @@ pub trait Store: Send + Sync {
     /// ([`StoreError::TokenReused`]) or the serial exists, nothing is written and the certificate must not be given
     /// out.
     fn record_issued(&self, jti: &str, expires: i64, cert: &IssuedCert) -> Result<(), StoreError>;
+    /// [`Store::record_issued`] for async callers: starts the write and returns a [`Pending`] to await, so that no
+    /// thread is held while the write commits. The default runs the blocking call at once.
+    fn record_issued_async(&self, jti: &str, expires: i64, cert: &IssuedCert) -> Pending {
+        Pending::Ready(self.record_issued(jti, expires, cert))
+    }
     /// An issued certificate by serial (decimal).
     fn certificate(&self, serial: &str) -> Result<Option<IssuedCert>, StoreError>;
     /// Marks a token ID used; fails with [`StoreError::TokenReused`] if it was. `expires` (unix) lets old IDs go.
@@ -107,6 +112,28 @@ pub trait Store: Send + Sync {
     fn next_crl_number(&self) -> Result<u64, StoreError>;
 }
 
+/// A write in flight (see [`Store::record_issued_async`]).
+#[derive(Debug)]
+pub enum Pending {
+    /// Already done.
+    Ready(Result<(), StoreError>),
+    /// Answered when the batch holding the write commits.
+    Waiting(tokio::sync::oneshot::Receiver<Result<u64, StoreError>>),
+}
+
+impl Pending {
+    /// Waits, without blocking a thread, until the write is durable or refused.
+    pub async fn done(self) -> Result<(), StoreError> {
+        match self {
+            Pending::Ready(r) => r,
+            Pending::Waiting(rx) => rx
+                .await
+                .map_err(|_| StoreError::Backend("the store writer stopped".into()))?
+                .map(drop),
+        }
+    }
+}
+
 /// The embedded store: one redb file.
 pub struct RedbStore {
     db: Arc<Database>,
@@ -117,7 +144,23 @@ pub struct RedbStore {
 /// One write waiting for the writer thread.
 struct Write {
     op: WriteOp,
-    reply: SyncSender<Result<u64, StoreError>>,
+    reply: Reply,
+}
+
+/// Where the writer sends a write's result: a thread blocked in a call, or a task awaiting a [`Pending`].
+enum Reply {
+    Blocking(SyncSender<Result<u64, StoreError>>),
+    Async(tokio::sync::oneshot::Sender<Result<u64, StoreError>>),
+}
+
+impl Reply {
+    fn send(self, r: Result<u64, StoreError>) {
+        // The caller may be gone (a dropped request); the write stands either way.
+        let _ = match self {
+            Reply::Blocking(s) => s.send(r).ok(),
+            Reply::Async(s) => s.send(r).ok(),
+        };
+    }
 }
 
 enum WriteOp {
@@ -171,6 +214,16 @@ impl RedbStore {
 
     fn write(&self, op: WriteOp) -> Result<u64, StoreError> {
         let (reply, answer) = sync_channel(1);
+        self.submit(Write {
+            op,
+            reply: Reply::Blocking(reply),
+        })?;
+        answer
+            .recv()
+            .map_err(|_| StoreError::Backend("the store writer stopped".into()))?
+    }
+
+    fn submit(&self, w: Write) -> Result<(), StoreError> {
         let sender = self
             .writes
             .lock()
@@ -178,11 +231,8 @@ impl RedbStore {
             .clone()
             .ok_or_else(|| StoreError::Backend("the store is closed".into()))?;
         sender
-            .send(Write { op, reply })
-            .map_err(|_| StoreError::Backend("the store writer stopped".into()))?;
-        answer
-            .recv()
-            .map_err(|_| StoreError::Backend("the store writer stopped".into()))?
+            .send(w)
+            .map_err(|_| StoreError::Backend("the store writer stopped".into()))
     }
 }
 
@@ -210,12 +260,12 @@ fn writer_loop(db: &Database, recv: &Receiver<Write>) {
         match apply(db, &batch) {
             Ok(results) => {
                 for (w, r) in batch.into_iter().zip(results) {
-                    let _ = w.reply.send(r);
+                    w.reply.send(r);
                 }
             }
             Err(e) => {
                 for w in batch {
-                    let _ = w.reply.send(Err(e.clone()));
+                    w.reply.send(Err(e.clone()));
                 }
             }
         }
@@ -293,6 +343,17 @@ impl Store for RedbStore {
     fn record_issued(&self, jti: &str, expires: i64, cert: &IssuedCert) -> Result<(), StoreError> {
         self.write(WriteOp::Issued(jti.to_string(), expires, cert.clone()))
             .map(drop)
+    }
+
+    fn record_issued_async(&self, jti: &str, expires: i64, cert: &IssuedCert) -> Pending {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        match self.submit(Write {
+            op: WriteOp::Issued(jti.to_string(), expires, cert.clone()),
+            reply: Reply::Async(reply),
+        }) {
+            Ok(()) => Pending::Waiting(answer),
+            Err(e) => Pending::Ready(Err(e)),
+        }
     }
 
     fn certificate(&self, serial: &str) -> Result<Option<IssuedCert>, StoreError> {
@@ -402,5 +463,81 @@ mod tests {
         assert_eq!(store.revocations().unwrap().len(), 1);
         assert_eq!(store.next_crl_number().unwrap(), 3);
         assert!(RedbStore::in_memory().unwrap().certificate("42").unwrap().is_none());
+    }
+
+    #[test]
+    fn async_writes_race_and_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferrica.redb");
+        let cert = |serial: &str| IssuedCert {
+            serial: serial.into(),
+            provisioner: "p".into(),
+            der: vec![3],
+            not_after: 9,
+        };
+        {
+            let store = RedbStore::open(&path).unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            // Sixteen certificates race for the same token, sixteen others each have their own: all are in flight
+            // at once, so they land in a handful of batches.
+            let results = rt.block_on(async {
+                let shared: Vec<_> = (0..16)
+                    .map(|i| store.record_issued_async("shared", 100, &cert(&format!("1{i}"))))
+                    .collect();
+                let own: Vec<_> = (0..16)
+                    .map(|i| store.record_issued_async(&format!("own-{i}"), 100, &cert(&format!("2{i}"))))
+                    .collect();
+                let mut out = Vec::new();
+                for p in shared.into_iter().chain(own) {
+                    out.push(p.done().await);
+                }
+                out
+            });
+            let (shared, own) = results.split_at(16);
+            assert_eq!(shared.iter().filter(|r| r.is_ok()).count(), 1);
+            assert!(
+                shared
+                    .iter()
+                    .filter(|r| r.is_err())
+                    .all(|r| matches!(r, Err(StoreError::TokenReused)))
+            );
+            assert!(own.iter().all(Result::is_ok));
+            // The default implementation (a backend without batching) answers at once.
+            struct Sync(RedbStore);
+            impl Store for Sync {
+                fn record_certificate(&self, c: &IssuedCert) -> Result<(), StoreError> {
+                    self.0.record_certificate(c)
+                }
+                fn record_issued(&self, j: &str, e: i64, c: &IssuedCert) -> Result<(), StoreError> {
+                    self.0.record_issued(j, e, c)
+                }
+                fn certificate(&self, s: &str) -> Result<Option<IssuedCert>, StoreError> {
+                    self.0.certificate(s)
+                }
+                fn use_token(&self, j: &str, e: i64) -> Result<(), StoreError> {
+                    self.0.use_token(j, e)
+                }
+                fn revoke(&self, r: &Revocation) -> Result<(), StoreError> {
+                    self.0.revoke(r)
+                }
+                fn revocation(&self, s: &str) -> Result<Option<Revocation>, StoreError> {
+                    self.0.revocation(s)
+                }
+                fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
+                    self.0.revocations()
+                }
+                fn next_crl_number(&self) -> Result<u64, StoreError> {
+                    self.0.next_crl_number()
+                }
+            }
+            let s = Sync(store);
+            let p = s.record_issued_async("own-0", 100, &cert("30"));
+            assert!(matches!(p, Pending::Ready(Err(StoreError::TokenReused))));
+        }
+        let store = RedbStore::open(&path).unwrap();
+        for i in 0..16 {
+            assert!(store.certificate(&format!("2{i}")).unwrap().is_some());
+        }
+        assert!(store.certificate("30").unwrap().is_none());
     }
 }

@@ -40,6 +40,8 @@ pub struct Ca {
     pub root_fingerprint: String,
     /// The intermediate certificate (DER).
     pub intermediate_der: Vec<u8>,
+    /// The intermediate as PEM (every `/sign` answer carries it).
+    pub intermediate_pem: String,
     /// The intermediate, parsed once, with its key.
     pub issuer: CaIssuer<'static>,
     /// The store.
@@ -68,6 +70,7 @@ impl Ca {
             config_path,
             root_fingerprint: fingerprint(&root_der, FingerprintHash::Sha256, FingerprintFormat::Hex),
             root_der,
+            intermediate_pem: pem("CERTIFICATE", &intermediate_der),
             intermediate_der,
             issuer,
             store,
@@ -175,13 +178,11 @@ pub fn app(ca: Arc<Ca>) -> Router {
             )
             .route(
                 "/intermediates",
-                get(|State(ca): State<Arc<Ca>>| async move {
-                    axum::Json(json!({"crts": [pem("CERTIFICATE", &ca.intermediate_der)]}))
-                }),
+                get(|State(ca): State<Arc<Ca>>| async move { axum::Json(json!({"crts": [ca.intermediate_pem]})) }),
             )
             .route(
                 "/intermediates.pem",
-                get(|State(ca): State<Arc<Ca>>| async move { pem_response(pem("CERTIFICATE", &ca.intermediate_der)) }),
+                get(|State(ca): State<Arc<Ca>>| async move { pem_response(ca.intermediate_pem.clone()) }),
             )
             .route("/provisioners", get(provisioners))
             .route("/provisioners/{kid}/encrypted-key", get(encrypted_key))

@@ -49,7 +49,14 @@ pub(crate) struct SignRequest {
 /// `POST /sign`: `{csr, ott, notBefore, notAfter}` -> 201 `{crt, ca, certChain}`.
 pub(crate) async fn sign(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let req: SignRequest = json_body(body)?;
-    let res = blocking(move || sign_blocking(&ca, req)).await?;
+    let store = ca.store.clone();
+    // The crypto runs on a blocking thread; the write is then awaited without holding one (group commit).
+    let (issued, res) = blocking(move || sign_blocking(&ca, req)).await?;
+    store
+        .record_issued_async(&issued.token_id, issued.token_exp, &issued.record)
+        .done()
+        .await
+        .map_err(|e| ApiError::from(authorize::store_error(e)))?;
     Ok((StatusCode::CREATED, axum::Json(res)).into_response())
 }
 
@@ -109,7 +116,14 @@ fn sans_of(names: &[GeneralName<'_>]) -> Result<Vec<San>, String> {
     Ok(out)
 }
 
-fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
+/// A signed certificate not yet recorded, with the token that paid for it.
+struct Signed {
+    record: IssuedCert,
+    token_id: String,
+    token_exp: i64,
+}
+
+fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<(Signed, Value), ApiError> {
     let now = now();
     let config = ca.config();
     let csr = parse_csr(&req.csr)?;
@@ -138,22 +152,46 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
     if not_after <= now {
         return Err(ApiError::new(400, "notAfter is in the past"));
     }
-    let token = Some((auth.token_id.as_str(), auth.token_exp));
-    issue_and_record(
-        ca,
-        csr.cn,
-        sans,
-        &csr.spki,
-        not_before,
-        not_after,
-        &auth.provisioner,
-        token,
-    )
+    let (record, res) = issue_leaf(ca, csr.cn, sans, &csr.spki, not_before, not_after, &auth.provisioner)?;
+    let signed = Signed {
+        record,
+        token_id: auth.token_id,
+        token_exp: auth.token_exp,
+    };
+    Ok((signed, res))
 }
 
 /// Signs a leaf for `spki` with the intermediate (the leaf profile decides CA flag and usages: nothing the CSR asked
-/// for is copied), records it (with the token that paid for it, in one transaction, so that a token used twice at
-/// once yields one certificate), and answers step-ca's `{crt, ca, certChain}`.
+/// for is copied) and builds step-ca's `{crt, ca, certChain}`. The caller records it before answering: `/sign` with
+/// the token that paid for it, in one transaction, so that a token used twice at once yields one certificate.
+fn issue_leaf(
+    ca: &Ca,
+    cn: Option<String>,
+    sans: Vec<San>,
+    spki: &[u8],
+    not_before: ::time::OffsetDateTime,
+    not_after: ::time::OffsetDateTime,
+    provisioner: &str,
+) -> Result<(IssuedCert, Value), ApiError> {
+    let mut ireq = IssueRequest::new(Profile::Leaf, "", sans, not_before, not_after);
+    ireq.subject = cn.into_iter().map(|c| (rcgen::DnType::CommonName, c)).collect();
+    let kind = KeyKind::from_spki(spki).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
+    let public = rcgen::SubjectPublicKeyInfo::from_der(spki)
+        .map_err(|e| ApiError::new(400, format!("csr: unsupported key: {e}")))?;
+    let issued = issue(&ireq, &public, kind, Some(&ca.issuer), None).map_err(|e| ApiError::new(400, e.to_string()))?;
+    let (_, cert) = X509Certificate::from_der(&issued.der).map_err(internal)?;
+    let crt = pem("CERTIFICATE", &issued.der);
+    let record = IssuedCert {
+        serial: cert.serial.to_str_radix(10),
+        provisioner: provisioner.to_string(),
+        not_after: cert.validity().not_after.timestamp(),
+        der: issued.der,
+    };
+    let int = &ca.intermediate_pem;
+    Ok((record, json!({"crt": crt, "ca": int, "certChain": [crt, int]})))
+}
+
+/// [`issue_leaf`], then records the certificate (renew, rekey: no token).
 #[allow(clippy::too_many_arguments)]
 fn issue_and_record(
     ca: &Ca,
@@ -163,29 +201,12 @@ fn issue_and_record(
     not_before: ::time::OffsetDateTime,
     not_after: ::time::OffsetDateTime,
     provisioner: &str,
-    token: Option<(&str, i64)>,
 ) -> Result<Value, ApiError> {
-    let mut ireq = IssueRequest::new(Profile::Leaf, "", sans, not_before, not_after);
-    ireq.subject = cn.into_iter().map(|c| (rcgen::DnType::CommonName, c)).collect();
-    let kind = KeyKind::from_spki(spki).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
-    let public = rcgen::SubjectPublicKeyInfo::from_der(spki)
-        .map_err(|e| ApiError::new(400, format!("csr: unsupported key: {e}")))?;
-    let issued = issue(&ireq, &public, kind, Some(&ca.issuer), None).map_err(|e| ApiError::new(400, e.to_string()))?;
-    let (_, cert) = X509Certificate::from_der(&issued.der).map_err(internal)?;
-    let record = IssuedCert {
-        serial: cert.serial.to_str_radix(10),
-        provisioner: provisioner.to_string(),
-        der: issued.der.clone(),
-        not_after: cert.validity().not_after.timestamp(),
-    };
-    match token {
-        Some((jti, exp)) => ca.store.record_issued(jti, exp, &record),
-        None => ca.store.record_certificate(&record),
-    }
-    .map_err(|e| ApiError::from(authorize::store_error(e)))?;
-    let crt = pem("CERTIFICATE", &issued.der);
-    let int = pem("CERTIFICATE", &ca.intermediate_der);
-    Ok(json!({"crt": crt, "ca": int, "certChain": [crt, int]}))
+    let (record, res) = issue_leaf(ca, cn, sans, spki, not_before, not_after, provisioner)?;
+    ca.store
+        .record_certificate(&record)
+        .map_err(|e| ApiError::from(authorize::store_error(e)))?;
+    Ok(res)
 }
 
 /// The certificate a renew/rekey/revoke request is about: the mTLS client certificate, else (renew only) the leaf
@@ -273,7 +294,7 @@ pub(crate) async fn renew(
         let leaf = presented_leaf(&ca, &peer, &headers, true)?;
         let r = check_renewable(&ca, &leaf)?;
         let nb = now() - BACKDATE;
-        issue_and_record(&ca, r.cn, r.sans, &r.spki, nb, nb + r.life, &r.provisioner, None)
+        issue_and_record(&ca, r.cn, r.sans, &r.spki, nb, nb + r.life, &r.provisioner)
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(res)).into_response())
@@ -297,7 +318,7 @@ pub(crate) async fn rekey(
         let r = check_renewable(&ca, &leaf)?;
         let csr = parse_csr(&req.csr)?;
         let nb = now() - BACKDATE;
-        issue_and_record(&ca, r.cn, r.sans, &csr.spki, nb, nb + r.life, &r.provisioner, None)
+        issue_and_record(&ca, r.cn, r.sans, &csr.spki, nb, nb + r.life, &r.provisioner)
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(res)).into_response())
