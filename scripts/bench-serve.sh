@@ -30,7 +30,11 @@ curl -s --cacert pki/certs/root_ca.crt "$URL/health" >/dev/null
 IDLE=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
 echo "ferrica serve idle RSS: $((IDLE / 1024)) MiB ($IDLE kB)"
 echo "cores: $(nproc); /sign with P-256 CSRs and ES256 tokens; ${SECS}s per level"
+cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+C0=$(cpu)
 "$L" "$URL" pki/config/ca.json pki/certs/root_ca.crt pw "$SECS" "$LEVELS"
+C1=$(cpu)
 PEAK=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 echo "ferrica serve peak RSS under load: $((PEAK / 1024)) MiB"
-echo "issued: $(grep -c 'path=/1.0/sign status=201' serve.log || true) certificates"
+N=$(grep -c 'path=/1.0/sign status=201' serve.log || true)
+echo "issued: $N certificates; server CPU $(( (C1 - C0) * 1000000 / $(getconf CLK_TCK) / (N > 0 ? N : 1) )) us per certificate"

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc: `serve` spends a tenth of its time in glibc malloc under load; see scripts/bench-serve.sh.
+/// mimalloc (without transparent huge pages, which doubled idle memory): `serve` spent a tenth of its time in glibc
+/// malloc under load; see scripts/bench-serve.sh.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

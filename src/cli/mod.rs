@@ -34,7 +34,7 @@ pub enum Command {
     /// Keys, JSON Web Keys, tokens (JWT/JWS), password-based JWE, hashes and random bytes.
     #[command(subcommand)]
     Crypto(Box<crypto::CryptoCommand>),
-    /// The online CA: `ca init` (provisioners, tokens, serve and the client commands are planned).
+    /// The online CA: `ca init`, provisioners, tokens, and the client commands for `ferrica serve` (or step-ca).
     #[command(subcommand)]
     Ca(ca::CaCommand),
     /// Print $FERRICA_PATH (default ~/.ferrica), where `ca init` writes.
