@@ -69,8 +69,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    println!("| concurrency | requests | req/s | p50 ms | p99 ms |");
-    println!("|---:|---:|---:|---:|---:|");
+    // With SERVER_PID set, the server's CPU time per request during each measured window.
+    let server_pid: Option<u32> = std::env::var("SERVER_PID").ok().and_then(|p| p.parse().ok());
+    println!("| concurrency | requests | req/s | p50 ms | p99 ms | server CPU us/req | loadgen CPU us/req |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &c in &levels {
         // Enough tokens for 20,000 req/s over the run; minted before the clock starts.
         let n = 20_000 * secs as usize;
@@ -90,6 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let next = Arc::new(AtomicUsize::new(0));
         let deadline = Instant::now() + Duration::from_secs(secs);
         let start = Instant::now();
+        let (server0, self0) = (server_pid.map(cpu_seconds), cpu_seconds_self());
         let tasks: Vec<_> = (0..c)
             .map(|_| {
                 let (bodies, next, tls, host) = (bodies.clone(), next.clone(), tls.clone(), host.clone());
@@ -129,10 +132,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             lat.extend(rt.block_on(t)?);
         }
         let elapsed = start.elapsed().as_secs_f64();
+        let per_req = |cpu: f64| format!("{:.0}", cpu * 1e6 / lat.len().max(1) as f64);
+        let server = match (server_pid, server0) {
+            (Some(pid), Some(c0)) => per_req(cpu_seconds(pid) - c0),
+            _ => "-".into(),
+        };
+        let client = per_req(cpu_seconds_self() - self0);
         lat.sort();
         let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
         println!(
-            "| {c} | {} | {:.0} | {:.2} | {:.2} |",
+            "| {c} | {} | {:.0} | {:.2} | {:.2} | {server} | {client} |",
             lat.len(),
             lat.len() as f64 / elapsed,
             pct(0.50),
@@ -140,4 +149,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// utime + stime of a process, in seconds, from /proc (Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    proc_cpu(&format!("/proc/{pid}/stat"))
+}
+
+fn cpu_seconds_self() -> f64 {
+    proc_cpu("/proc/self/stat")
+}
+
+fn proc_cpu(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command name (which may hold spaces), which ends with ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; USER_HZ is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }

@@ -39,7 +39,7 @@ pub enum Command {
     Ca(ca::CaCommand),
     /// Print $FERRICA_PATH (default ~/.ferrica), where `ca init` writes.
     Path,
-    /// Run the online CA (step-ca's HTTPS API): health, roots, provisioners, /sign.
+    /// Run the online CA: step-ca's HTTPS API (sign, renew, rekey, revoke, CRL, roots, provisioners).
     Serve(ServeArgs),
 }
 
