@@ -214,7 +214,7 @@ enum Event {
 
 /// When the next renewal is due: after --renew-period, else once 2/3 of the lifetime has passed, minus a jitter of
 /// up to 1/20 of the lifetime.
-fn next_due(a: &RenewArgs, crt: &str, period: Option<Duration>) -> Result<Instant> {
+fn next_due(crt: &str, period: Option<Duration>) -> Result<Instant> {
     if let Some(p) = period {
         return Ok(Instant::now() + p);
     }
@@ -222,7 +222,6 @@ fn next_due(a: &RenewArgs, crt: &str, period: Option<Duration>) -> Result<Instan
     let life = (na - nb).max(0) as u64;
     let at = nb + (life * 2 / 3) as i64;
     let wait = Duration::from_secs((at - now_unix()).max(0) as u64);
-    let _ = a;
     Ok(Instant::now() + wait.saturating_sub(jitter(Duration::from_secs(life / 20))))
 }
 
@@ -269,7 +268,7 @@ fn daemon(a: &RenewArgs, key: &PrivateKey, out_path: &str, signal: i32) -> Resul
         });
     });
     let mut current = a.crt_file.clone();
-    let mut due = next_due(a, &current, period)?;
+    let mut due = next_due(&current, period)?;
     let mut failures = 0u32;
     eprintln!(
         "ferrica ca renew: daemon started for {current}; next renewal in {}",
@@ -290,7 +289,7 @@ fn daemon(a: &RenewArgs, key: &PrivateKey, out_path: &str, signal: i32) -> Resul
             Ok(serial) => {
                 failures = 0;
                 current = out_path.to_string();
-                due = next_due(a, &current, period)?;
+                due = next_due(&current, period)?;
                 eprintln!(
                     "ferrica ca renew: renewed {out_path} (serial {serial}); next renewal in {}",
                     human(due.saturating_duration_since(Instant::now()))
