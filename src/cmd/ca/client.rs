@@ -156,16 +156,34 @@ pub fn token_for(
         stdin,
     )?;
     let now = super::token::now();
-    let sha = fingerprint(&roots[0], FingerprintHash::Sha256, FingerprintFormat::Hex);
-    super::token::mint(
+    mint_for(
+        client,
+        roots,
         &key,
-        &format!("{}/1.0/{endpoint}", client.url()),
+        endpoint,
         subject,
         sans,
-        Some(&sha),
         now,
         now + time::Duration::minutes(5),
     )
+}
+
+/// A token for `endpoint` of this CA: aud `<ca-url>/1.0/<endpoint>`, sha = the fingerprint of the root it is
+/// trusted with.
+#[allow(clippy::too_many_arguments)]
+pub fn mint_for(
+    client: &CaClient,
+    roots: &[Vec<u8>],
+    key: &super::token::TokenKey,
+    endpoint: &str,
+    subject: &str,
+    sans: Option<Vec<String>>,
+    nbf: time::OffsetDateTime,
+    exp: time::OffsetDateTime,
+) -> Result<String> {
+    let sha = fingerprint(&roots[0], FingerprintHash::Sha256, FingerprintFormat::Hex);
+    let aud = format!("{}/1.0/{endpoint}", client.url());
+    super::token::mint(key, &aud, subject, sans, Some(&sha), nbf, exp)
 }
 
 /// Sends `/sign` and returns the chain PEM (leaf, then intermediates) from `certChain` (or crt + ca).

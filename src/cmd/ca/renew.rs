@@ -40,7 +40,7 @@ pub fn run(a: RenewArgs) -> Result<u8> {
             crate::pki::validity::parse_duration(d).map_err(|e| UserError::usage(format!("--expires-in: {e}")))?;
         let window = Duration::from_secs(window.whole_seconds().max(0) as u64);
         let jitter = jitter(window / 20);
-        let left = (na - now_unix()).max(0) as u64;
+        let left = (na - crate::cmd::crypto::now_unix()).max(0) as u64;
         if Duration::from_secs(left) > window + jitter {
             eprintln!(
                 "{}: not renewed: it expires in {} (more than --expires-in {d})",
@@ -57,10 +57,6 @@ pub fn run(a: RenewArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn now_unix() -> i64 {
-    ::time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// notBefore and notAfter (unix seconds) of the first certificate in `path`.
 fn validity(path: &str) -> Result<(i64, i64)> {
     let chain = crate::cmd::certificate::read_certs(path, "certificate")?;
@@ -75,7 +71,7 @@ fn renew_once(a: &RenewArgs, crt_path: &str, key: &PrivateKey, out_path: &str) -
     if cert.public_key().raw != key.spki_der().as_slice() {
         return Err(UserError::input(format!("{} is not the key of {crt_path}", a.key_file)).into());
     }
-    let expired = now_unix() > cert.validity().not_after.timestamp();
+    let expired = crate::cmd::crypto::now_unix() > cert.validity().not_after.timestamp();
     let answer = if a.mtls && !expired {
         let id = client::identity(crt_path, key)?;
         let (ca, _) = client::connect(&a.ca, Some(id))?;
@@ -111,7 +107,7 @@ fn renew_token(chain: &[Vec<u8>], key: &PrivateKey, cn: &str, aud: &str) -> Resu
     let jwk = Jwk::from_private_key(key)?;
     let alg = Alg::parse(jwk.default_alg()?)?;
     let signer = SigningKey::from_jwk(jwk)?;
-    let now = now_unix();
+    let now = crate::cmd::crypto::now_unix();
     let x5c: Vec<Value> = chain
         .iter()
         .map(|c| Value::String(base64::engine::general_purpose::STANDARD.encode(c)))
@@ -221,7 +217,7 @@ fn next_due(crt: &str, period: Option<Duration>) -> Result<Instant> {
     let (nb, na) = validity(crt)?;
     let life = (na - nb).max(0) as u64;
     let at = nb + (life * 2 / 3) as i64;
-    let wait = Duration::from_secs((at - now_unix()).max(0) as u64);
+    let wait = Duration::from_secs((at - crate::cmd::crypto::now_unix()).max(0) as u64);
     Ok(Instant::now() + wait.saturating_sub(jitter(Duration::from_secs(life / 20))))
 }
 

@@ -85,7 +85,7 @@ pub fn mint(
 
 /// Mints a token.
 pub fn run(a: TokenArgs) -> Result<u8> {
-    let mut out = OutputSet::new(a.force);
+    let out = OutputSet::new(a.force);
     if let Some(f) = &a.output_file {
         out.check(Path::new(f), "--output-file")?;
     }
@@ -199,13 +199,19 @@ pub fn run(a: TokenArgs) -> Result<u8> {
     };
 
     let (nbf, exp) = token_validity(&a)?;
-    let token = mint(&key, &aud, &a.subject, token_sans(&a), sha.as_deref(), nbf, exp)? + "\n";
+    let token = mint(&key, &aud, &a.subject, token_sans(&a), sha.as_deref(), nbf, exp)?;
+    emit(&a, out, &token)
+}
+
+/// Writes the token to --output-file (checked before any work), else prints it.
+fn emit(a: &TokenArgs, mut out: OutputSet, token: &str) -> Result<u8> {
+    let line = format!("{token}\n");
     match &a.output_file {
         Some(f) => {
-            out.stage(Path::new(f), token.as_bytes(), PUBLIC_MODE)?;
+            out.stage(Path::new(f), line.as_bytes(), PUBLIC_MODE)?;
             out.commit()?;
         }
-        None => crate::cmd::print_stdout(token.as_bytes())?,
+        None => crate::cmd::print_stdout(line.as_bytes())?,
     }
     Ok(0)
 }
@@ -266,7 +272,7 @@ fn token_validity(a: &TokenArgs) -> Result<(time::OffsetDateTime, time::OffsetDa
 }
 
 /// A token signed with the provisioner key fetched from the CA.
-fn online(a: TokenArgs, mut out: OutputSet, endpoint: &str) -> Result<u8> {
+fn online(a: TokenArgs, out: OutputSet, endpoint: &str) -> Result<u8> {
     let args = crate::cli::ca::CaClientArgs {
         ca_url: a.ca_url.clone(),
         root: a.root.clone(),
@@ -278,16 +284,7 @@ fn online(a: TokenArgs, mut out: OutputSet, endpoint: &str) -> Result<u8> {
         a.password_file.clone(),
         &mut Stdin::default(),
     )?;
-    let sha = fingerprint(&roots[0], FingerprintHash::Sha256, FingerprintFormat::Hex);
     let (nbf, exp) = token_validity(&a)?;
-    let aud = format!("{}/1.0/{endpoint}", client.url());
-    let token = mint(&key, &aud, &a.subject, token_sans(&a), Some(&sha), nbf, exp)? + "\n";
-    match &a.output_file {
-        Some(f) => {
-            out.stage(Path::new(f), token.as_bytes(), PUBLIC_MODE)?;
-            out.commit()?;
-        }
-        None => crate::cmd::print_stdout(token.as_bytes())?,
-    }
-    Ok(0)
+    let token = super::client::mint_for(&client, &roots, &key, endpoint, &a.subject, token_sans(&a), nbf, exp)?;
+    emit(&a, out, &token)
 }
