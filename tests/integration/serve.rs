@@ -84,25 +84,7 @@ fn sign_body(dir: &Path, csr: &str, ott: &str) -> PathBuf {
 fn init_serve_sign_and_refuse() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    pw_file(dir, "pw", "ca-secret\n");
-    ferrica(dir)
-        .env("FERRICA_PATH", dir.join("pki"))
-        .args([
-            "ca",
-            "init",
-            "--name",
-            "Lab",
-            "--dns",
-            "127.0.0.1",
-            "--dns",
-            "localhost",
-            "--provisioner",
-            "ci@lab.test",
-            "--password-file",
-            "pw",
-        ])
-        .assert()
-        .success();
+    init_pki(dir);
     let server = start(dir);
     let url = server.url.clone();
 
