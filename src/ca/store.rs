@@ -10,8 +10,8 @@
 //! caller hears "ok", and a server under load pays one fsync per batch instead of one per request.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -137,7 +137,8 @@ impl Pending {
 /// The embedded store: one redb file.
 pub struct RedbStore {
     db: Arc<Database>,
-    writes: Mutex<Option<Sender<Write>>>,
+    /// To the writer thread; `None` only while dropping (so that the thread sees the channel close and exits).
+    writes: Option<Sender<Write>>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -207,7 +208,7 @@ impl RedbStore {
             .map_err(db_err)?;
         Ok(RedbStore {
             db,
-            writes: Mutex::new(Some(send)),
+            writes: Some(send),
             writer: Some(writer),
         })
     }
@@ -224,13 +225,9 @@ impl RedbStore {
     }
 
     fn submit(&self, w: Write) -> Result<(), StoreError> {
-        let sender = self
-            .writes
-            .lock()
-            .map_err(|_| StoreError::Backend("the store lock is poisoned".into()))?
-            .clone()
-            .ok_or_else(|| StoreError::Backend("the store is closed".into()))?;
-        sender
+        self.writes
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("the store is closed".into()))?
             .send(w)
             .map_err(|_| StoreError::Backend("the store writer stopped".into()))
     }
@@ -238,9 +235,7 @@ impl RedbStore {
 
 impl Drop for RedbStore {
     fn drop(&mut self) {
-        if let Ok(mut w) = self.writes.lock() {
-            w.take();
-        }
+        self.writes.take();
         if let Some(h) = self.writer.take() {
             let _ = h.join();
         }
