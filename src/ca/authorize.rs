@@ -128,18 +128,9 @@ pub fn authorize_token(
     if sub.is_empty() {
         return Err(unauthorized("invalid token: empty sub"));
     }
-    // 6. Not issued before the CA started.
-    if let Some(iat) = claims.get("iat").and_then(Value::as_i64)
-        && iat + jws::LEEWAY < started
-    {
-        return Err(unauthorized("invalid token: issued before the CA started"));
-    }
-    // 5. Single use: jti, or the token's SHA-256 when it has none.
-    let jti = match claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty()) {
-        Some(j) => j.to_string(),
-        None => hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())),
-    };
-    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+    // 6. Not issued before the CA started, with no leeway in that direction: the store of used tokens may be
+    // in memory, so an older token could have been used before a restart.
+    let (jti, exp) = replay_key(token, &claims, started).map_err(unauthorized)?;
     let sans = match claims.get("sans") {
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => vec![sub.to_string()],
@@ -152,6 +143,29 @@ pub fn authorize_token(
         token_id: format!("{iss}:{jti}"),
         token_exp: exp,
     })
+}
+
+/// The single-use key of a token that passed its signature check, and its exp: the `jti`, or without one the
+/// SHA-256 of the signing input (`header.payload`), which a rewritten signature cannot change (an ECDSA (r, s) and
+/// (r, n - s) both verify). Refuses a token without `iat`, or issued before `started` (unix seconds).
+fn replay_key(token: &str, claims: &Map<String, Value>, started: i64) -> Result<(String, i64), &'static str> {
+    let iat = jws::numeric_date(claims, "iat")
+        .map_err(|_| "invalid token: iat out of range")?
+        .ok_or("invalid token: no iat")?;
+    if iat < started {
+        return Err("invalid token: issued before the CA started");
+    }
+    let exp = jws::numeric_date(claims, "exp")
+        .map_err(|_| "invalid token: exp out of range")?
+        .ok_or("invalid token: no exp")?;
+    let jti = match claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty()) {
+        Some(j) => j.to_string(),
+        None => {
+            let signing_input = token.rsplit_once('.').map_or(token, |(input, _)| input);
+            hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, signing_input.as_bytes()))
+        }
+    };
+    Ok((jti, exp))
 }
 
 /// Step 5 of the checks: marks the token used; a second use is refused with 401 "token already used".
@@ -231,16 +245,7 @@ pub fn authorize_renew_token(
             "invalid token: sub is not the certificate's CN {cn:?}"
         )));
     }
-    if let Some(iat) = claims.get("iat").and_then(Value::as_i64)
-        && iat + jws::LEEWAY < started
-    {
-        return Err(unauthorized("invalid token: issued before the CA started".into()));
-    }
-    let jti = match claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty()) {
-        Some(j) => j.to_string(),
-        None => hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())),
-    };
-    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+    let (jti, exp) = replay_key(token, &claims, started).map_err(|m| unauthorized(m.to_string()))?;
     store.use_token(&format!("renew:{jti}"), exp).map_err(|e| match e {
         StoreError::TokenReused => unauthorized("token already used".into()),
         other => AuthError::Internal(other.to_string()),
@@ -464,33 +469,104 @@ fn in_cidr(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     a[..full] == b[..full] && (rest == 0 || (a[full] ^ b[full]) >> (8 - rest) == 0)
 }
 
-/// The certificate lifetime for a request: the requested one, or the provisioner's default, within its min/max.
-pub fn lifetime(
-    auth: &Authorized,
+/// step-ca's `authority.backdate`: certificates without a requested notBefore start this much before now.
+pub const BACKDATE: time::Duration = time::Duration::minutes(1);
+
+/// The provisioner's TLS lifetime claims (else `authority.claims`, else step-ca's 5m/24h/24h): (min, max, default).
+pub fn tls_durations(
+    entry: Option<&Map<String, Value>>,
     config: &CaConfig,
-    requested: Option<time::Duration>,
-) -> Result<time::Duration, AuthError> {
-    let claim = |k: &str, dflt: &str| -> Result<time::Duration, AuthError> {
-        let v = claim(Some(&auth.entry), config, k)
-            .and_then(Value::as_str)
-            .unwrap_or(dflt);
+) -> Result<(time::Duration, time::Duration, time::Duration), AuthError> {
+    let get = |k: &str, dflt: &str| -> Result<time::Duration, AuthError> {
+        let v = claim(entry, config, k).and_then(Value::as_str).unwrap_or(dflt);
         parse_duration(v).map_err(|e| AuthError::Internal(format!("provisioner claim {k}: {e}")))
     };
-    let (min, max, def) = (
-        claim("minTLSCertDuration", "5m")?,
-        claim("maxTLSCertDuration", "24h")?,
-        claim("defaultTLSCertDuration", "24h")?,
-    );
-    let d = requested.unwrap_or(def);
-    if d < min || d > max {
-        return Err(AuthError::Forbidden(format!(
-            "requested duration of {} s is outside the provisioner's {} s to {} s",
-            d.whole_seconds(),
-            min.whole_seconds(),
-            max.whole_seconds()
+    Ok((
+        get("minTLSCertDuration", "5m")?,
+        get("maxTLSCertDuration", "24h")?,
+        get("defaultTLSCertDuration", "24h")?,
+    ))
+}
+
+/// What a request asks of a certificate's validity, and what bounds it.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowRequest {
+    /// The requested notBefore (`None`: now, backdated by [`BACKDATE`]).
+    pub not_before: Option<time::OffsetDateTime>,
+    /// The requested notAfter (`None`: the start plus the provisioner's default lifetime).
+    pub not_after: Option<time::OffsetDateTime>,
+    /// Now.
+    pub now: time::OffsetDateTime,
+    /// The issuing certificate's notBefore and notAfter.
+    pub issuer: (time::OffsetDateTime, time::OffsetDateTime),
+}
+
+/// The validity of a new certificate, for every issuance path of the online CA (`/sign`, `/renew`, `/rekey`, and
+/// ACME and SSH later): the whole window, notAfter minus notBefore, must lie within the provisioner's claims (the
+/// maximum plus [`BACKDATE`], as step-ca allows), so a backdated notBefore cannot stretch a certificate past its
+/// maximum; notBefore may not precede the issuer's (the default backdate is cut to it); notAfter must be in the
+/// future and is cut to the issuer's notAfter; an expired issuer signs nothing.
+pub fn validity_window(
+    entry: Option<&Map<String, Value>>,
+    config: &CaConfig,
+    w: WindowRequest,
+) -> Result<(time::OffsetDateTime, time::OffsetDateTime), AuthError> {
+    use crate::pki::issue::fmt_time;
+    let (issuer_nb, issuer_na) = w.issuer;
+    if issuer_na <= w.now {
+        return Err(AuthError::Internal(format!(
+            "the issuer certificate expired on {}",
+            fmt_time(issuer_na)
         )));
     }
-    Ok(d)
+    let (min, max, default) = tls_durations(entry, config)?;
+    let not_before = match w.not_before {
+        Some(nb) if nb < issuer_nb => {
+            return Err(AuthError::Forbidden(format!(
+                "notBefore {} is before the issuer certificate's notBefore {}",
+                fmt_time(nb),
+                fmt_time(issuer_nb)
+            )));
+        }
+        Some(nb) => nb,
+        None => (w.now - BACKDATE).max(issuer_nb),
+    };
+    let not_after = match w.not_after {
+        Some(na) => na,
+        None => not_before.max(w.now) + default,
+    }
+    .min(issuer_na);
+    if not_after <= w.now {
+        return Err(AuthError::BadRequest(format!(
+            "notAfter {} is in the past",
+            fmt_time(not_after)
+        )));
+    }
+    if not_after <= not_before {
+        return Err(AuthError::BadRequest(format!(
+            "notAfter {} is not after notBefore {}",
+            fmt_time(not_after),
+            fmt_time(not_before)
+        )));
+    }
+    let d = not_after - not_before;
+    if d < min {
+        return Err(AuthError::Forbidden(format!(
+            "requested duration of {} s is less than the provisioner's minimum of {} s",
+            d.whole_seconds(),
+            min.whole_seconds()
+        )));
+    }
+    if d > max + BACKDATE {
+        return Err(AuthError::Forbidden(format!(
+            "requested duration of {} s (notBefore {} to notAfter {}) is more than the provisioner's maximum of {} s",
+            d.whole_seconds(),
+            fmt_time(not_before),
+            fmt_time(not_after),
+            (max + BACKDATE).whole_seconds()
+        )));
+    }
+    Ok((not_before, not_after))
 }
 
 #[cfg(test)]
@@ -549,8 +625,20 @@ mod tests {
         );
         let l = authorized(serde_json::json!({"claims": {"maxTLSCertDuration": "48h"}}));
         let cfg = CaConfig::default();
-        assert_eq!(lifetime(&l, &cfg, None).unwrap(), time::Duration::hours(24));
-        assert!(lifetime(&l, &cfg, Some(time::Duration::hours(49))).is_err());
+        let now = time::macros::datetime!(2026-06-01 00:00 UTC);
+        let issuer = (now - time::Duration::days(30), now + time::Duration::days(365));
+        let w = |nb: Option<time::OffsetDateTime>, na: Option<time::OffsetDateTime>| WindowRequest {
+            not_before: nb,
+            not_after: na,
+            now,
+            issuer,
+        };
+        let win = |entry: &Authorized, config: &CaConfig, nb, na| validity_window(Some(&entry.entry), config, w(nb, na));
+        assert_eq!(
+            win(&l, &cfg, None, None).unwrap(),
+            (now - BACKDATE, now + time::Duration::hours(24))
+        );
+        assert!(win(&l, &cfg, None, Some(now + time::Duration::hours(49))).is_err());
         // A global claim applies when the provisioner has none; the provisioner's wins.
         let global = CaConfig {
             authority: crate::ca::config::Authority {
@@ -559,8 +647,8 @@ mod tests {
             },
             ..Default::default()
         };
-        assert_eq!(lifetime(&l, &global, None).unwrap(), time::Duration::hours(1));
-        assert!(lifetime(&l, &global, Some(time::Duration::hours(49))).is_err());
+        assert_eq!(win(&l, &global, None, None).unwrap().1, now + time::Duration::hours(1));
+        assert!(win(&l, &global, None, Some(now + time::Duration::hours(49))).is_err());
         let no_renew = serde_json::json!({"name": "p", "claims": {"disableRenewal": true}});
         assert!(check_renewal(no_renew.as_object(), &cfg, 0, 100, 50).is_err());
         assert!(check_renewal(None, &cfg, 0, 100, 50).is_ok());
@@ -568,6 +656,49 @@ mod tests {
         assert!(check_renewal(None, &cfg, 60, 100, 50).is_err(), "not yet valid");
         let late = serde_json::json!({"name": "p", "claims": {"allowRenewalAfterExpiry": true}});
         assert!(check_renewal(late.as_object(), &cfg, 0, 100, 101).is_ok());
+    }
+
+    #[test]
+    fn backdating_cannot_stretch_a_certificate_past_the_maximum_lifetime() {
+        let cfg = CaConfig::default();
+        let entry = serde_json::json!({"claims": {"maxTLSCertDuration": "24h"}});
+        let entry = entry.as_object();
+        let now = time::macros::datetime!(2026-06-01 00:00 UTC);
+        let issuer = (now - time::Duration::days(30), now + time::Duration::days(365));
+        let w = |nb, na| WindowRequest {
+            not_before: nb,
+            not_after: na,
+            now,
+            issuer,
+        };
+        // -87000h with the default lifetime ending tomorrow: ten years, refused.
+        let err = validity_window(entry, &cfg, w(Some(now - time::Duration::hours(87000)), None)).unwrap_err();
+        assert!(matches!(err, AuthError::Forbidden(_)), "{err}");
+        // Inside the issuer's life, but the window is 48h: refused.
+        let err = validity_window(
+            entry,
+            &cfg,
+            w(Some(now - time::Duration::hours(24)), Some(now + time::Duration::hours(24))),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("more than the provisioner's maximum"), "{err}");
+        // The maximum plus the backdate is allowed, as step-ca does.
+        validity_window(entry, &cfg, w(None, Some(now + time::Duration::hours(24)))).unwrap();
+        // Before the issuer's notBefore: refused when asked for, cut when it is the default backdate.
+        let err = validity_window(entry, &cfg, w(Some(issuer.0 - time::Duration::seconds(1)), None)).unwrap_err();
+        assert!(err.to_string().contains("before the issuer certificate's notBefore"), "{err}");
+        let young = WindowRequest {
+            issuer: (now - time::Duration::seconds(10), issuer.1),
+            ..w(None, None)
+        };
+        assert_eq!(validity_window(entry, &cfg, young).unwrap().0, now - time::Duration::seconds(10));
+        // An expired issuer says so.
+        let old = WindowRequest {
+            issuer: (now - time::Duration::days(9), now - time::Duration::days(1)),
+            ..w(None, None)
+        };
+        let err = validity_window(entry, &cfg, old).unwrap_err();
+        assert!(err.to_string().contains("the issuer certificate expired on 2026-05-31"), "{err}");
     }
 
     #[test]

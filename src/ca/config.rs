@@ -58,6 +58,36 @@ pub struct Authority {
     pub extra: Map<String, Value>,
 }
 
+/// The file name of ferrica's embedded store inside a step-ca database directory.
+pub const EMBEDDED_STORE_FILE: &str = "ferrica.redb";
+
+/// Where ferrica keeps its embedded (redb) store for ca.json's `db`, or why it cannot:
+/// - `{"type": "redb", "dataSource": FILE}`: that file (ferrica's own entry);
+/// - step-ca's embedded databases (`badgerv2`, `badger`, `badgerv3`, `bbolt`): ferrica does not read their data, and
+///   keeps its own store beside it, `ferrica.redb` in the badger directory or in the bbolt file's directory, so a
+///   ca.json written for step-ca (or by `ferrica ca init`) serves both unchanged.
+pub fn embedded_store_path(db: &Value) -> Result<std::path::PathBuf, String> {
+    use std::path::PathBuf;
+    let kind = db.get("type").and_then(Value::as_str).unwrap_or_default();
+    let source = db.get("dataSource").and_then(Value::as_str).unwrap_or_default();
+    if source.is_empty() && !kind.is_empty() {
+        return Err(format!("db type {kind:?} has no dataSource"));
+    }
+    match kind.to_ascii_lowercase().as_str() {
+        "redb" => Ok(PathBuf::from(source)),
+        "badger" | "badgerv2" | "badgerv3" => Ok(PathBuf::from(source).join(EMBEDDED_STORE_FILE)),
+        "bbolt" => Ok(PathBuf::from(source)
+            .parent()
+            .map_or_else(|| PathBuf::from(EMBEDDED_STORE_FILE), |d| d.join(EMBEDDED_STORE_FILE))),
+        "postgresql" | "mysql" => Err(format!(
+            "db type {kind:?} is not supported yet (ferrica's embedded store serves one instance: use a badgerv2 or redb entry)"
+        )),
+        other => Err(format!(
+            "db type {other:?} is not supported (use step-ca's \"badgerv2\" with a directory, or \"redb\" with a file)"
+        )),
+    }
+}
+
 impl CaConfig {
     /// Parses `ca.json`.
     pub fn from_json(data: &[u8]) -> Result<CaConfig, String> {

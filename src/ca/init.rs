@@ -148,7 +148,9 @@ pub fn build(
         insecure_address: String::new(),
         dns_names: p.dns.clone(),
         logger: Some(json!({"format": "text"})),
-        db: (!p.no_db).then(|| json!({"type": "redb", "dataSource": path_str(base, "db/ferrica.redb")})),
+        // step-ca's own entry, so that step-ca and `step ca token --offline` load this ca.json unchanged; ferrica
+        // keeps its embedded store in the same directory (`db/ferrica.redb`, see `embedded_store_path`).
+        db: (!p.no_db).then(|| json!({"type": "badgerv2", "dataSource": path_str(base, "db"), "badgerFileLoadingMode": ""})),
         tls: Some(json!({"minVersion": 1.2, "maxVersion": 1.3, "renegotiation": false})),
         common_name: Some("Ferrica Online CA".into()),
         crl: Some(json!({"enabled": true, "generateOnRevoke": true, "cacheDuration": "24h"})),

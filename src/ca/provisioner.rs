@@ -129,10 +129,16 @@ pub fn apply_policy(p: &mut Map<String, Value>, u: &PolicyUpdate) -> Result<(), 
         .ok_or("policy.x509 is not an object")?;
     for (side, lists) in [("allow", &u.allow), ("deny", &u.deny)] {
         for (kind, values) in lists.iter().filter(|(_, v)| !v.is_empty()) {
-            if *kind == "ip" {
-                for v in values {
-                    crate::pki::ext::parse_cidr(v)?;
-                }
+            for v in values {
+                use crate::pki::names;
+                let checked = match *kind {
+                    "ip" => crate::pki::ext::parse_cidr(v).map(drop),
+                    "dns" => names::check_dns_pattern(v),
+                    "email" => names::check_email_pattern(v),
+                    // A URI entry names the host part (as the policy matches it): a DNS pattern.
+                    _ => names::check_dns_pattern(v),
+                };
+                checked.map_err(|e| format!("{side} {kind} {v:?}: {e}"))?;
             }
             let s = x509
                 .entry(side)
@@ -205,6 +211,15 @@ mod tests {
         apply_policy(&mut p, &u).unwrap();
         apply_policy(&mut p, &u).unwrap();
         assert_eq!(p["policy"]["x509"]["allow"]["dns"], json!(["*.lab.test"]));
+        let err = apply_policy(
+            &mut p,
+            &PolicyUpdate {
+                allow: vec![("dns", vec!["**".into()])],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.contains("allow dns \"**\""), "{err}");
         assert!(
             apply_policy(
                 &mut p,

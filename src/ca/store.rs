@@ -110,6 +110,10 @@ pub trait Store: Send + Sync {
     fn revocations(&self) -> Result<Vec<Revocation>, StoreError>;
     /// Increments and returns the CRL number.
     fn next_crl_number(&self) -> Result<u64, StoreError>;
+    /// Whether what is written outlives the process (`false` for the in-memory store of a ca.json without `db`).
+    fn is_persistent(&self) -> bool {
+        true
+    }
 }
 
 /// A write in flight (see [`Store::record_issued_async`]).
@@ -140,6 +144,7 @@ pub struct RedbStore {
     /// To the writer thread; `None` only while dropping (so that the thread sees the channel close and exits).
     writes: Option<Sender<Write>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    persistent: bool,
 }
 
 /// One write waiting for the writer thread.
@@ -179,7 +184,7 @@ impl RedbStore {
     /// Opens (or creates) the database file.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         let db = Database::create(path).map_err(db_err)?;
-        Self::init(db)
+        Self::init(db, true)
     }
 
     /// An in-memory database (tests, `--no-db`).
@@ -187,10 +192,10 @@ impl RedbStore {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(db_err)?;
-        Self::init(db)
+        Self::init(db, false)
     }
 
-    fn init(db: Database) -> Result<RedbStore, StoreError> {
+    fn init(db: Database, persistent: bool) -> Result<RedbStore, StoreError> {
         let tx = db.begin_write().map_err(db_err)?;
         {
             tx.open_table(CERTS).map_err(db_err)?;
@@ -210,6 +215,7 @@ impl RedbStore {
             db,
             writes: Some(send),
             writer: Some(writer),
+            persistent,
         })
     }
 
@@ -331,6 +337,10 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
 }
 
 impl Store for RedbStore {
+    fn is_persistent(&self) -> bool {
+        self.persistent
+    }
+
     fn record_certificate(&self, cert: &IssuedCert) -> Result<(), StoreError> {
         self.write(WriteOp::Certificate(cert.clone())).map(drop)
     }

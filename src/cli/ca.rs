@@ -26,6 +26,8 @@ pub enum CaCommand {
     Root(RootArgs),
     /// Download the CA's roots (trusting --root).
     Roots(RootsArgs),
+    /// Download the CA's federation: its roots and the roots it federates with (ca.json's federatedRoots).
+    Federation(RootsArgs),
     /// Trust a CA by fingerprint: write its root and config/defaults.json under $FERRICA_PATH.
     Bootstrap(BootstrapArgs),
     /// Check that the CA answers (GET /health).
@@ -298,11 +300,12 @@ pub enum ProvisionerCommand {
 /// `ca provisioner list` flags.
 #[derive(Debug, Clone, Args)]
 pub struct ProvisionerListArgs {
-    /// Ask this CA (GET /provisioners) instead of reading ca.json.
-    #[arg(long, value_name = "URL")]
+    /// Ask this CA (GET /provisioners) instead of reading ca.json. Without --ca-url and --ca-config: the local
+    /// ca.json if there is one, else the CA that `ca bootstrap` recorded in defaults.json.
+    #[arg(long, env = "FERRICA_CA_URL", value_name = "URL")]
     pub ca_url: Option<String>,
-    /// With --ca-url: the root the CA must chain to (default: defaults.json's root).
-    #[arg(long, value_name = "FILE", requires = "ca_url")]
+    /// The root the CA must chain to (default: FERRICA_ROOT, else defaults.json's root).
+    #[arg(long, env = "FERRICA_ROOT", value_name = "FILE")]
     pub root: Option<String>,
     /// Where ca.json is.
     #[command(flatten)]

@@ -55,24 +55,16 @@ pub fn run(a: ServeArgs) -> Result<u8> {
     };
     let intermediate_key = crate::cmd::certificate::parse_key(&key_data, pw, &config.key, "--password-file")?;
     let store: Arc<dyn Store> = match &config.db {
-        Some(db) => match db.get("type").and_then(Value::as_str) {
-            Some("redb") => {
-                let file = PathBuf::from(db.get("dataSource").and_then(Value::as_str).unwrap_or_default());
-                if let Some(dir) = file.parent() {
-                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-                }
-                Arc::new(
-                    RedbStore::open(&file)
-                        .map_err(|e| UserError::input(format!("database {}: {e}", file.display())))?,
-                )
+        Some(db) => {
+            let file = crate::ca::config::embedded_store_path(db)
+                .map_err(|e| UserError::input(format!("{}: db: {e}", path.display())))?;
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
-            other => {
-                return Err(UserError::input(format!(
-                    "db type {other:?} is not supported (ferrica's embedded store is \"redb\")"
-                ))
-                .into());
-            }
-        },
+            Arc::new(
+                RedbStore::open(&file).map_err(|e| UserError::input(format!("database {}: {e}", file.display())))?,
+            )
+        }
         None => {
             eprintln!("warning: ca.json has no db: used tokens and issued certificates are kept in memory only");
             Arc::new(RedbStore::in_memory()?)
@@ -85,8 +77,21 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         address
     };
     let (crt, key) = (config.crt.clone(), config.key.clone());
-    let ca = Arc::new(
-        Ca::new(
+    // step-ca's federatedRoots: files of roots this CA also vouches for (GET /federation lists them).
+    let mut federated_pem = Vec::new();
+    for f in config
+        .extra
+        .get("federatedRoots")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        for der in crate::cmd::certificate::read_certs(f, "federatedRoots (ca.json)")? {
+            federated_pem.push(crate::server::pem("CERTIFICATE", &der));
+        }
+    }
+    let mut ca = Ca::new(
             config,
             Some(path.clone()),
             root_der,
@@ -95,8 +100,9 @@ pub fn run(a: ServeArgs) -> Result<u8> {
             store,
             time::OffsetDateTime::now_utc().unix_timestamp(),
         )
-        .map_err(|e| UserError::input(format!("{crt} / {key}: {e}")))?,
-    );
+    .map_err(|e| UserError::input(format!("{crt} / {key}: {e}")))?;
+    ca.federated_pem = federated_pem;
+    let ca = Arc::new(ca);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

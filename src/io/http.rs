@@ -62,7 +62,8 @@ impl Answer {
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
             .unwrap_or_else(|| String::from_utf8_lossy(&self.body).trim().chars().take(200).collect());
-        let kind = if self.status >= 500 {
+        // 501 (not implemented) is an answer, not an outage: retrying cannot help.
+        let kind = if self.status >= 500 && self.status != 501 {
             ErrorKind::Unavailable
         } else {
             ErrorKind::Refused
@@ -158,6 +159,54 @@ impl CaClient {
         })
     }
 
+    /// A failure on the wire: a TLS alert from the CA is its refusal (exit 4: retrying cannot help), anything else
+    /// a network failure (exit 5). With TLS 1.3 the CA judges the client certificate after the client's handshake
+    /// has finished, so its alert arrives while the request is sent or the answer read.
+    fn network_error(&self, e: &(dyn std::error::Error + 'static), what: &str) -> anyhow::Error {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(err) = cur {
+            let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
+                err.downcast_ref::<std::io::Error>()
+                    .and_then(|io| io.get_ref())
+                    .and_then(|i| i.downcast_ref::<rustls::Error>())
+            });
+            if let Some(rustls::Error::AlertReceived(alert)) = tls {
+                use rustls::AlertDescription as A;
+                let about_us = matches!(
+                    alert,
+                    A::BadCertificate
+                        | A::UnsupportedCertificate
+                        | A::CertificateRevoked
+                        | A::CertificateExpired
+                        | A::CertificateUnknown
+                        | A::UnknownCA
+                        | A::AccessDenied
+                        | A::CertificateRequired
+                        | A::DecryptError
+                        | A::HandshakeFailure
+                );
+                let msg = if about_us {
+                    format!(
+                        "the CA at {} rejected the client certificate (TLS alert {alert:?})",
+                        self.base
+                    )
+                } else {
+                    format!("the CA at {} refused the connection (TLS alert {alert:?})", self.base)
+                };
+                return UserError {
+                    kind: ErrorKind::Refused,
+                    msg,
+                    hint: about_us.then(|| {
+                        "the certificate must be one this CA issued, unexpired and not revoked".to_string()
+                    }),
+                }
+                .into();
+            }
+            cur = err.source();
+        }
+        UserError::unavailable(format!("{} {what}: {e}", self.base)).into()
+    }
+
     async fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>, bearer: Option<&str>) -> Result<Answer> {
         let unavailable = |m: String| -> anyhow::Error { UserError::unavailable(m).into() };
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
@@ -176,11 +225,11 @@ impl CaClient {
                 }
                 .into();
             }
-            unavailable(format!("TLS handshake with {} failed: {e}", self.base))
+            self.network_error(&e, "TLS handshake failed")
         })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
             .await
-            .map_err(|e| unavailable(format!("{}: {e}", self.base)))?;
+            .map_err(|e| self.network_error(&e, "HTTP handshake failed"))?;
         let driver = tokio::spawn(conn);
         let authority = if self.port == 443 {
             self.host.clone()
@@ -205,13 +254,13 @@ impl CaClient {
         let res = sender
             .send_request(req)
             .await
-            .map_err(|e| unavailable(format!("{}{path}: {e}", self.base)))?;
+            .map_err(|e| self.network_error(&e, &format!("{method} {path}")))?;
         let status = res.status().as_u16();
         let body = res
             .into_body()
             .collect()
             .await
-            .map_err(|e| unavailable(format!("{}{path}: reading the answer: {e}", self.base)))?
+            .map_err(|e| self.network_error(&e, &format!("{method} {path}: reading the answer")))?
             .to_bytes()
             .to_vec();
         driver.abort();

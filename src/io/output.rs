@@ -21,6 +21,33 @@ pub const PUBLIC_MODE: u32 = 0o644;
 pub struct OutputSet {
     force: bool,
     staged: Vec<(PathBuf, NamedTempFile)>,
+    /// The command's inputs: no output may be one of them, `--force` or not.
+    inputs: Vec<(PathBuf, String)>,
+}
+
+/// The path `p` names once symlinks are followed: the file itself when it exists, else its canonical directory and
+/// its name (so `./x`, `dir/../x` and a symlinked directory all resolve alike).
+fn resolved(p: &Path) -> Option<PathBuf> {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return Some(c);
+    }
+    let name = p.file_name()?;
+    let dir = std::fs::canonicalize(parent_dir(p)).ok()?;
+    Some(dir.join(name))
+}
+
+/// Whether two paths are the same file: the same resolved path, or (hard links) the same device and inode.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if let (Some(x), Some(y)) = (resolved(a), resolved(b))
+        && x == y
+    {
+        return true;
+    }
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }
 
 impl OutputSet {
@@ -29,12 +56,31 @@ impl OutputSet {
         OutputSet {
             force,
             staged: Vec::new(),
+            inputs: Vec::new(),
         }
+    }
+
+    /// Declares an input of the command (`-` and absent values are ignored): [`OutputSet::check`] then refuses any
+    /// output that is the same file, even with `--force`. Declare inputs before checking outputs.
+    pub fn input(&mut self, path: Option<&str>, flag: &str) -> &mut OutputSet {
+        if let Some(p) = path.filter(|p| !p.is_empty() && *p != "-") {
+            self.inputs.push((PathBuf::from(p), flag.to_string()));
+        }
+        self
     }
 
     /// Fails early if `path` cannot be written: it exists without `--force`, is a directory, or its directory is
     /// missing. Call for every output before doing expensive work.
     pub fn check(&self, path: &Path, flag: &str) -> Result<()> {
+        if let Some((input, what)) = self.inputs.iter().find(|(i, _)| same_file(i, path)) {
+            return Err(UserError::usage(format!(
+                "{flag} {} is also the input {what} {}: refusing to overwrite an input, even with --force",
+                path.display(),
+                input.display()
+            ))
+            .hint("write the output to another file")
+            .into());
+        }
         if path.is_dir() {
             return Err(UserError::input(format!("{flag} {} is a directory", path.display()))
                 .hint("pass a file name")

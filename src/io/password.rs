@@ -114,18 +114,30 @@ pub fn resolve(needs: &[PasswordNeed], stdin: &mut Stdin) -> Result<Vec<Secret>>
     Ok(out.into_iter().map(|p| p.expect("every need resolved")).collect())
 }
 
+/// Where a password file's name came from, for messages: the flag when it is on the command line, else the
+/// environment variable that clap read it from.
+fn source_name(need: &PasswordNeed) -> String {
+    let on_command_line = std::env::args_os().any(|a| {
+        let a = a.to_string_lossy();
+        a == need.flag || a.starts_with(&format!("{}=", need.flag))
+    });
+    if !on_command_line && std::env::var_os(need.env).is_some() {
+        format!("{} from the environment", need.env)
+    } else {
+        need.flag.to_string()
+    }
+}
+
 fn from_file(path: &str, need: &PasswordNeed, stdin: &mut Stdin) -> Result<Secret> {
     if path == "-" {
         stdin.claim(&format!("{} -", need.flag))?;
         return from_stdin(need);
     }
-    let data = Zeroizing::new(crate::io::input::read_input(
-        path,
-        &format!("password file ({})", need.flag),
-    )?);
+    let source = source_name(need);
+    let data = Zeroizing::new(crate::io::input::read_input(path, &format!("password file ({source})"))?);
     let pw = clean(&data);
     if pw.is_empty() {
-        return Err(UserError::input(format!("password file {path} ({}) is empty", need.flag)).into());
+        return Err(UserError::input(format!("password file {path} ({source}) is empty")).into());
     }
     Ok(pw)
 }

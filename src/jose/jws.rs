@@ -331,6 +331,26 @@ pub struct ClaimChecks {
     pub no_exp_check: bool,
 }
 
+/// The largest NumericDate accepted (the year 9999); beyond it a time claim is "out of range", not a wrapped number.
+const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
+/// A NumericDate claim (`exp`, `nbf`, `iat`) as whole seconds: absent is `None`; not a number, not finite, negative
+/// or past the year 9999 is an error naming the claim.
+pub fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, JoseError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => {
+            let f = v
+                .as_f64()
+                .ok_or_else(|| JoseError::Malformed(format!("claim {name} is not a number")))?;
+            if !f.is_finite() || !(0.0..=MAX_NUMERIC_DATE).contains(&f) {
+                return Err(JoseError::Malformed(format!("claim {name} out of range ({v})")));
+            }
+            Ok(Some(f as i64))
+        }
+    }
+}
+
 /// Checks registered claims at `now` (unix seconds) with [`LEEWAY`].
 pub fn check_claims(claims: &Map<String, Value>, checks: &ClaimChecks, now: i64) -> Result<(), JoseError> {
     if let Some(iss) = &checks.iss {
@@ -355,18 +375,10 @@ pub fn check_claims(claims: &Map<String, Value>, checks: &ClaimChecks, now: i64)
             )));
         }
     }
-    let num = |name: &str| -> Result<Option<i64>, JoseError> {
-        match claims.get(name) {
-            None => Ok(None),
-            Some(v) => v
-                .as_f64()
-                .map(|f| Some(f as i64))
-                .ok_or_else(|| JoseError::Malformed(format!("claim {name} is not a number"))),
-        }
-    };
+    let num = |name: &str| numeric_date(claims, name);
     if let Some(exp) = num("exp")?
         && !checks.no_exp_check
-        && now > exp + LEEWAY
+        && now > exp.saturating_add(LEEWAY)
     {
         return Err(JoseError::Rejected(format!(
             "the token expired {} s ago (exp {exp})",
@@ -374,7 +386,7 @@ pub fn check_claims(claims: &Map<String, Value>, checks: &ClaimChecks, now: i64)
         )));
     }
     if let Some(nbf) = num("nbf")?
-        && now + LEEWAY < nbf
+        && now.saturating_add(LEEWAY) < nbf
     {
         return Err(JoseError::Rejected(format!(
             "the token is not valid before {nbf} ({} s from now)",
@@ -382,7 +394,7 @@ pub fn check_claims(claims: &Map<String, Value>, checks: &ClaimChecks, now: i64)
         )));
     }
     if let Some(iat) = num("iat")?
-        && now + LEEWAY < iat
+        && now.saturating_add(LEEWAY) < iat
     {
         return Err(JoseError::Rejected(format!(
             "the token was issued in the future (iat {iat})"

@@ -27,6 +27,14 @@ pub enum IssueError {
         /// Requested (possibly clamped) end.
         not_after: String,
     },
+    /// The issuer certificate ends before the new certificate would start.
+    #[error("the issuer certificate expired on {not_after} (it ends before the new certificate's notBefore {not_before})")]
+    IssuerExpired {
+        /// The issuer's notAfter.
+        not_after: String,
+        /// The requested start.
+        not_before: String,
+    },
     /// The issuer is not a CA.
     #[error("the issuer certificate is not a CA (no basicConstraints CA:TRUE)")]
     IssuerNotCa,
@@ -53,6 +61,9 @@ pub enum IssueError {
         /// What was wrong.
         reason: String,
     },
+    /// A subject attribute is not acceptable.
+    #[error("bad subject: {0}")]
+    BadSubject(String),
     /// rcgen refused.
     #[error("certificate encoding failed: {0}")]
     Encoding(String),
@@ -87,21 +98,29 @@ impl San {
         }
     }
 
+    /// Checks the value's syntax for its type (`pki::names`): a DNS name (wildcards as the whole leftmost label), an
+    /// email address or a URI. IP addresses are valid once typed.
+    pub fn validate(&self) -> Result<(), IssueError> {
+        let (value, r) = match self {
+            San::Dns(d) => (d, super::names::check_dns(d, true)),
+            San::Email(e) => (e, super::names::check_email(e)),
+            San::Uri(u) => (u, super::names::check_uri(u)),
+            San::Ip(_) => return Ok(()),
+        };
+        r.map_err(|reason| IssueError::BadSan {
+            value: value.clone(),
+            reason,
+        })
+    }
+
     fn to_rcgen(&self) -> Result<SanType, IssueError> {
         let bad = |value: &str, e: rcgen::Error| IssueError::BadSan {
             value: value.into(),
             reason: e.to_string(),
         };
+        self.validate()?;
         Ok(match self {
-            San::Dns(d) => {
-                if d.is_empty() || d.contains(' ') || d.contains('/') {
-                    return Err(IssueError::BadSan {
-                        value: d.clone(),
-                        reason: "not a DNS name".into(),
-                    });
-                }
-                SanType::DnsName(d.as_str().try_into().map_err(|e| bad(d, e))?)
-            }
+            San::Dns(d) => SanType::DnsName(d.as_str().try_into().map_err(|e| bad(d, e))?),
             San::Ip(ip) => SanType::IpAddress(*ip),
             San::Email(e) => SanType::Rfc822Name(e.as_str().try_into().map_err(|er| bad(e, er))?),
             San::Uri(u) => SanType::URI(u.as_str().try_into().map_err(|e| bad(u, e))?),
@@ -214,6 +233,7 @@ impl rcgen::SigningKey for IssuerKey<'_> {
 /// A CA certificate and its key, checked and parsed once, able to sign certificates and CRLs.
 pub struct CaIssuer<'a> {
     signer: Issuer<'static, IssuerKey<'a>>,
+    not_before: OffsetDateTime,
     not_after: OffsetDateTime,
     path_len: Option<u32>,
 }
@@ -257,9 +277,15 @@ impl<'a> CaIssuer<'a> {
             Issuer::from_ca_cert_der(&cert_der.into(), key).map_err(|e| IssueError::IssuerUnreadable(e.to_string()))?;
         Ok(CaIssuer {
             signer,
+            not_before: cert.validity().not_before.to_datetime(),
             not_after: cert.validity().not_after.to_datetime(),
             path_len: bc.value.path_len_constraint,
         })
+    }
+
+    /// The issuer's notBefore.
+    pub fn not_before(&self) -> OffsetDateTime {
+        self.not_before
     }
 
     /// The issuer's notAfter.
@@ -294,6 +320,9 @@ pub fn issue(
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     for (ty, value) in &req.subject {
+        if *ty == DnType::CommonName {
+            super::names::check_common_name(value).map_err(IssueError::BadSubject)?;
+        }
         params.distinguished_name.push(ty.clone(), value.as_str());
     }
     params.subject_alt_names = req.sans.iter().map(San::to_rcgen).collect::<Result<_, _>>()?;
@@ -339,6 +368,12 @@ pub fn issue(
         }
         if is_ca && iss.path_len == Some(0) {
             return Err(IssueError::IssuerPathLenExceeded);
+        }
+        if iss.not_after <= req.not_before {
+            return Err(IssueError::IssuerExpired {
+                not_after: fmt_time(iss.not_after),
+                not_before: fmt_time(req.not_before),
+            });
         }
     }
     if req.not_before >= not_after {
@@ -388,6 +423,7 @@ pub fn create_csr(common_name: &str, sans: &[San], key: &PrivateKey) -> Result<V
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     if !common_name.is_empty() {
+        super::names::check_common_name(common_name).map_err(IssueError::BadSubject)?;
         params.distinguished_name.push(DnType::CommonName, common_name);
     }
     params.subject_alt_names = sans.iter().map(San::to_rcgen).collect::<Result<_, _>>()?;

@@ -284,6 +284,38 @@ pub fn lint(der: &[u8]) -> Result<Vec<Finding>, String> {
             _ => {}
         }
     }
+    // Names (RFC 5280 §4.2.1.6 and ub-common-name), with the checks every name entering ferrica passes.
+    for cn in c.subject().iter_common_name() {
+        match cn.as_str() {
+            Ok(v) => {
+                if let Err(e) = super::names::check_common_name(v) {
+                    add(Error, "e_cn_too_long", e);
+                }
+            }
+            Err(_) => add(Warning, "w_cn_not_a_string", "the common name is not a readable string".into()),
+        }
+    }
+    if let Some(s) = &san {
+        for g in &s.value.general_names {
+            let (code, value, r) = match g {
+                GeneralName::DNSName(d) => ("e_san_dns_invalid", *d, super::names::check_dns(d, true)),
+                GeneralName::RFC822Name(e) => ("e_san_email_invalid", *e, super::names::check_email(e)),
+                GeneralName::URI(u) => ("e_san_uri_invalid", *u, super::names::check_uri(u)),
+                GeneralName::IPAddress(b) if b.len() != 4 && b.len() != 16 => {
+                    add(
+                        Error,
+                        "e_san_ip_invalid",
+                        format!("an IP address SAN of {} octets (4 or 16)", b.len()),
+                    );
+                    continue;
+                }
+                _ => continue,
+            };
+            if let Err(e) = r {
+                add(Error, code, format!("SAN {value:?}: {e}"));
+            }
+        }
+    }
     if !self_issued && aki.is_none() {
         add(
             Error,

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod issue;
 pub mod keys;
 pub mod lint;
+pub mod names;
 pub mod profile;
 pub mod template;
 pub mod validity;

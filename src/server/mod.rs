@@ -36,6 +36,8 @@ pub struct Ca {
     pub config_path: Option<PathBuf>,
     /// The root certificate (DER).
     pub root_der: Vec<u8>,
+    /// The roots this CA federates with (ca.json's `federatedRoots`, read at start), as PEM.
+    pub federated_pem: Vec<String>,
     /// SHA-256 of the root, lowercase hex.
     pub root_fingerprint: String,
     /// The intermediate certificate (DER).
@@ -69,6 +71,7 @@ impl Ca {
             config: RwLock::new(Arc::new(config)),
             config_path,
             root_fingerprint: fingerprint(&root_der, FingerprintHash::Sha256, FingerprintFormat::Hex),
+            federated_pem: Vec::new(),
             root_der,
             intermediate_pem: pem("CERTIFICATE", &intermediate_der),
             intermediate_der,
@@ -183,6 +186,14 @@ pub fn app(ca: Arc<Ca>) -> Router {
             .route(
                 "/intermediates.pem",
                 get(|State(ca): State<Arc<Ca>>| async move { pem_response(ca.intermediate_pem.clone()) }),
+            )
+            .route(
+                "/federation",
+                get(|State(ca): State<Arc<Ca>>| async move {
+                    let mut crts = vec![pem("CERTIFICATE", &ca.root_der)];
+                    crts.extend(ca.federated_pem.iter().cloned());
+                    axum::Json(json!({"crts": crts}))
+                }),
             )
             .route("/provisioners", get(provisioners))
             .route("/provisioners/{kid}/encrypted-key", get(encrypted_key))

@@ -22,9 +22,6 @@ use crate::pki::issue::{IssueRequest, San, issue};
 use crate::pki::keys::KeyKind;
 use crate::pki::profile::Profile;
 
-/// step-ca's `authority.backdate`: new certificates start a minute early.
-const BACKDATE: ::time::Duration = ::time::Duration::minutes(1);
-
 fn now() -> ::time::OffsetDateTime {
     ::time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
@@ -135,23 +132,25 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<(Signed, Value), ApiError>
     }
     authorize::check_policy(&auth, &sans)?;
 
-    // Validity: backdated a minute, lifetime within the provisioner's claims.
-    let parse = |v: &Option<String>| -> Result<Option<::time::OffsetDateTime>, ApiError> {
+    // Validity: the whole window within the provisioner's claims (ca::authorize::validity_window).
+    let parse = |v: &Option<String>, field: &str| -> Result<Option<::time::OffsetDateTime>, ApiError> {
         match v.as_deref().filter(|s| !s.is_empty()) {
             None => Ok(None),
             Some(s) => crate::pki::validity::parse_time_or_duration(s, now)
                 .map(Some)
-                .map_err(|e| ApiError::new(400, e.to_string())),
+                .map_err(|e| ApiError::new(400, format!("{field}: {e}"))),
         }
     };
-    let (nb, na) = (parse(&req.not_before)?, parse(&req.not_after)?);
-    let not_before = nb.unwrap_or(now - BACKDATE);
-    let requested = na.map(|na| na - not_before.max(now));
-    let life = authorize::lifetime(&auth, &config, requested)?;
-    let not_after = na.unwrap_or(not_before.max(now) + life);
-    if not_after <= now {
-        return Err(ApiError::new(400, "notAfter is in the past"));
-    }
+    let (not_before, not_after) = authorize::validity_window(
+        Some(&auth.entry),
+        &config,
+        authorize::WindowRequest {
+            not_before: parse(&req.not_before, "notBefore")?,
+            not_after: parse(&req.not_after, "notAfter")?,
+            now,
+            issuer: (ca.issuer.not_before(), ca.issuer.not_after()),
+        },
+    )?;
     let (record, res) = issue_leaf(ca, csr.cn, sans, &csr.spki, not_before, not_after, &auth.provisioner)?;
     let signed = Signed {
         record,
@@ -248,7 +247,8 @@ struct Renewable {
     cn: Option<String>,
     sans: Vec<San>,
     spki: Vec<u8>,
-    life: ::time::Duration,
+    /// The new certificate's validity: the old lifetime from now (backdated), cut to the provisioner's maximum.
+    window: (::time::OffsetDateTime, ::time::OffsetDateTime),
     provisioner: String,
 }
 
@@ -270,7 +270,23 @@ fn check_renewable(ca: &Ca, leaf_der: &[u8]) -> Result<Renewable, ApiError> {
         cert.validity().not_before.timestamp(),
         cert.validity().not_after.timestamp(),
     );
-    authorize::check_renewal(entry, &config, nb, na, now().unix_timestamp())?;
+    let now = now();
+    authorize::check_renewal(entry, &config, nb, na, now.unix_timestamp())?;
+    // The same lifetime as before, but never more than the provisioner allows today (a certificate issued under a
+    // laxer configuration does not keep its lifetime forever), and by the same window rule as /sign.
+    let (_, max, _) = authorize::tls_durations(entry, &config)?;
+    let life = ::time::Duration::seconds(na - nb).min(max + authorize::BACKDATE);
+    let start = now - authorize::BACKDATE;
+    let window = authorize::validity_window(
+        entry,
+        &config,
+        authorize::WindowRequest {
+            not_before: None,
+            not_after: Some(start + life),
+            now,
+            issuer: (ca.issuer.not_before(), ca.issuer.not_after()),
+        },
+    )?;
     let sans = match cert.subject_alternative_name() {
         Ok(Some(ext)) => sans_of(&ext.value.general_names).map_err(|e| ApiError::new(403, e))?,
         _ => Vec::new(),
@@ -279,7 +295,7 @@ fn check_renewable(ca: &Ca, leaf_der: &[u8]) -> Result<Renewable, ApiError> {
         cn: common_name(cert.subject()),
         sans,
         spki: cert.public_key().raw.to_vec(),
-        life: ::time::Duration::seconds(na - nb),
+        window,
         provisioner,
     })
 }
@@ -293,8 +309,8 @@ pub(crate) async fn renew(
     let res = blocking(move || {
         let leaf = presented_leaf(&ca, &peer, &headers, true)?;
         let r = check_renewable(&ca, &leaf)?;
-        let nb = now() - BACKDATE;
-        issue_and_record(&ca, r.cn, r.sans, &r.spki, nb, nb + r.life, &r.provisioner)
+        let (nb, na) = r.window;
+        issue_and_record(&ca, r.cn, r.sans, &r.spki, nb, na, &r.provisioner)
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(res)).into_response())
@@ -317,8 +333,8 @@ pub(crate) async fn rekey(
         let leaf = presented_leaf(&ca, &peer, &headers, false)?;
         let r = check_renewable(&ca, &leaf)?;
         let csr = parse_csr(&req.csr)?;
-        let nb = now() - BACKDATE;
-        issue_and_record(&ca, r.cn, r.sans, &csr.spki, nb, nb + r.life, &r.provisioner)
+        let (nb, na) = r.window;
+        issue_and_record(&ca, r.cn, r.sans, &csr.spki, nb, na, &r.provisioner)
     })
     .await?;
     Ok((StatusCode::CREATED, axum::Json(res)).into_response())
@@ -366,6 +382,14 @@ pub(crate) async fn revoke(
             return Err(ApiError::new(
                 400,
                 format!("reasonCode {} is not 0-6 or 8-10", req.reason_code),
+            ));
+        }
+        if !ca.store.is_persistent() {
+            // A revocation kept in memory would be forgotten at the next restart, and the certificate would renew
+            // again: refuse instead of pretending (step-ca answers "not implemented" without a database).
+            return Err(ApiError::new(
+                501,
+                "revocation needs a database: this CA's ca.json has no \"db\", so a revocation would not survive a restart",
             ));
         }
         let now = now().unix_timestamp();

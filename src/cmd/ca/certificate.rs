@@ -49,6 +49,7 @@ pub fn run_certificate(a: CertificateArgs) -> Result<u8> {
 /// `ca sign`.
 pub fn run_sign(a: SignArgs) -> Result<u8> {
     let mut out = OutputSet::new(a.force);
+    out.input(Some(&a.csr_file), "CSR_FILE");
     out.check(Path::new(&a.crt_file), "CRT_FILE")?;
     let data = crate::io::input::read_input(&a.csr_file, "CSR file")?;
     let der = match crate::pki::der_input::parse_x509(&data) {

@@ -27,7 +27,8 @@ pub fn run(cmd: CaCommand) -> Result<u8> {
         CaCommand::Renew(a) => renew::run(*a),
         CaCommand::Revoke(a) => revoke::run(*a),
         CaCommand::Root(a) => root::run_root(a),
-        CaCommand::Roots(a) => root::run_roots(a),
+        CaCommand::Roots(a) => root::run_roots(a, "/1.0/roots"),
+        CaCommand::Federation(a) => root::run_roots(a, "/1.0/federation"),
         CaCommand::Bootstrap(a) => root::run_bootstrap(a),
         CaCommand::Health(a) => root::run_health(a),
     }

@@ -18,10 +18,20 @@ use crate::pki::keys::{KeySpec, PrivateKey};
 pub fn run(cmd: ProvisionerCommand) -> Result<u8> {
     match cmd {
         ProvisionerCommand::List(l) => {
-            let list = match &l.ca_url {
+            // The running CA when asked for one (flag or FERRICA_CA_URL), or when there is no local ca.json but
+            // `ca bootstrap` recorded a CA; else the local ca.json.
+            let local = super::ferrica_path()?.join("config/ca.json").exists();
+            let online = match &l.ca_url {
+                _ if l.config.ca_config.is_some() => None,
+                Some(url) => Some(url.clone()),
+                None if local => None,
+                None => super::client::defaults()?
+                    .and_then(|d| d.get("ca-url").and_then(Value::as_str).map(str::to_string)),
+            };
+            let list = match online {
                 Some(url) => {
                     let args = crate::cli::ca::CaClientArgs {
-                        ca_url: Some(url.clone()),
+                        ca_url: Some(url),
                         root: l.root.clone(),
                     };
                     let (ca, _) = super::client::connect(&args, None)?;
@@ -37,6 +47,13 @@ pub fn run(cmd: ProvisionerCommand) -> Result<u8> {
             Ok(0)
         }
         ProvisionerCommand::Add(a) => {
+            if a.name.trim().is_empty() || a.name.trim() != a.name {
+                return Err(UserError::usage(format!(
+                    "provisioner name {:?} is empty or has leading or trailing spaces",
+                    a.name
+                ))
+                .into());
+            }
             let (path, mut cfg) = load(&a.config)?;
             if cfg.provisioner(&a.name).is_some() {
                 return Err(UserError::input(format!(
@@ -175,7 +192,9 @@ fn load(c: &ConfigArg) -> Result<(PathBuf, CaConfig)> {
         None => super::ferrica_path()?.join("config/ca.json"),
     };
     let data = crate::io::input::read_input(&path.to_string_lossy(), "ca.json")
-        .map_err(|e| e.context("run `ferrica ca init` first, or pass --ca-config"))?;
+        .map_err(|e| {
+            e.context("run `ferrica ca init` first, pass --ca-config, or name a running CA with --ca-url (or `ferrica ca bootstrap`)")
+        })?;
     let cfg = CaConfig::from_json(&data).map_err(|e| UserError::input(format!("{}: {e}", path.display())))?;
     Ok((path, cfg))
 }

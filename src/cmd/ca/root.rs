@@ -68,13 +68,14 @@ pub fn run_root(a: RootArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// `ca roots`.
-pub fn run_roots(a: RootsArgs) -> Result<u8> {
+/// `ca roots` (`/roots`) and `ca federation` (`/federation`): PEM certificates from `{"crts": [...]}`.
+pub fn run_roots(a: RootsArgs, path: &str) -> Result<u8> {
     if let Some(f) = a.roots_file.as_deref().filter(|f| *f != "-") {
         OutputSet::new(a.force).check(Path::new(f), "ROOTS_FILE")?;
     }
     let (ca, _) = client::connect(&a.ca, None)?;
-    let v = ca.get("/1.0/roots")?.json("GET /roots")?;
+    let what = format!("GET {}", path.trim_start_matches("/1.0"));
+    let v = ca.get(path)?.json(&what)?;
     let mut out = String::new();
     for c in v.get("crts").and_then(Value::as_array).into_iter().flatten() {
         if let Some(p) = c.as_str() {
@@ -83,7 +84,7 @@ pub fn run_roots(a: RootsArgs) -> Result<u8> {
         }
     }
     crate::pki::der_input::parse_certificates(out.as_bytes())
-        .map_err(|e| UserError::unavailable(format!("the CA's roots do not parse: {e}")))?;
+        .map_err(|e| UserError::unavailable(format!("{what}: the certificates do not parse: {e}")))?;
     client::write_or_print(a.roots_file.as_deref(), out.as_bytes(), a.force, "ROOTS_FILE")?;
     Ok(0)
 }

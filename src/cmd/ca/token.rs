@@ -85,6 +85,7 @@ pub fn mint(
 
 /// Mints a token.
 pub fn run(a: TokenArgs) -> Result<u8> {
+    check_names(&a)?;
     let out = OutputSet::new(a.force);
     if let Some(f) = &a.output_file {
         out.check(Path::new(f), "--output-file")?;
@@ -201,6 +202,23 @@ pub fn run(a: TokenArgs) -> Result<u8> {
     let (nbf, exp) = token_validity(&a)?;
     let token = mint(&key, &aud, &a.subject, token_sans(&a), sha.as_deref(), nbf, exp)?;
     emit(&a, out, &token)
+}
+
+/// The subject must be non-empty, and each --san a valid name (the CA would refuse a certificate for it anyway).
+fn check_names(a: &TokenArgs) -> Result<()> {
+    if a.subject.trim().is_empty() {
+        return Err(UserError::usage("the token SUBJECT is empty")
+            .hint("pass the certificate's name (or, with --revoke, its serial)")
+            .into());
+    }
+    if !a.revoke {
+        for s in token_sans(a).into_iter().flatten() {
+            crate::pki::issue::San::parse(&s)
+                .validate()
+                .map_err(|e| UserError::usage(format!("{}: {e}", if a.san.is_empty() { "SUBJECT" } else { "--san" })))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the token to --output-file (checked before any work), else prints it.

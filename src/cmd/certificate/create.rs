@@ -70,18 +70,38 @@ pub fn run(a: CreateArgs) -> Result<u8> {
     }
     let (not_before, not_after) = super::validity(a.not_before.as_deref(), a.not_after.as_deref(), a.profile)?;
     let mut sans: Vec<San> = a.san.iter().map(|s| San::parse(s)).collect();
+    for san in &sans {
+        san.validate().map_err(|e| UserError::usage(format!("--san: {e}")))?;
+    }
+    if a.subject.trim().is_empty() && sans.is_empty() {
+        return Err(UserError::usage("the SUBJECT is empty and there is no --san: the certificate would name nothing").into());
+    }
     if sans.is_empty() && (a.csr || matches!(a.profile, Profile::Leaf | Profile::SelfSigned)) {
-        sans.push(San::parse(&a.subject));
+        // step's rule: the subject doubles as the SAN. Only when it is a name a SAN can carry.
+        let from_subject = San::parse(&a.subject);
+        match from_subject.validate() {
+            Ok(()) => sans.push(from_subject),
+            Err(e) => crate::cmd::warn(&format!(
+                "the subject {:?} is not a DNS name, IP, email or URI ({e}); the certificate has no SAN (pass --san)",
+                a.subject
+            )),
+        }
     }
 
     // 2. Outputs must be writable before any expensive work.
     let mut out = OutputSet::new(a.force);
+    out.input(a.ca.as_deref(), "--ca")
+        .input(a.ca_key.as_deref(), "--ca-key")
+        .input(a.key.as_deref(), "--key")
+        .input(a.password_file.as_deref(), "--password-file")
+        .input(a.ca_password_file.as_deref(), "--ca-password-file");
     let crt_path = Path::new(&a.crt_file);
     out.check(crt_path, "CRT_FILE")?;
     if let Some(k) = &key_file {
         if Path::new(k) == crt_path {
             return Err(UserError::usage("CRT_FILE and KEY_FILE are the same file").into());
         }
+        out.input(Some(&a.crt_file), "CRT_FILE");
         out.check(Path::new(k), "KEY_FILE")?;
     }
 

@@ -16,6 +16,11 @@ use crate::pki::keys::PrivateKey;
 /// Writes a PKCS#12 file.
 pub fn run(a: P12Args) -> Result<u8> {
     let mut out = OutputSet::new(a.force);
+    out.input(a.crt_file.as_deref(), "CRT_FILE")
+        .input(a.key_file.as_deref(), "KEY_FILE");
+    for ca in &a.ca {
+        out.input(Some(ca), "--ca");
+    }
     out.check(Path::new(&a.p12_file), "P12_FILE")?;
     if a.crt_file.is_none() && a.ca.is_empty() {
         return Err(UserError::usage("nothing to package: give CRT_FILE [KEY_FILE] and/or --ca FILE").into());

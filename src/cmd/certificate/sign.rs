@@ -23,6 +23,11 @@ pub fn run(a: SignArgs) -> Result<u8> {
         stdin.claim("the CSR")?;
     }
     let mut out = OutputSet::new(a.force);
+    out.input(Some(&a.csr_file), "CSR_FILE")
+        .input(Some(&a.crt_file), "CRT_FILE")
+        .input(Some(&a.key_file), "KEY_FILE")
+        .input(a.template.as_deref(), "--template")
+        .input(a.set_file.as_deref(), "--set-file");
     if let Some(o) = &a.out {
         out.check(Path::new(o), "--out")?;
     }

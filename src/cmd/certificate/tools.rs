@@ -15,6 +15,8 @@ use crate::pki::der_input::{X509Input, parse_certificates, parse_x509};
 /// `bundle CRT CA OUT`: the certificate followed by the CA certificate(s).
 pub fn bundle(a: BundleArgs) -> Result<u8> {
     let mut out = OutputSet::new(a.force);
+    out.input(Some(&a.crt_file), "CRT_FILE")
+        .input(Some(&a.ca_file), "CA_FILE");
     out.check(Path::new(&a.out_file), "OUT_FILE")?;
     let mut pem = String::new();
     for (path, what) in [(&a.crt_file, "CRT_FILE"), (&a.ca_file, "CA_FILE")] {
@@ -57,7 +59,7 @@ pub fn format(a: FormatArgs) -> Result<u8> {
         );
         (pem.into_bytes(), tag.contains("PRIVATE"))
     };
-    write_out(a.out.as_deref(), a.force, &bytes, secret)
+    write_out(a.out.as_deref(), &a.input, a.force, &bytes, secret)
 }
 
 /// `lint CRT`: findings on stdout, exit 1 if any is an error.
@@ -115,7 +117,7 @@ pub fn key(a: KeyArgs) -> Result<u8> {
         }
     };
     let pem = super::create::pem_block("PUBLIC KEY", spki);
-    write_out(a.out.as_deref(), a.force, pem.as_bytes(), false)
+    write_out(a.out.as_deref(), &a.input, a.force, pem.as_bytes(), false)
 }
 
 fn spki_of(der: &[u8], cert: bool) -> Result<Vec<u8>> {
@@ -164,10 +166,11 @@ fn der_tag(d: &[u8]) -> Option<&'static str> {
     None
 }
 
-fn write_out(out: Option<&str>, force: bool, bytes: &[u8], secret: bool) -> Result<u8> {
+fn write_out(out: Option<&str>, input: &str, force: bool, bytes: &[u8], secret: bool) -> Result<u8> {
     match out {
         Some(p) => {
             let mut set = OutputSet::new(force);
+            set.input(Some(input), "FILE");
             set.check(Path::new(p), "--out")?;
             set.stage(Path::new(p), bytes, if secret { KEY_MODE } else { PUBLIC_MODE })?;
             set.commit()?;
