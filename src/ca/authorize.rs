@@ -162,7 +162,10 @@ fn replay_key(token: &str, claims: &Map<String, Value>, started: i64) -> Result<
         Some(j) => j.to_string(),
         None => {
             let signing_input = token.rsplit_once('.').map_or(token, |(input, _)| input);
-            hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, signing_input.as_bytes()))
+            hex::encode(aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                signing_input.as_bytes(),
+            ))
         }
     };
     Ok((jti, exp))
@@ -633,7 +636,8 @@ mod tests {
             now,
             issuer,
         };
-        let win = |entry: &Authorized, config: &CaConfig, nb, na| validity_window(Some(&entry.entry), config, w(nb, na));
+        let win =
+            |entry: &Authorized, config: &CaConfig, nb, na| validity_window(Some(&entry.entry), config, w(nb, na));
         assert_eq!(
             win(&l, &cfg, None, None).unwrap(),
             (now - BACKDATE, now + time::Duration::hours(24))
@@ -678,7 +682,10 @@ mod tests {
         let err = validity_window(
             entry,
             &cfg,
-            w(Some(now - time::Duration::hours(24)), Some(now + time::Duration::hours(24))),
+            w(
+                Some(now - time::Duration::hours(24)),
+                Some(now + time::Duration::hours(24)),
+            ),
         )
         .unwrap_err();
         assert!(err.to_string().contains("more than the provisioner's maximum"), "{err}");
@@ -686,19 +693,101 @@ mod tests {
         validity_window(entry, &cfg, w(None, Some(now + time::Duration::hours(24)))).unwrap();
         // Before the issuer's notBefore: refused when asked for, cut when it is the default backdate.
         let err = validity_window(entry, &cfg, w(Some(issuer.0 - time::Duration::seconds(1)), None)).unwrap_err();
-        assert!(err.to_string().contains("before the issuer certificate's notBefore"), "{err}");
+        assert!(
+            err.to_string().contains("before the issuer certificate's notBefore"),
+            "{err}"
+        );
         let young = WindowRequest {
             issuer: (now - time::Duration::seconds(10), issuer.1),
             ..w(None, None)
         };
-        assert_eq!(validity_window(entry, &cfg, young).unwrap().0, now - time::Duration::seconds(10));
+        assert_eq!(
+            validity_window(entry, &cfg, young).unwrap().0,
+            now - time::Duration::seconds(10)
+        );
         // An expired issuer says so.
         let old = WindowRequest {
             issuer: (now - time::Duration::days(9), now - time::Duration::days(1)),
             ..w(None, None)
         };
         let err = validity_window(entry, &cfg, old).unwrap_err();
-        assert!(err.to_string().contains("the issuer certificate expired on 2026-05-31"), "{err}");
+        assert!(
+            err.to_string().contains("the issuer certificate expired on 2026-05-31"),
+            "{err}"
+        );
+    }
+
+    fn p256_setup() -> (CaConfig, jws::SigningKey, Jwk) {
+        use crate::pki::keys::{KeySpec, PrivateKey};
+        let key = PrivateKey::generate(KeySpec::P256).unwrap();
+        let mut jwk = Jwk::from_private_key(&key).unwrap();
+        jwk.kid = Some(jwk.thumbprint().unwrap());
+        jwk.alg = Some("ES256".into());
+        let mut cfg = CaConfig {
+            dns_names: vec!["ca.lab.test".into()],
+            ..Default::default()
+        };
+        cfg.authority
+            .provisioners
+            .push(crate::ca::provisioner::jwk("p", &jwk.public().unwrap(), None));
+        (cfg, jws::SigningKey::from_jwk(jwk.clone()).unwrap(), jwk)
+    }
+
+    fn mint_claims(signer: &jws::SigningKey, jwk: &Jwk, claims: Value) -> String {
+        let mut h = Map::new();
+        h.insert("kid".into(), Value::String(jwk.kid.clone().unwrap()));
+        jws::sign_compact(signer, jws::Alg::Es256, h, &serde_json::to_vec(&claims).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_rewritten_ecdsa_signature_does_not_make_a_token_without_jti_new() {
+        use base64::Engine;
+        use x509_parser::num_bigint::BigUint;
+        let (cfg, signer, jwk) = p256_setup();
+        let now = 1_800_000_000i64;
+        let claims = serde_json::json!({"iss": "p", "aud": "https://ca.lab.test/1.0/sign", "sub": "svc", "iat": now, "nbf": now, "exp": now + 300});
+        let t = mint_claims(&signer, &jwk, claims);
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let raw = b64.decode(sig).unwrap();
+        let n = BigUint::parse_bytes(b"FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16).unwrap();
+        let s = BigUint::from_bytes_be(&raw[32..]);
+        let mut flipped = raw[..32].to_vec();
+        let ns = (&n - &s).to_bytes_be();
+        flipped.extend(std::iter::repeat_n(0u8, 32 - ns.len()));
+        flipped.extend(ns);
+        let t2 = format!("{input}.{}", b64.encode(&flipped));
+        assert_ne!(t, t2);
+        let a = authorize_token(&t, &cfg, "sign", now, now).unwrap();
+        let b = authorize_token(&t2, &cfg, "sign", now, now).expect("(r, n - s) verifies too");
+        assert_eq!(a.token_id, b.token_id);
+        let store = crate::ca::store::RedbStore::in_memory().unwrap();
+        use_token(&store, &a).unwrap();
+        assert_eq!(
+            use_token(&store, &b).unwrap_err(),
+            AuthError::Unauthorized("token already used".into())
+        );
+    }
+
+    #[test]
+    fn out_of_range_times_are_reported_not_wrapped() {
+        let (cfg, signer, jwk) = p256_setup();
+        let now = 1_800_000_000i64;
+        for exp in [
+            serde_json::json!(1e30),
+            serde_json::json!(2f64.powi(70)),
+            serde_json::json!(-5),
+        ] {
+            let claims = serde_json::json!({"iss": "p", "aud": "https://ca.lab.test/1.0/sign", "sub": "svc", "jti": "j", "iat": now, "exp": exp});
+            let t = mint_claims(&signer, &jwk, claims);
+            let err = authorize_token(&t, &cfg, "sign", now, now).unwrap_err().to_string();
+            assert!(err.contains("exp out of range"), "{exp}: {err}");
+        }
+        let claims = serde_json::json!({"iss": "p", "aud": "https://ca.lab.test/1.0/sign", "sub": "svc", "jti": "j", "iat": 1e300, "exp": now + 60});
+        let err = authorize_token(&mint_claims(&signer, &jwk, claims), &cfg, "sign", now, now)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("iat out of range"), "{err}");
     }
 
     #[test]
@@ -737,6 +826,9 @@ mod tests {
         assert!(authorize_token(&other, &cfg, "sign", now, 0).is_err());
         let wrong_iss = mint("https://ca.lab.test/1.0/sign", "q");
         assert!(authorize_token(&wrong_iss, &cfg, "sign", now, 0).is_err());
+        // Issued before the start, even by a second: refused (the used-token store may have been in memory).
+        let err = authorize_token(&t, &cfg, "sign", now, now + 1).unwrap_err();
+        assert!(err.to_string().contains("issued before the CA started"), "{err}");
         let late = mint("https://ca.lab.test/sign", "p");
         assert!(
             matches!(authorize_token(&late, &cfg, "sign", now + 1000, 0), Err(AuthError::Unauthorized(m)) if m.contains("expired"))

@@ -88,6 +88,9 @@ pub fn build(
     }
     let subject = |cn: String| vec![(DnType::OrganizationName, p.name.clone()), (DnType::CommonName, cn)];
     let ten_years = Profile::RootCa.default_lifetime();
+    // Backdated like the certificates the CA will issue, so that the first ones (backdated a minute themselves) do
+    // not start before their issuer.
+    let now = now - super::authorize::BACKDATE;
     let (root_der, root_key, new_root_key) = match existing_root {
         Some((der, key)) => (der, key, false),
         None => {
@@ -150,7 +153,8 @@ pub fn build(
         logger: Some(json!({"format": "text"})),
         // step-ca's own entry, so that step-ca and `step ca token --offline` load this ca.json unchanged; ferrica
         // keeps its embedded store in the same directory (`db/ferrica.redb`, see `embedded_store_path`).
-        db: (!p.no_db).then(|| json!({"type": "badgerv2", "dataSource": path_str(base, "db"), "badgerFileLoadingMode": ""})),
+        db: (!p.no_db)
+            .then(|| json!({"type": "badgerv2", "dataSource": path_str(base, "db"), "badgerFileLoadingMode": ""})),
         tls: Some(json!({"minVersion": 1.2, "maxVersion": 1.3, "renegotiation": false})),
         common_name: Some("Ferrica Online CA".into()),
         crl: Some(json!({"enabled": true, "generateOnRevoke": true, "cacheDuration": "24h"})),

@@ -61,9 +61,7 @@ pub fn run(a: ServeArgs) -> Result<u8> {
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
-            Arc::new(
-                RedbStore::open(&file).map_err(|e| UserError::input(format!("database {}: {e}", file.display())))?,
-            )
+            Arc::new(RedbStore::open(&file).map_err(|e| UserError::input(format!("database {}: {e}", file.display())))?)
         }
         None => {
             eprintln!("warning: ca.json has no db: used tokens and issued certificates are kept in memory only");
@@ -92,14 +90,14 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         }
     }
     let mut ca = Ca::new(
-            config,
-            Some(path.clone()),
-            root_der,
-            intermediate_der,
-            Arc::new(intermediate_key),
-            store,
-            time::OffsetDateTime::now_utc().unix_timestamp(),
-        )
+        config,
+        Some(path.clone()),
+        root_der,
+        intermediate_der,
+        Arc::new(intermediate_key),
+        store,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
     .map_err(|e| UserError::input(format!("{crt} / {key}: {e}")))?;
     ca.federated_pem = federated_pem;
     let ca = Arc::new(ca);

@@ -196,9 +196,8 @@ impl CaClient {
                 return UserError {
                     kind: ErrorKind::Refused,
                     msg,
-                    hint: about_us.then(|| {
-                        "the certificate must be one this CA issued, unexpired and not revoked".to_string()
-                    }),
+                    hint: about_us
+                        .then(|| "the certificate must be one this CA issued, unexpired and not revoked".to_string()),
                 }
                 .into();
             }

@@ -134,7 +134,10 @@ fn from_file(path: &str, need: &PasswordNeed, stdin: &mut Stdin) -> Result<Secre
         return from_stdin(need);
     }
     let source = source_name(need);
-    let data = Zeroizing::new(crate::io::input::read_input(path, &format!("password file ({source})"))?);
+    let data = Zeroizing::new(crate::io::input::read_input(
+        path,
+        &format!("password file ({source})"),
+    )?);
     let pw = clean(&data);
     if pw.is_empty() {
         return Err(UserError::input(format!("password file {path} ({source}) is empty")).into());

@@ -28,7 +28,9 @@ pub enum IssueError {
         not_after: String,
     },
     /// The issuer certificate ends before the new certificate would start.
-    #[error("the issuer certificate expired on {not_after} (it ends before the new certificate's notBefore {not_before})")]
+    #[error(
+        "the issuer certificate expired on {not_after} (it ends before the new certificate's notBefore {not_before})"
+    )]
     IssuerExpired {
         /// The issuer's notAfter.
         not_after: String,

@@ -292,7 +292,11 @@ pub fn lint(der: &[u8]) -> Result<Vec<Finding>, String> {
                     add(Error, "e_cn_too_long", e);
                 }
             }
-            Err(_) => add(Warning, "w_cn_not_a_string", "the common name is not a readable string".into()),
+            Err(_) => add(
+                Warning,
+                "w_cn_not_a_string",
+                "the common name is not a readable string".into(),
+            ),
         }
     }
     if let Some(s) = &san {

@@ -129,14 +129,33 @@ mod tests {
 
     #[test]
     fn dns_names_follow_the_preferred_name_syntax() {
-        for ok in ["svc", "svc.lab.test", "a-b.test", "xn--bcher-kva.example", "10-0-0-1.lab"] {
+        for ok in [
+            "svc",
+            "svc.lab.test",
+            "a-b.test",
+            "xn--bcher-kva.example",
+            "10-0-0-1.lab",
+        ] {
             check_dns(ok, false).unwrap();
         }
         check_dns("*.lab.test", true).unwrap();
         check_dns("*.lab", true).unwrap();
         for bad in [
-            "", "bad_name..com", "bad_name.com", "a..b", ".a", "a.", "*.*.x", "**", "*.", "a b", "a,b=c+d", "-a.test",
-            "a-.test", "a*.test", "*",
+            "",
+            "bad_name..com",
+            "bad_name.com",
+            "a..b",
+            ".a",
+            "a.",
+            "*.*.x",
+            "**",
+            "*.",
+            "a b",
+            "a,b=c+d",
+            "-a.test",
+            "a-.test",
+            "a*.test",
+            "*",
         ] {
             assert!(check_dns(bad, true).is_err(), "{bad:?} should be refused");
         }

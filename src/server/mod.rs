@@ -28,6 +28,13 @@ use crate::pki::issue::CaIssuer;
 /// Request bodies over this get 413.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// Requests whose header fields (names and values) add up to more than this get 431, over HTTP/1.1 and HTTP/2.
+pub const MAX_HEADER_BYTES: usize = 32 << 10;
+
+/// HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE: above [`MAX_HEADER_BYTES`], so that the 431 comes from
+/// [`limit_headers`] with a JSON body rather than from a stream reset.
+pub const MAX_H2_HEADER_LIST: u32 = 256 << 10;
+
 /// What every handler shares.
 pub struct Ca {
     /// ca.json; SIGHUP swaps in a re-read copy.
@@ -209,12 +216,26 @@ pub fn app(ca: Arc<Ca>) -> Router {
         .nest("/1.0", api())
         .fallback(|| async { ApiError::new(404, "not found") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(limit_headers))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(ca)
 }
 
 fn pem_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/x-pem-file")], body).into_response()
+}
+
+/// 431 for oversized header sections, the same on HTTP/1.1 and HTTP/2 (RFC 6585 §5).
+async fn limit_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 32).sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::new(
+            431,
+            format!("the request's header fields are {size} bytes; at most {MAX_HEADER_BYTES}"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// One log line per request: method, path, status, time. No bodies, no tokens.

@@ -129,7 +129,10 @@ pub async fn serve(
                 req
             });
             let svc = hyper_util::service::TowerToHyperService::new(app);
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // h2 refuses a stream (REFUSED_STREAM, no status) whose encoded header block exceeds this, so it is set
+            // well above the limit that `server::limit_headers` answers 431 for on both protocols.
+            builder.http2().max_header_list_size(super::MAX_H2_HEADER_LIST);
             let conn = builder
                 .serve_connection_with_upgrades(TokioIo::new(tls), svc)
                 .into_owned();

@@ -118,3 +118,33 @@ pub fn files(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// smallstep's `step` or `step-ca` (built by `../shared/peers/install-step.sh`, which `.ci/run` runs when it is
+/// there). Without it the test skips with a note, unless `FERRICA_REQUIRE_STEP=1` (set by `.ci/run` after installing
+/// it), where a missing tool is a failure.
+pub fn step_tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("FERRICA_REQUIRE_STEP").map_or(true, |v| v != "1"),
+            "{name} is required (FERRICA_REQUIRE_STEP=1) but not on PATH: bash ../shared/peers/install-step.sh"
+        );
+        eprintln!(
+            "note: {name} is not installed; skipping the step interop part (bash ../shared/peers/install-step.sh)"
+        );
+    }
+    found
+}
+
+/// A free port on 127.0.0.1 (for servers that take their address from a config file).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -8,6 +8,7 @@ mod create;
 mod crypto;
 mod errors;
 mod fingerprint;
+mod hostile;
 mod inspect;
 mod keys;
 mod passwords;

@@ -7,9 +7,9 @@ use std::process::{Child, Command, Stdio};
 use crate::common::*;
 
 /// A running server; killed on drop so that a failing test leaves nothing behind.
-struct Server {
-    child: Child,
-    url: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Server {
@@ -19,9 +19,14 @@ impl Drop for Server {
     }
 }
 
-fn start(dir: &Path) -> Server {
+pub(crate) fn start(dir: &Path) -> Server {
+    start_at(dir, "127.0.0.1:0")
+}
+
+/// `ferrica serve` on `address`; waits for its "listening on" line (warnings may come first).
+pub(crate) fn start_at(dir: &Path, address: &str) -> Server {
     let mut child = Command::new(BIN)
-        .args(["serve", "--password-file", "pw", "--address", "127.0.0.1:0"])
+        .args(["serve", "--password-file", "pw", "--address", address])
         .current_dir(dir)
         .env("FERRICA_PATH", dir.join("pki"))
         .stdin(Stdio::null())
@@ -30,7 +35,12 @@ fn start(dir: &Path) -> Server {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("serve printed nothing").unwrap();
+    let first = loop {
+        let line = lines.next().expect("serve stopped before listening").unwrap();
+        if line.contains("listening on") {
+            break line;
+        }
+    };
     let url = first.rsplit(' ').next().unwrap().to_string();
     assert!(url.starts_with("https://127.0.0.1:"), "{first}");
     // Keep draining stderr (request logs) so the server never blocks on a full pipe.
@@ -38,7 +48,7 @@ fn start(dir: &Path) -> Server {
     Server { child, url }
 }
 
-fn curl(dir: &Path, args: &[&str]) -> (u16, String) {
+pub(crate) fn curl(dir: &Path, args: &[&str]) -> (u16, String) {
     let out = tool(
         dir,
         "curl",
@@ -53,7 +63,7 @@ fn curl(dir: &Path, args: &[&str]) -> (u16, String) {
     (code.parse().unwrap_or(0), body.to_string())
 }
 
-fn token(dir: &Path, url: &str, subject: &str, sans: &[&str]) -> String {
+pub(crate) fn token(dir: &Path, url: &str, subject: &str, sans: &[&str]) -> String {
     let mut c = ferrica(dir);
     c.env("FERRICA_PATH", dir.join("pki")).args([
         "ca",
@@ -73,7 +83,7 @@ fn token(dir: &Path, url: &str, subject: &str, sans: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn sign_body(dir: &Path, csr: &str, ott: &str) -> PathBuf {
+pub(crate) fn sign_body(dir: &Path, csr: &str, ott: &str) -> PathBuf {
     let body = serde_json::json!({"csr": std::fs::read_to_string(dir.join(csr)).unwrap(), "ott": ott});
     let p = dir.join(format!("{csr}.{}.json", &ott[ott.len() - 8..]));
     std::fs::write(&p, body.to_string()).unwrap();
@@ -231,7 +241,7 @@ fn init_serve_sign_and_refuse() {
     assert_eq!(status.code(), Some(0));
 }
 
-fn init_pki(dir: &Path) {
+pub(crate) fn init_pki(dir: &Path) {
     pw_file(dir, "pw", "ca-secret\n");
     ferrica(dir)
         .env("FERRICA_PATH", dir.join("pki"))
@@ -254,7 +264,7 @@ fn init_pki(dir: &Path) {
 }
 
 /// `ferrica` with FERRICA_PATH=pki and the CA URL and root in the environment.
-fn client(dir: &Path, url: &str) -> assert_cmd::Command {
+pub(crate) fn client(dir: &Path, url: &str) -> assert_cmd::Command {
     let mut c = ferrica(dir);
     c.env("FERRICA_PATH", dir.join("pki"))
         .env("FERRICA_CA_URL", url)
@@ -262,7 +272,7 @@ fn client(dir: &Path, url: &str) -> assert_cmd::Command {
     c
 }
 
-fn inspect(dir: &Path, crt: &str) -> serde_json::Value {
+pub(crate) fn inspect(dir: &Path, crt: &str) -> serde_json::Value {
     let out = ferrica(dir)
         .args(["certificate", "inspect", crt, "--format", "json"])
         .output()
@@ -271,18 +281,18 @@ fn inspect(dir: &Path, crt: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn serial(dir: &Path, crt: &str) -> String {
+pub(crate) fn serial(dir: &Path, crt: &str) -> String {
     inspect(dir, crt)["serial"]["decimal"].as_str().unwrap().to_string()
 }
 
-fn verify_chain(dir: &Path, crt: &str) {
+pub(crate) fn verify_chain(dir: &Path, crt: &str) {
     openssl_ok(
         dir,
         &["verify", "-CAfile", "pki/certs/root_ca.crt", "-untrusted", crt, crt],
     );
 }
 
-fn wait_for_lines(path: &Path, n: usize) {
+pub(crate) fn wait_for_lines(path: &Path, n: usize) {
     let start = std::time::Instant::now();
     while std::fs::read_to_string(path).map_or(0, |s| s.lines().count()) < n {
         assert!(
@@ -294,7 +304,7 @@ fn wait_for_lines(path: &Path, n: usize) {
     }
 }
 
-fn signal(pid: u32, sig: &str) {
+pub(crate) fn signal(pid: u32, sig: &str) {
     assert!(
         Command::new("kill")
             .args([sig, &pid.to_string()])
@@ -413,7 +423,9 @@ fn client_commands_against_a_running_ca() {
         .success();
     verify_chain(dir, "other.crt");
     // 2h plus the minute of backdate, cut where the intermediate (made seconds ago) begins.
-    let life = inspect(dir, "other.crt")["validity"]["lifetime_seconds"].as_i64().unwrap();
+    let life = inspect(dir, "other.crt")["validity"]["lifetime_seconds"]
+        .as_i64()
+        .unwrap();
     assert!((2 * 3600..=2 * 3600 + 60).contains(&life), "{life}");
 
     // A SAN outside the token is refused by the CA (403 -> exit 4).

@@ -25,8 +25,9 @@ pub fn run(cmd: ProvisionerCommand) -> Result<u8> {
                 _ if l.config.ca_config.is_some() => None,
                 Some(url) => Some(url.clone()),
                 None if local => None,
-                None => super::client::defaults()?
-                    .and_then(|d| d.get("ca-url").and_then(Value::as_str).map(str::to_string)),
+                None => {
+                    super::client::defaults()?.and_then(|d| d.get("ca-url").and_then(Value::as_str).map(str::to_string))
+                }
             };
             let list = match online {
                 Some(url) => {

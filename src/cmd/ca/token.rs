@@ -213,9 +213,9 @@ fn check_names(a: &TokenArgs) -> Result<()> {
     }
     if !a.revoke {
         for s in token_sans(a).into_iter().flatten() {
-            crate::pki::issue::San::parse(&s)
-                .validate()
-                .map_err(|e| UserError::usage(format!("{}: {e}", if a.san.is_empty() { "SUBJECT" } else { "--san" })))?;
+            crate::pki::issue::San::parse(&s).validate().map_err(|e| {
+                UserError::usage(format!("{}: {e}", if a.san.is_empty() { "SUBJECT" } else { "--san" }))
+            })?;
         }
     }
     Ok(())

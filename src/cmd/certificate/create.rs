@@ -74,7 +74,9 @@ pub fn run(a: CreateArgs) -> Result<u8> {
         san.validate().map_err(|e| UserError::usage(format!("--san: {e}")))?;
     }
     if a.subject.trim().is_empty() && sans.is_empty() {
-        return Err(UserError::usage("the SUBJECT is empty and there is no --san: the certificate would name nothing").into());
+        return Err(
+            UserError::usage("the SUBJECT is empty and there is no --san: the certificate would name nothing").into(),
+        );
     }
     if sans.is_empty() && (a.csr || matches!(a.profile, Profile::Leaf | Profile::SelfSigned)) {
         // step's rule: the subject doubles as the SAN. Only when it is a name a SAN can carry.
