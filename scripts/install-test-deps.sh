@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue), setsid
+# Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue), pebble-challtestsrv
+# (the DNS server ACME tests resolve names with), certbot (PyPI, in the venv), setsid
 # (util-linux: runs ferrica with no controlling terminal), script (bsdutils: gives it a pty), ssh-keygen, and a
 # Python venv (.venv-test) with jwcrypto and PyJWT, the independent JOSE implementations. Safe to run again; uses sudo when not root.
 set -euo pipefail
@@ -13,6 +14,7 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v curl >/dev/null || need+=(curl)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v keytool >/dev/null || need+=(default-jre-headless)
+command -v pebble-challtestsrv >/dev/null || need+=(pebble)
 command -v update-ca-certificates >/dev/null || [[ -x /usr/sbin/update-ca-certificates ]] || need+=(ca-certificates)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 if [[ ${1:-} == --bench ]]; then
@@ -30,16 +32,18 @@ if ((${#need[@]})); then
 fi
 
 # In CI a missing tool is a failure, not a skip.
-for tool in openssl setsid script certutil keytool curl; do
+for tool in openssl setsid script certutil keytool curl pebble-challtestsrv; do
   command -v "$tool" >/dev/null || { echo "error: $tool is still missing" >&2; exit 1; }
 done
 
 # Independent JOSE implementations for the interop tests (PyPI), in a venv of the project's own.
 cd "$(dirname "$0")/.."
-if ! .venv-test/bin/python -c 'import jwcrypto, jwt, cryptography' 2>/dev/null; then
+# certbot is the ACME client most users run against the CA.
+if ! .venv-test/bin/python -c 'import jwcrypto, jwt, cryptography' 2>/dev/null || [[ ! -x .venv-test/bin/certbot ]]; then
   command -v python3 >/dev/null || { echo "error: python3 is missing" >&2; exit 1; }
-  python3 -m venv .venv-test
-  .venv-test/bin/pip install --quiet --disable-pip-version-check 'jwcrypto>=1.5' 'pyjwt>=2.8' 'cryptography>=42'
+  [[ -x .venv-test/bin/pip ]] || python3 -m venv .venv-test
+  .venv-test/bin/pip install --quiet --disable-pip-version-check 'jwcrypto>=1.5' 'pyjwt>=2.8' 'cryptography>=42' 'certbot>=2.9'
 fi
 .venv-test/bin/python -c 'import jwcrypto, jwt, cryptography' || { echo "error: the Python test venv is broken" >&2; exit 1; }
+.venv-test/bin/certbot --version >/dev/null || { echo "error: certbot is missing from .venv-test" >&2; exit 1; }
 command -v ssh-keygen >/dev/null || { echo "error: ssh-keygen (openssh-client) is missing" >&2; exit 1; }

@@ -6,6 +6,7 @@
 //! `pki` (the domain: no files, terminal, network or clock) and `io` (passwords, inputs, safe outputs, remote TLS).
 //! See ARCHITECTURE.md.
 
+pub mod acme;
 pub mod ca;
 pub mod cli;
 pub mod cmd;

@@ -20,6 +20,13 @@ const CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("x509_certs");
 const REVOKED: TableDefinition<&str, &[u8]> = TableDefinition::new("revoked_x509_certs");
 const USED_OTT: TableDefinition<&str, i64> = TableDefinition::new("used_ott");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const ACME_ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_accounts");
+const ACME_ACCOUNT_KEYS: TableDefinition<&str, &str> = TableDefinition::new("acme_account_keys");
+const ACME_ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_orders");
+const ACME_ACCOUNT_ORDERS: TableDefinition<&str, i64> = TableDefinition::new("acme_account_orders");
+const ACME_AUTHZ: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_authz");
+const ACME_CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_certs");
+const ACME_NONCES: TableDefinition<&str, i64> = TableDefinition::new("acme_nonces");
 
 /// Store failures.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -116,6 +123,62 @@ pub trait Store: Send + Sync {
     }
 }
 
+/// The kinds of ACME record, each a JSON document under its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcmeTable {
+    /// Accounts.
+    Account,
+    /// Orders.
+    Order,
+    /// Authorizations (with their challenges).
+    Authz,
+    /// Issued chains.
+    Certificate,
+}
+
+/// A read-modify-write step: the current value in, the new one (or why not) out.
+pub type Modify<'a> = &'a mut dyn FnMut(&[u8]) -> Result<Vec<u8>, String>;
+
+/// What the ACME server remembers, in the same database as the certificates. Every operation that must be atomic
+/// (an account per key, a nonce used once, a read-modify-write of an order or authorization) is one call, so that a
+/// second backend can make it one transaction too.
+pub trait AcmeStore: Send + Sync {
+    /// A record by id.
+    fn acme_get(&self, table: AcmeTable, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes a record (insert or replace).
+    fn acme_put(&self, table: AcmeTable, id: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Read-modify-write in one transaction: `f` gets the current value and returns the new one (or an error that
+    /// leaves it unchanged). Returns what was written.
+    fn acme_update(&self, table: AcmeTable, id: &str, f: Modify<'_>) -> Result<Result<Vec<u8>, String>, StoreError>;
+    /// Creates an account for a key thumbprint, unless one exists: then returns `Err(existing id)`.
+    fn acme_new_account(&self, thumbprint: &str, id: &str, value: &[u8]) -> Result<Result<(), String>, StoreError>;
+    /// The account id of a key thumbprint.
+    fn acme_account_by_key(&self, thumbprint: &str) -> Result<Option<String>, StoreError>;
+    /// Moves an account to a new key (keyChange), unless another account has it: then `Err(that id)`.
+    fn acme_change_key(
+        &self,
+        id: &str,
+        old_thumbprint: &str,
+        new_thumbprint: &str,
+        value: &[u8],
+    ) -> Result<Result<(), String>, StoreError>;
+    /// Records a new order and its new authorizations in one transaction, and indexes it under its account.
+    fn acme_new_order(
+        &self,
+        account: &str,
+        order_id: &str,
+        order: &[u8],
+        authzs: &[(String, Vec<u8>)],
+        created: i64,
+    ) -> Result<(), StoreError>;
+    /// The ids of an account's orders, oldest first.
+    fn acme_orders_of(&self, account: &str) -> Result<Vec<String>, StoreError>;
+    /// Records a fresh nonce valid until `expires`.
+    fn acme_new_nonce(&self, nonce: &str, expires: i64) -> Result<(), StoreError>;
+    /// Consumes a nonce: true if it existed and had not expired at `now` (it is gone either way).
+    fn acme_use_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError>;
+}
+
 /// A write in flight (see [`Store::record_issued_async`]).
 #[derive(Debug)]
 pub enum Pending {
@@ -202,6 +265,13 @@ impl RedbStore {
             tx.open_table(REVOKED).map_err(db_err)?;
             tx.open_table(USED_OTT).map_err(db_err)?;
             tx.open_table(META).map_err(db_err)?;
+            tx.open_table(ACME_ACCOUNTS).map_err(db_err)?;
+            tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
+            tx.open_table(ACME_ORDERS).map_err(db_err)?;
+            tx.open_table(ACME_ACCOUNT_ORDERS).map_err(db_err)?;
+            tx.open_table(ACME_AUTHZ).map_err(db_err)?;
+            tx.open_table(ACME_CERTS).map_err(db_err)?;
+            tx.open_table(ACME_NONCES).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
         let db = Arc::new(db);
@@ -403,9 +473,202 @@ impl Store for RedbStore {
     }
 }
 
+fn acme_def(t: AcmeTable) -> TableDefinition<'static, &'static str, &'static [u8]> {
+    match t {
+        AcmeTable::Account => ACME_ACCOUNTS,
+        AcmeTable::Order => ACME_ORDERS,
+        AcmeTable::Authz => ACME_AUTHZ,
+        AcmeTable::Certificate => ACME_CERTS,
+    }
+}
+
+impl AcmeStore for RedbStore {
+    fn acme_get(&self, table: AcmeTable, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(acme_def(table)).map_err(db_err)?;
+        Ok(t.get(id).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+
+    fn acme_put(&self, table: AcmeTable, id: &str, value: &[u8]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        tx.open_table(acme_def(table))
+            .map_err(db_err)?
+            .insert(id, value)
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    fn acme_update(&self, table: AcmeTable, id: &str, f: Modify<'_>) -> Result<Result<Vec<u8>, String>, StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        let out = {
+            let mut t = tx.open_table(acme_def(table)).map_err(db_err)?;
+            let current = match t.get(id).map_err(db_err)? {
+                Some(v) => v.value().to_vec(),
+                None => return Ok(Err(format!("no such record {id}"))),
+            };
+            match f(&current) {
+                Ok(new) => {
+                    t.insert(id, new.as_slice()).map_err(db_err)?;
+                    Ok(new)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        if out.is_ok() {
+            tx.commit().map_err(db_err)?;
+        } else {
+            tx.abort().map_err(db_err)?;
+        }
+        Ok(out)
+    }
+
+    fn acme_new_account(&self, thumbprint: &str, id: &str, value: &[u8]) -> Result<Result<(), String>, StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut keys = tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
+            if let Some(existing) = keys.get(thumbprint).map_err(db_err)? {
+                return Ok(Err(existing.value().to_string()));
+            }
+            keys.insert(thumbprint, id).map_err(db_err)?;
+            tx.open_table(ACME_ACCOUNTS)
+                .map_err(db_err)?
+                .insert(id, value)
+                .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(Ok(()))
+    }
+
+    fn acme_account_by_key(&self, thumbprint: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
+        Ok(t.get(thumbprint).map_err(db_err)?.map(|v| v.value().to_string()))
+    }
+
+    fn acme_change_key(
+        &self,
+        id: &str,
+        old_thumbprint: &str,
+        new_thumbprint: &str,
+        value: &[u8],
+    ) -> Result<Result<(), String>, StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut keys = tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
+            if let Some(existing) = keys.get(new_thumbprint).map_err(db_err)? {
+                return Ok(Err(existing.value().to_string()));
+            }
+            keys.remove(old_thumbprint).map_err(db_err)?;
+            keys.insert(new_thumbprint, id).map_err(db_err)?;
+            tx.open_table(ACME_ACCOUNTS)
+                .map_err(db_err)?
+                .insert(id, value)
+                .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(Ok(()))
+    }
+
+    fn acme_new_order(
+        &self,
+        account: &str,
+        order_id: &str,
+        order: &[u8],
+        authzs: &[(String, Vec<u8>)],
+        created: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut a = tx.open_table(ACME_AUTHZ).map_err(db_err)?;
+            for (id, v) in authzs {
+                a.insert(id.as_str(), v.as_slice()).map_err(db_err)?;
+            }
+            tx.open_table(ACME_ORDERS)
+                .map_err(db_err)?
+                .insert(order_id, order)
+                .map_err(db_err)?;
+            tx.open_table(ACME_ACCOUNT_ORDERS)
+                .map_err(db_err)?
+                .insert(format!("{account}/{created:012}/{order_id}").as_str(), created)
+                .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn acme_orders_of(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(ACME_ACCOUNT_ORDERS).map_err(db_err)?;
+        let (lo, hi) = (format!("{account}/"), format!("{account}0"));
+        let mut out = Vec::new();
+        for row in t.range(lo.as_str()..hi.as_str()).map_err(db_err)? {
+            let (k, _) = row.map_err(db_err)?;
+            if let Some(id) = k.value().rsplit('/').next() {
+                out.push(id.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    fn acme_new_nonce(&self, nonce: &str, expires: i64) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        // A nonce lost in a crash costs a client one badNonce retry: no fsync for it.
+        tx.set_durability(redb::Durability::None).map_err(db_err)?;
+        tx.open_table(ACME_NONCES)
+            .map_err(db_err)?
+            .insert(nonce, expires)
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    fn acme_use_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        tx.set_durability(redb::Durability::None).map_err(db_err)?;
+        let ok = {
+            let mut t = tx.open_table(ACME_NONCES).map_err(db_err)?;
+            t.remove(nonce).map_err(db_err)?.is_some_and(|v| v.value() >= now)
+        };
+        tx.commit().map_err(db_err)?;
+        Ok(ok)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acme_records_are_atomic_where_they_must_be() {
+        let s = RedbStore::in_memory().unwrap();
+        assert_eq!(s.acme_new_account("thumb", "a1", b"{}").unwrap(), Ok(()));
+        assert_eq!(s.acme_new_account("thumb", "a2", b"{}").unwrap(), Err("a1".into()));
+        assert_eq!(s.acme_account_by_key("thumb").unwrap().as_deref(), Some("a1"));
+        assert_eq!(s.acme_change_key("a1", "thumb", "new", b"{}").unwrap(), Ok(()));
+        assert!(s.acme_account_by_key("thumb").unwrap().is_none());
+        assert_eq!(s.acme_new_account("new", "a3", b"{}").unwrap(), Err("a1".into()));
+        s.acme_new_nonce("n", 100).unwrap();
+        assert!(s.acme_use_nonce("n", 50).unwrap());
+        assert!(!s.acme_use_nonce("n", 50).unwrap(), "a nonce is single-use");
+        s.acme_new_nonce("old", 10).unwrap();
+        assert!(!s.acme_use_nonce("old", 50).unwrap(), "an expired nonce is refused");
+        s.acme_new_order("a1", "o1", b"1", &[("z1".into(), b"z".to_vec())], 5)
+            .unwrap();
+        s.acme_new_order("a1", "o2", b"2", &[], 6).unwrap();
+        s.acme_new_order("a10", "o3", b"3", &[], 6).unwrap();
+        assert_eq!(s.acme_orders_of("a1").unwrap(), ["o1", "o2"]);
+        assert_eq!(s.acme_get(AcmeTable::Authz, "z1").unwrap().as_deref(), Some(&b"z"[..]));
+        let r = s
+            .acme_update(AcmeTable::Order, "o1", &mut |v| {
+                assert_eq!(v, b"1");
+                Err("no".into())
+            })
+            .unwrap();
+        assert!(r.is_err());
+        assert_eq!(s.acme_get(AcmeTable::Order, "o1").unwrap().as_deref(), Some(&b"1"[..]));
+        s.acme_update(AcmeTable::Order, "o1", &mut |_| Ok(b"9".to_vec()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.acme_get(AcmeTable::Order, "o1").unwrap().as_deref(), Some(&b"9"[..]));
+    }
 
     #[test]
     fn uniqueness_is_enforced_across_threads_and_reopens() {

@@ -323,6 +323,13 @@ pub struct ConfigArg {
 /// Claims and policy flags for `provisioner add|update`.
 #[derive(Debug, Clone, Args)]
 pub struct ProvisionerOptions {
+    /// step-ca's claims as a JSON object: minTLSCertDuration, maxTLSCertDuration, defaultTLSCertDuration,
+    /// disableRenewal, allowRenewalAfterExpiry (the --x509-* flags win over it).
+    #[arg(long, value_name = "JSON")]
+    pub claims: Option<String>,
+    /// ACME: a challenge type to offer (http-01, dns-01, tls-alpn-01; repeatable; default: all).
+    #[arg(long, value_name = "TYPE")]
+    pub challenge: Vec<String>,
     /// Shortest certificate lifetime allowed (e.g. 5m).
     #[arg(long, value_name = "DURATION")]
     pub x509_min_dur: Option<String>,

@@ -62,6 +62,19 @@ pub struct ServeArgs {
     /// Listen here instead of ca.json's address (e.g. 127.0.0.1:0 for a free port).
     #[arg(long, value_name = "HOST:PORT")]
     pub address: Option<String>,
+    /// ACME http-01: the port validation connects to (RFC 8555 says 80; another port for tests and labs).
+    #[arg(long, value_name = "PORT", default_value_t = 80)]
+    pub acme_http_port: u16,
+    /// ACME tls-alpn-01: the port validation connects to (RFC 8737 says 443).
+    #[arg(long, value_name = "PORT", default_value_t = 443)]
+    pub acme_tls_port: u16,
+    /// A DNS server (HOST:PORT) for ACME validation: names for http-01 and tls-alpn-01, TXT records for dns-01
+    /// (default: the system resolver; step-ca's --resolver).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub resolver: Option<String>,
+    /// The URL clients reach this CA at, when it sits behind a proxy (ACME URLs and the JWS url check use it).
+    #[arg(long, value_name = "URL")]
+    pub external_url: Option<String>,
 }
 
 /// Key type flags shared by every command that generates a key (step's `--kty/--crv/--size`).

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::ca::config::CaConfig;
-use crate::ca::store::{RedbStore, Store};
+use crate::ca::store::RedbStore;
 use crate::cli::ServeArgs;
 use crate::error::UserError;
 use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
@@ -54,7 +54,7 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         None
     };
     let intermediate_key = crate::cmd::certificate::parse_key(&key_data, pw, &config.key, "--password-file")?;
-    let store: Arc<dyn Store> = match &config.db {
+    let store: Arc<RedbStore> = match &config.db {
         Some(db) => {
             let file = crate::ca::config::embedded_store_path(db)
                 .map_err(|e| UserError::input(format!("{}: db: {e}", path.display())))?;
@@ -100,6 +100,16 @@ pub fn run(a: ServeArgs) -> Result<u8> {
     )
     .map_err(|e| UserError::input(format!("{crt} / {key}: {e}")))?;
     ca.federated_pem = federated_pem;
+    ca.acme.http_port = a.acme_http_port;
+    ca.acme.tls_port = a.acme_tls_port;
+    ca.acme.external_url = a.external_url.clone();
+    if let Some(r) = &a.resolver {
+        let addr = r
+            .parse::<std::net::SocketAddr>()
+            .or_else(|_| format!("{r}:53").parse())
+            .map_err(|_| UserError::usage(format!("--resolver {r:?} is not HOST:PORT (an IP address and a port)")))?;
+        ca.acme.resolver = Some(addr);
+    }
     let ca = Arc::new(ca);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -5,6 +5,7 @@
 //! (`tls`) puts the client's verified certificate chain, if any, into each request as [`PeerChain`]. ACME is not
 //! built yet.
 
+pub mod acme;
 pub mod tls;
 pub mod x509;
 
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::ca::authorize::AuthError;
 use crate::ca::config::CaConfig;
-use crate::ca::store::Store;
+use crate::ca::store::{AcmeStore, Store};
 use crate::pki::issue::CaIssuer;
 
 /// Request bodies over this get 413.
@@ -55,6 +56,12 @@ pub struct Ca {
     pub issuer: CaIssuer<'static>,
     /// The store.
     pub store: Arc<dyn Store>,
+    /// The ACME records (the same database as `store`).
+    pub acme_store: Arc<dyn AcmeStore>,
+    /// Where ACME validation connects (ports, resolver) and the external URL.
+    pub acme: acme::validate::Settings,
+    /// Bounds the challenge validations running at once.
+    pub acme_validations: Arc<tokio::sync::Semaphore>,
     /// Start time, unix seconds (tokens issued before it are refused).
     pub started: i64,
     /// The last CRL made, reused until a revocation or until it is half-way to its nextUpdate.
@@ -69,7 +76,7 @@ impl Ca {
         root_der: Vec<u8>,
         intermediate_der: Vec<u8>,
         intermediate_key: Arc<crate::pki::keys::PrivateKey>,
-        store: Arc<dyn Store>,
+        store: Arc<crate::ca::store::RedbStore>,
         started: i64,
     ) -> Result<Ca, crate::pki::issue::IssueError> {
         use crate::pki::fingerprint::{FingerprintFormat, FingerprintHash, fingerprint};
@@ -83,7 +90,10 @@ impl Ca {
             intermediate_pem: pem("CERTIFICATE", &intermediate_der),
             intermediate_der,
             issuer,
+            acme_store: store.clone(),
             store,
+            acme: acme::validate::Settings::standard(),
+            acme_validations: Arc::new(tokio::sync::Semaphore::new(acme::validate::MAX_CONCURRENT)),
             started,
             crl: Mutex::new(None),
         })
@@ -117,10 +127,15 @@ impl Ca {
             Err(e) => *e.into_inner() = Arc::new(new),
         }
         // Provisioner and CRL settings may have changed.
+        self.drop_cached_crl();
+        Ok(())
+    }
+
+    /// Forgets the cached CRL (after a revocation or a reload), so the next `/crl` is made afresh.
+    pub fn drop_cached_crl(&self) {
         if let Ok(mut crl) = self.crl.lock() {
             crl.take();
         }
-        Ok(())
     }
 }
 
@@ -132,7 +147,7 @@ pub struct PeerChain(pub Option<Arc<Vec<Vec<u8>>>>);
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    message: String,
+    pub(crate) message: String,
 }
 
 impl ApiError {
@@ -214,6 +229,8 @@ pub fn app(ca: Arc<Ca>) -> Router {
     Router::new()
         .merge(api())
         .nest("/1.0", api())
+        .nest("/acme", acme::routes())
+        .nest("/2.0/acme", acme::routes())
         .fallback(|| async { ApiError::new(404, "not found") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(limit_headers))

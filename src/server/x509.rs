@@ -58,17 +58,21 @@ pub(crate) async fn sign(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRej
 }
 
 /// A parsed, signature-checked CSR: CN, SANs and public key.
-struct Csr {
-    cn: Option<String>,
-    sans: Vec<San>,
-    spki: Vec<u8>,
+pub(crate) struct Csr {
+    pub(crate) cn: Option<String>,
+    pub(crate) sans: Vec<San>,
+    pub(crate) spki: Vec<u8>,
 }
 
 fn parse_csr(pem_text: &str) -> Result<Csr, ApiError> {
     let block =
         ::pem::parse(pem_text.as_bytes()).map_err(|_| ApiError::new(400, "csr is not a PEM certificate request"))?;
-    let (_, csr) =
-        X509CertificationRequest::from_der(block.contents()).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
+    parse_csr_der(block.contents())
+}
+
+/// [`parse_csr`] for DER (ACME's finalize).
+pub(crate) fn parse_csr_der(der: &[u8]) -> Result<Csr, ApiError> {
+    let (_, csr) = X509CertificationRequest::from_der(der).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
     csr.verify_signature()
         .map_err(|_| ApiError::new(400, "the CSR's signature does not verify"))?;
     let info = &csr.certification_request_info;
@@ -163,7 +167,7 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<(Signed, Value), ApiError>
 /// Signs a leaf for `spki` with the intermediate (the leaf profile decides CA flag and usages: nothing the CSR asked
 /// for is copied) and builds step-ca's `{crt, ca, certChain}`. The caller records it before answering: `/sign` with
 /// the token that paid for it, in one transaction, so that a token used twice at once yields one certificate.
-fn issue_leaf(
+pub(crate) fn issue_leaf(
     ca: &Ca,
     cn: Option<String>,
     sans: Vec<San>,

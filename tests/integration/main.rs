@@ -2,6 +2,7 @@
 //!
 //! openssl is required (installed by `scripts/install-test-deps.sh`); a missing tool fails the test.
 
+mod acme;
 mod ca;
 mod common;
 mod create;

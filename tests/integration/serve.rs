@@ -25,8 +25,14 @@ pub(crate) fn start(dir: &Path) -> Server {
 
 /// `ferrica serve` on `address`; waits for its "listening on" line (warnings may come first).
 pub(crate) fn start_at(dir: &Path, address: &str) -> Server {
+    start_with(dir, address, &[])
+}
+
+/// [`start_at`] with more `serve` flags.
+pub(crate) fn start_with(dir: &Path, address: &str, extra: &[&str]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--password-file", "pw", "--address", address])
+        .args(extra)
         .current_dir(dir)
         .env("FERRICA_PATH", dir.join("pki"))
         .stdin(Stdio::null())

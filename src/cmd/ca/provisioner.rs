@@ -152,13 +152,60 @@ pub fn run(cmd: ProvisionerCommand) -> Result<u8> {
 }
 
 fn apply_options(p: &mut serde_json::Map<String, Value>, o: &ProvisionerOptions) -> Result<()> {
+    let mut claims = ClaimsUpdate::default();
+    if let Some(text) = &o.claims {
+        let v: serde_json::Map<String, Value> =
+            serde_json::from_str(text).map_err(|e| UserError::usage(format!("--claims is not a JSON object: {e}")))?;
+        for (k, v) in v {
+            let s = || {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| UserError::usage(format!("--claims {k} must be a duration string such as \"720h\"")))
+            };
+            let b = || {
+                v.as_bool()
+                    .ok_or_else(|| UserError::usage(format!("--claims {k} must be true or false")))
+            };
+            match k.as_str() {
+                "minTLSCertDuration" => claims.min = Some(s()?),
+                "maxTLSCertDuration" => claims.max = Some(s()?),
+                "defaultTLSCertDuration" => claims.default = Some(s()?),
+                "disableRenewal" => claims.disable_renewal = Some(b()?),
+                "allowRenewalAfterExpiry" => claims.allow_renewal_after_expiry = Some(b()?),
+                other => {
+                    return Err(UserError::usage(format!("--claims {other:?} is not a claim ferrica applies"))
+                        .hint("minTLSCertDuration, maxTLSCertDuration, defaultTLSCertDuration, disableRenewal, allowRenewalAfterExpiry")
+                        .into());
+                }
+            }
+        }
+    }
+    let or = |flag: &Option<String>, json: Option<String>| flag.clone().or(json);
     let claims = ClaimsUpdate {
-        min: o.x509_min_dur.clone(),
-        max: o.x509_max_dur.clone(),
-        default: o.x509_default_dur.clone(),
-        disable_renewal: o.disable_renewal,
-        allow_renewal_after_expiry: o.allow_renewal_after_expiry,
+        min: or(&o.x509_min_dur, claims.min),
+        max: or(&o.x509_max_dur, claims.max),
+        default: or(&o.x509_default_dur, claims.default),
+        disable_renewal: o.disable_renewal.or(claims.disable_renewal),
+        allow_renewal_after_expiry: o.allow_renewal_after_expiry.or(claims.allow_renewal_after_expiry),
     };
+    if !o.challenge.is_empty() {
+        if p.get("type").and_then(Value::as_str) != Some("ACME") {
+            return Err(UserError::usage("--challenge applies to ACME provisioners").into());
+        }
+        let mut list = Vec::new();
+        for c in &o.challenge {
+            let c = c.to_ascii_lowercase();
+            if !["http-01", "dns-01", "tls-alpn-01"].contains(&c.as_str()) {
+                return Err(
+                    UserError::usage(format!("--challenge {c:?} is not http-01, dns-01 or tls-alpn-01")).into(),
+                );
+            }
+            if !list.contains(&c) {
+                list.push(c);
+            }
+        }
+        p.insert("challenges".into(), serde_json::json!(list));
+    }
     provisioner::apply_claims(p, &claims).map_err(|e| UserError::usage(format!("claims: {e}")))?;
     let policy = PolicyUpdate {
         allow: vec![

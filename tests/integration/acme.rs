@@ -1,0 +1,329 @@
+//! ACME (RFC 8555) in `ferrica serve`, judged by real clients: certbot (PyPI) for http-01, with
+//! pebble-challtestsrv (Debian's pebble package) as the DNS server that the CA resolves names with.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::common::*;
+use crate::serve::{Server, curl, init_pki, inspect, start_with};
+
+/// pebble-challtestsrv answering every A query with 127.0.0.1 (its DNS on `dns`, management API on `mgmt`).
+pub(crate) struct ChallTestSrv {
+    child: Child,
+    pub(crate) dns: u16,
+    pub(crate) mgmt: u16,
+}
+
+impl Drop for ChallTestSrv {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn challtestsrv() -> ChallTestSrv {
+    let (dns, mgmt) = (free_port(), free_port());
+    let child = Command::new("pebble-challtestsrv")
+        .args([
+            "-dns01",
+            &format!("127.0.0.1:{dns}"),
+            "-http01",
+            "",
+            "-https01",
+            "",
+            "-tlsalpn01",
+            "",
+        ])
+        .args([
+            "-management",
+            &format!("127.0.0.1:{mgmt}"),
+            "-defaultIPv4",
+            "127.0.0.1",
+            "-defaultIPv6",
+            "",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pebble-challtestsrv is required (scripts/install-test-deps.sh installs Debian's pebble)");
+    // Wait until the management API answers.
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", mgmt)).is_err() {
+        assert!(start.elapsed().as_secs() < 10, "pebble-challtestsrv did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    ChallTestSrv { child, dns, mgmt }
+}
+
+/// A CA with an ACME provisioner `acme`, served with http-01 validation on `http_port` and names resolved by
+/// challtestsrv.
+pub(crate) fn acme_ca(dir: &Path, cts: &ChallTestSrv, http_port: u16) -> Server {
+    init_pki(dir);
+    ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args(["ca", "provisioner", "add", "acme", "--type", "ACME"])
+        .args([
+            "--claims",
+            r#"{"maxTLSCertDuration": "4320h", "defaultTLSCertDuration": "744h"}"#,
+        ])
+        .assert()
+        .success();
+    start_with(
+        dir,
+        "127.0.0.1:0",
+        &[
+            "--acme-http-port",
+            &http_port.to_string(),
+            "--resolver",
+            &format!("127.0.0.1:{}", cts.dns),
+        ],
+    )
+}
+
+fn certbot_bin() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/certbot");
+    assert!(p.exists(), "certbot is required: bash scripts/install-test-deps.sh");
+    p
+}
+
+fn certbot(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(certbot_bin())
+        .args(args)
+        .args([
+            "--config-dir",
+            "cb/config",
+            "--work-dir",
+            "cb/work",
+            "--logs-dir",
+            "cb/logs",
+            "-n",
+        ])
+        .current_dir(dir)
+        .env("REQUESTS_CA_BUNDLE", dir.join("pki/certs/root_ca.crt"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn hex_serial(dir: &Path, crt: &Path) -> String {
+    openssl_ok(dir, &["x509", "-in", &crt.to_string_lossy(), "-noout", "-serial"])
+        .trim()
+        .trim_start_matches("serial=")
+        .to_ascii_uppercase()
+}
+
+#[test]
+fn certbot_gets_renews_and_revokes_a_certificate_over_http01() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let cts = challtestsrv();
+    let http_port = free_port();
+    let server = acme_ca(dir, &cts, http_port);
+    let directory = format!("{}/acme/acme/directory", server.url);
+    let port = http_port.to_string();
+    let get = |name: &str| {
+        certbot(
+            dir,
+            &[
+                "certonly",
+                "--standalone",
+                "--http-01-port",
+                &port,
+                "-d",
+                name,
+                "--server",
+                &directory,
+                "--agree-tos",
+                "--register-unsafely-without-email",
+            ],
+        )
+    };
+    let out = get("svc.lab.test");
+    assert!(
+        out.status.success(),
+        "certbot:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr_of(&out)
+    );
+    let live = dir.join("cb/config/live/svc.lab.test");
+    let cert = live.join("cert.pem");
+    // The provisioner's claims: 744 h by default (plus the minute of backdate).
+    let info = inspect(dir, &cert.to_string_lossy());
+    assert_eq!(info["validity"]["lifetime_seconds"], 744 * 3600 + 60, "{info}");
+    assert_eq!(info["sans"]["dns"], serde_json::json!(["svc.lab.test"]), "{info}");
+    openssl_ok(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            "pki/certs/root_ca.crt",
+            "-untrusted",
+            &live.join("chain.pem").to_string_lossy(),
+            &cert.to_string_lossy(),
+        ],
+    );
+    ferrica(dir)
+        .args(["certificate", "lint", &cert.to_string_lossy()])
+        .assert()
+        .success();
+
+    // Renewal: a new certificate with a new serial.
+    let first = hex_serial(dir, &cert);
+    let out = certbot(dir, &["renew", "--force-renewal", "--no-random-sleep-on-renew"]);
+    assert!(out.status.success(), "certbot renew:\n{}", stderr_of(&out));
+    let second = hex_serial(dir, &cert);
+    assert_ne!(first, second);
+
+    // Revocation: the serial is on the CRL.
+    let out = certbot(
+        dir,
+        &[
+            "revoke",
+            "--server",
+            &directory,
+            "--cert-path",
+            &cert.to_string_lossy(),
+            "--reason",
+            "keycompromise",
+            "--no-delete-after-revoke",
+        ],
+    );
+    assert!(out.status.success(), "certbot revoke:\n{}", stderr_of(&out));
+    let (code, crl) = curl(dir, &[&format!("{}/crl?pem", server.url)]);
+    assert_eq!(code, 200);
+    std::fs::write(dir.join("crl.pem"), crl).unwrap();
+    let text = openssl_ok(dir, &["crl", "-in", "crl.pem", "-noout", "-text"]);
+    assert!(text.contains(&second), "serial {second} not on the CRL:\n{text}");
+    assert!(text.contains("Key Compromise"), "{text}");
+    assert!(!text.contains(&first), "the first certificate was not revoked:\n{text}");
+}
+
+#[test]
+fn the_acme_surface_answers_with_problems_and_nonces() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let cts = challtestsrv();
+    let server = acme_ca(dir, &cts, free_port());
+    let base = format!("{}/acme/acme", server.url);
+    // The directory (also under /2.0/acme), newNonce by HEAD (200) and GET (204), never cached.
+    let (code, body) = curl(dir, &[&format!("{base}/directory")]);
+    assert_eq!(code, 200, "{body}");
+    let dirv: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(dirv["newOrder"], format!("{base}/new-order"));
+    let (code, body) = curl(dir, &[&format!("{}/2.0/acme/acme/directory", server.url)]);
+    assert_eq!(code, 200);
+    assert!(body.contains("/2.0/acme/acme/new-account"), "{body}");
+    for (flag, want) in [("-I", 200), ("-i", 204)] {
+        let (code, head) = curl(dir, &[flag, &format!("{base}/new-nonce")]);
+        assert_eq!(code, want);
+        let lower = head.to_ascii_lowercase();
+        assert!(lower.contains("replay-nonce: "), "{head}");
+        assert!(lower.contains("cache-control: no-store"), "{head}");
+    }
+    // An unknown provisioner, a wrong content type, a GET on a POST resource, a stale nonce.
+    assert_eq!(curl(dir, &[&format!("{}/acme/nope/directory", server.url)]).0, 404);
+    let (code, body) = curl(
+        dir,
+        &[
+            "-i",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{}",
+            &format!("{base}/new-order"),
+        ],
+    );
+    assert_eq!(code, 415, "{body}");
+    assert!(
+        body.to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{body}"
+    );
+    assert!(body.contains("urn:ietf:params:acme:error:malformed"), "{body}");
+    assert_eq!(curl(dir, &[&format!("{base}/new-order")]).0, 405);
+    let jws = serde_json::json!({"protected": "eyJhbGciOiJFUzI1NiIsIm5vbmNlIjoib2xkIiwidXJsIjoieCIsImp3ayI6e319", "payload": "", "signature": ""});
+    let (code, body) = curl(
+        dir,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/jose+json",
+            "-d",
+            &jws.to_string(),
+            &format!("{base}/new-account"),
+        ],
+    );
+    assert_eq!(code, 401, "a wrong url is refused before anything else: {body}");
+    // The server keeps serving.
+    assert_eq!(curl(dir, &[&format!("{}/health", server.url)]).0, 200);
+}
+
+#[test]
+fn certbot_gets_a_wildcard_over_dns01_with_txt_records_in_the_resolver() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let cts = challtestsrv();
+    let server = acme_ca(dir, &cts, free_port());
+    let directory = format!("{}/acme/acme/directory", server.url);
+    // certbot's manual hooks put the TXT record into challtestsrv, the CA's resolver, and take it out again.
+    let hook = dir.join("auth-hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncurl -sf -d \"{{\\\"host\\\":\\\"_acme-challenge.$CERTBOT_DOMAIN.\\\",\\\"value\\\":\\\"$CERTBOT_VALIDATION\\\"}}\" http://127.0.0.1:{}/set-txt\n",
+            cts.mgmt
+        ),
+    )
+    .unwrap();
+    let cleanup = dir.join("cleanup-hook.sh");
+    std::fs::write(
+        &cleanup,
+        format!(
+            "#!/bin/sh\ncurl -sf -d \"{{\\\"host\\\":\\\"_acme-challenge.$CERTBOT_DOMAIN.\\\"}}\" http://127.0.0.1:{}/clear-txt\n",
+            cts.mgmt
+        ),
+    )
+    .unwrap();
+    for h in [&hook, &cleanup] {
+        std::fs::set_permissions(h, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let out = certbot(
+        dir,
+        &[
+            "certonly",
+            "--manual",
+            "--preferred-challenges",
+            "dns",
+            "--manual-auth-hook",
+            &hook.to_string_lossy(),
+            "--manual-cleanup-hook",
+            &cleanup.to_string_lossy(),
+            "-d",
+            "*.lab.test",
+            "-d",
+            "lab.test",
+            "--server",
+            &directory,
+            "--agree-tos",
+            "--register-unsafely-without-email",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "certbot:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr_of(&out)
+    );
+    let cert = dir.join("cb/config/live/lab.test/cert.pem");
+    let info = inspect(dir, &cert.to_string_lossy());
+    let mut dns: Vec<String> = serde_json::from_value(info["sans"]["dns"].clone()).unwrap();
+    dns.sort();
+    assert_eq!(dns, ["*.lab.test", "lab.test"], "{info}");
+    ferrica(dir)
+        .args(["certificate", "lint", &cert.to_string_lossy()])
+        .assert()
+        .success();
+}
