@@ -2,6 +2,7 @@
 //! (`jws`), and problem documents (`problem`). The HTTP handlers are in `server::acme`, the validation of challenges
 //! (the only network work) in `server::acme::validate`, and the records in the `ca::store::AcmeStore`.
 
+pub mod eab;
 pub mod jws;
 pub mod model;
 pub mod problem;

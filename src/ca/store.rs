@@ -27,6 +27,7 @@ const ACME_ACCOUNT_ORDERS: TableDefinition<&str, i64> = TableDefinition::new("ac
 const ACME_AUTHZ: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_authz");
 const ACME_CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_certs");
 const ACME_NONCES: TableDefinition<&str, i64> = TableDefinition::new("acme_nonces");
+const ACME_EAB_BOUND: TableDefinition<&str, &str> = TableDefinition::new("acme_eab_bound");
 
 /// Store failures.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -136,6 +137,15 @@ pub enum AcmeTable {
     Certificate,
 }
 
+/// Why an account was not created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountConflict {
+    /// An account (this id) has the key.
+    Key(String),
+    /// The EAB key bound this account before.
+    EabUsed(String),
+}
+
 /// A read-modify-write step: the current value in, the new one (or why not) out.
 pub type Modify<'a> = &'a mut dyn FnMut(&[u8]) -> Result<Vec<u8>, String>;
 
@@ -150,8 +160,15 @@ pub trait AcmeStore: Send + Sync {
     /// Read-modify-write in one transaction: `f` gets the current value and returns the new one (or an error that
     /// leaves it unchanged). Returns what was written.
     fn acme_update(&self, table: AcmeTable, id: &str, f: Modify<'_>) -> Result<Result<Vec<u8>, String>, StoreError>;
-    /// Creates an account for a key thumbprint, unless one exists: then returns `Err(existing id)`.
-    fn acme_new_account(&self, thumbprint: &str, id: &str, value: &[u8]) -> Result<Result<(), String>, StoreError>;
+    /// Creates an account for a key thumbprint, bound to an EAB key id if given, unless an account has the key or
+    /// the EAB key bound one before: all in one transaction.
+    fn acme_new_account(
+        &self,
+        thumbprint: &str,
+        id: &str,
+        value: &[u8],
+        eab_kid: Option<&str>,
+    ) -> Result<Result<(), AccountConflict>, StoreError>;
     /// The account id of a key thumbprint.
     fn acme_account_by_key(&self, thumbprint: &str) -> Result<Option<String>, StoreError>;
     /// Moves an account to a new key (keyChange), unless another account has it: then `Err(that id)`.
@@ -272,6 +289,7 @@ impl RedbStore {
             tx.open_table(ACME_AUTHZ).map_err(db_err)?;
             tx.open_table(ACME_CERTS).map_err(db_err)?;
             tx.open_table(ACME_NONCES).map_err(db_err)?;
+            tx.open_table(ACME_EAB_BOUND).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
         let db = Arc::new(db);
@@ -522,12 +540,25 @@ impl AcmeStore for RedbStore {
         Ok(out)
     }
 
-    fn acme_new_account(&self, thumbprint: &str, id: &str, value: &[u8]) -> Result<Result<(), String>, StoreError> {
+    fn acme_new_account(
+        &self,
+        thumbprint: &str,
+        id: &str,
+        value: &[u8],
+        eab_kid: Option<&str>,
+    ) -> Result<Result<(), AccountConflict>, StoreError> {
         let tx = self.db.begin_write().map_err(db_err)?;
         {
             let mut keys = tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
             if let Some(existing) = keys.get(thumbprint).map_err(db_err)? {
-                return Ok(Err(existing.value().to_string()));
+                return Ok(Err(AccountConflict::Key(existing.value().to_string())));
+            }
+            if let Some(kid) = eab_kid {
+                let mut bound = tx.open_table(ACME_EAB_BOUND).map_err(db_err)?;
+                if let Some(prev) = bound.get(kid).map_err(db_err)? {
+                    return Ok(Err(AccountConflict::EabUsed(prev.value().to_string())));
+                }
+                bound.insert(kid, id).map_err(db_err)?;
             }
             keys.insert(thumbprint, id).map_err(db_err)?;
             tx.open_table(ACME_ACCOUNTS)
@@ -639,12 +670,24 @@ mod tests {
     #[test]
     fn acme_records_are_atomic_where_they_must_be() {
         let s = RedbStore::in_memory().unwrap();
-        assert_eq!(s.acme_new_account("thumb", "a1", b"{}").unwrap(), Ok(()));
-        assert_eq!(s.acme_new_account("thumb", "a2", b"{}").unwrap(), Err("a1".into()));
+        assert_eq!(s.acme_new_account("thumb", "a1", b"{}", Some("k1")).unwrap(), Ok(()));
+        assert_eq!(
+            s.acme_new_account("thumb", "a2", b"{}", None).unwrap(),
+            Err(AccountConflict::Key("a1".into()))
+        );
+        assert_eq!(
+            s.acme_new_account("other", "a2", b"{}", Some("k1")).unwrap(),
+            Err(AccountConflict::EabUsed("a1".into())),
+            "an EAB key binds one account"
+        );
+        assert!(s.acme_account_by_key("other").unwrap().is_none(), "nothing written");
         assert_eq!(s.acme_account_by_key("thumb").unwrap().as_deref(), Some("a1"));
         assert_eq!(s.acme_change_key("a1", "thumb", "new", b"{}").unwrap(), Ok(()));
         assert!(s.acme_account_by_key("thumb").unwrap().is_none());
-        assert_eq!(s.acme_new_account("new", "a3", b"{}").unwrap(), Err("a1".into()));
+        assert_eq!(
+            s.acme_new_account("new", "a3", b"{}", None).unwrap(),
+            Err(AccountConflict::Key("a1".into()))
+        );
         s.acme_new_nonce("n", 100).unwrap();
         assert!(s.acme_use_nonce("n", 50).unwrap());
         assert!(!s.acme_use_nonce("n", 50).unwrap(), "a nonce is single-use");

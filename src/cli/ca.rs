@@ -14,6 +14,9 @@ pub enum CaCommand {
     /// List, add, update and remove provisioners in ca.json.
     #[command(subcommand)]
     Provisioner(ProvisionerCommand),
+    /// ACME administration: external account binding keys.
+    #[command(subcommand)]
+    Acme(AcmeCommand),
     /// Get a certificate from the CA: make a key and a CSR, send them with a token to /sign.
     Certificate(Box<CertificateArgs>),
     /// Send a CSR with a token to the CA's /sign.
@@ -330,6 +333,9 @@ pub struct ProvisionerOptions {
     /// ACME: a challenge type to offer (http-01, dns-01, tls-alpn-01; repeatable; default: all).
     #[arg(long, value_name = "TYPE")]
     pub challenge: Vec<String>,
+    /// ACME: new accounts must carry an external account binding (`ferrica ca acme eab add`; `=false` to stop).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub require_eab: Option<bool>,
     /// Shortest certificate lifetime allowed (e.g. 5m).
     #[arg(long, value_name = "DURATION")]
     pub x509_min_dur: Option<String>,
@@ -557,4 +563,64 @@ pub struct InitArgs {
     /// Replace an existing PKI under $FERRICA_PATH.
     #[arg(short, long)]
     pub force: bool,
+}
+
+/// `ca acme ...`
+#[derive(Debug, Subcommand)]
+pub enum AcmeCommand {
+    /// External account binding keys (RFC 8555 §7.3.4) for ACME provisioners.
+    #[command(subcommand)]
+    Eab(EabCommand),
+}
+
+/// `ca acme eab ...`
+#[derive(Debug, Subcommand)]
+pub enum EabCommand {
+    /// Make a key: prints its key id and base64url HMAC key (give both to the ACME client, e.g. certbot's
+    /// --eab-kid/--eab-hmac-key). The running CA reads new keys at once.
+    Add(EabAddArgs),
+    /// List the keys of a provisioner (without their secrets).
+    List(EabListArgs),
+    /// Remove a key: accounts it bound stay, no new account can use it.
+    Remove(EabRemoveArgs),
+}
+
+/// `ca acme eab add` flags.
+#[derive(Debug, Args)]
+pub struct EabAddArgs {
+    /// The ACME provisioner.
+    pub provisioner: String,
+    /// A reference of yours (a customer or host name), shown by `list`; unique per provisioner.
+    pub reference: Option<String>,
+    /// `text` (default) or `json` (`{"kid","hmacKey","provisioner","reference"}`).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+    /// Where ca.json is.
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `ca acme eab list` flags.
+#[derive(Debug, Args)]
+pub struct EabListArgs {
+    /// The ACME provisioner.
+    pub provisioner: String,
+    /// `text` (default) or `json`.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+    /// Where ca.json is.
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `ca acme eab remove` flags.
+#[derive(Debug, Args)]
+pub struct EabRemoveArgs {
+    /// The ACME provisioner.
+    pub provisioner: String,
+    /// The key id to remove.
+    pub kid: String,
+    /// Where ca.json is.
+    #[command(flatten)]
+    pub config: ConfigArg,
 }

@@ -464,13 +464,26 @@ fn new_account(ca: &Ca, base: &Base, prov: &Map<String, Value>, url: &str, body:
     if payload.get("onlyReturnExisting").and_then(Value::as_bool) == Some(true) {
         return Err(Problem::account_does_not_exist("no account has this key"));
     }
-    if prov.get("requireEAB").and_then(Value::as_bool) == Some(true) {
-        return Err(Problem::new(
-            "externalAccountRequired",
-            401,
-            "this provisioner requires external account binding, which this server does not verify yet",
-        ));
-    }
+    let eab_kid = match payload.get("externalAccountBinding") {
+        Some(binding) => {
+            let keys = ca.eab_keys().map_err(Problem::internal)?;
+            Some(crate::acme::eab::verify_binding(
+                binding,
+                &keys,
+                &base.provisioner,
+                url,
+                &jwk,
+            )?)
+        }
+        None if prov.get("requireEAB").and_then(Value::as_bool) == Some(true) => {
+            return Err(Problem::new(
+                "externalAccountRequired",
+                401,
+                "this provisioner requires an external account binding (ask the CA operator for a key)",
+            ));
+        }
+        None => None,
+    };
     let acct = Account {
         id: random_id(12)?,
         provisioner: base.provisioner.clone(),
@@ -479,19 +492,23 @@ fn new_account(ca: &Ca, base: &Base, prov: &Map<String, Value>, url: &str, body:
         key: jwk,
         thumbprint: thumbprint.clone(),
         created: now(),
-        eab_kid: None,
+        eab_kid: eab_kid.clone(),
     };
     let bytes = serde_json::to_vec(&acct).map_err(store_err)?;
+    use crate::ca::store::AccountConflict;
     match ca
         .acme_store
-        .acme_new_account(&thumbprint, &acct.id, &bytes)
+        .acme_new_account(&thumbprint, &acct.id, &bytes, eab_kid.as_deref())
         .map_err(store_err)?
     {
         Ok(()) => Ok(Answer::json(StatusCode::CREATED, &account_json(base, &acct))
             .with(header::LOCATION, base.url(&format!("account/{}", acct.id)))),
         // Created by a concurrent request with the same key.
-        Err(id) => Ok(Answer::json(StatusCode::OK, &json!({"status": "valid"}))
+        Err(AccountConflict::Key(id)) => Ok(Answer::json(StatusCode::OK, &json!({"status": "valid"}))
             .with(header::LOCATION, base.url(&format!("account/{id}")))),
+        Err(AccountConflict::EabUsed(_)) => Err(Problem::unauthorized(
+            "externalAccountBinding: this key has already bound an account",
+        )),
     }
 }
 

@@ -131,6 +131,24 @@ impl Ca {
         Ok(())
     }
 
+    /// The ACME external account binding keys (the file beside ca.json, read on each use so that keys added by
+    /// `ca acme eab add` count at once).
+    pub fn eab_keys(&self) -> Result<crate::acme::eab::EabKeys, String> {
+        let Some(path) = self
+            .config_path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(|d| d.join(crate::acme::eab::FILE_NAME))
+        else {
+            return Ok(Default::default());
+        };
+        match std::fs::read(&path) {
+            Ok(data) => crate::acme::eab::EabKeys::from_json(&data).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
     /// Forgets the cached CRL (after a revocation or a reload), so the next `/crl` is made afresh.
     pub fn drop_cached_crl(&self) {
         if let Ok(mut crl) = self.crl.lock() {

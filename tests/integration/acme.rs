@@ -327,3 +327,193 @@ fn certbot_gets_a_wildcard_over_dns01_with_txt_records_in_the_resolver() {
         .assert()
         .success();
 }
+
+fn lego(dir: &Path, path: &str, args: &[&str]) -> std::process::Output {
+    Command::new("lego")
+        .args(["--path", path, "--accept-tos"])
+        .args(args)
+        .current_dir(dir)
+        .env("LEGO_CA_CERTIFICATES", dir.join("pki/certs/root_ca.crt"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("lego is required (scripts/install-test-deps.sh installs Debian's lego)")
+}
+
+fn assert_ok(what: &str, out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{what}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr_of(out)
+    );
+}
+
+#[test]
+fn lego_gets_certificates_over_http01_tls_alpn01_and_dns01_with_external_account_binding() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let cts = challtestsrv();
+    let (http_port, tls_port) = (free_port(), free_port());
+    init_pki(dir);
+    let ca = |args: &[&str]| {
+        let out = ferrica(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(&format!("{args:?}"), &out);
+        out
+    };
+    ca(&["ca", "provisioner", "add", "eab", "--type", "ACME", "--require-eab"]);
+    let key: serde_json::Value =
+        serde_json::from_slice(&ca(&["ca", "acme", "eab", "add", "eab", "host1", "--format", "json"]).stdout).unwrap();
+    let (kid, hmac) = (key["kid"].as_str().unwrap(), key["hmacKey"].as_str().unwrap());
+    let listed = String::from_utf8(ca(&["ca", "acme", "eab", "list", "eab"]).stdout).unwrap();
+    assert!(
+        listed.contains(kid) && listed.contains("host1") && !listed.contains(hmac),
+        "{listed}"
+    );
+    let server = start_with(
+        dir,
+        "127.0.0.1:0",
+        &[
+            "--acme-http-port",
+            &http_port.to_string(),
+            "--acme-tls-port",
+            &tls_port.to_string(),
+            "--resolver",
+            &format!("127.0.0.1:{}", cts.dns),
+        ],
+    );
+    let directory = format!("{}/acme/eab/directory", server.url);
+    let http = format!("127.0.0.1:{http_port}");
+    let tls = format!("127.0.0.1:{tls_port}");
+
+    // Without a binding the provisioner refuses the account.
+    let out = lego(
+        dir,
+        "lg0",
+        &[
+            "--server",
+            &directory,
+            "--email",
+            "a@lab.test",
+            "--domains",
+            "a.lab.test",
+            "--http",
+            "--http.port",
+            &http,
+            "run",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("External Account Binding")
+            || stderr_of(&out).contains("External Account Binding"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // With it: http-01, then tls-alpn-01 with the same account.
+    let eab = ["--eab", "--kid", kid, "--hmac", hmac];
+    let out = lego(
+        dir,
+        "lg",
+        &[
+            &["--server", &directory, "--email", "a@lab.test"][..],
+            &eab,
+            &["--domains", "a.lab.test", "--http", "--http.port", &http, "run"],
+        ]
+        .concat(),
+    );
+    assert_ok("lego http-01", &out);
+    let out = lego(
+        dir,
+        "lg",
+        &[
+            &["--server", &directory, "--email", "a@lab.test"][..],
+            &eab,
+            &["--domains", "t.lab.test", "--tls", "--tls.port", &tls, "run"],
+        ]
+        .concat(),
+    );
+    assert_ok("lego tls-alpn-01", &out);
+
+    // dns-01 through lego's exec provider, which writes the TXT record into the CA's resolver; a wildcard.
+    let script = dir.join("dns.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\n  present) curl -sf -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{m}/set-txt ;;\n  cleanup) curl -sf -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{m}/clear-txt ;;\nesac\n",
+            m = cts.mgmt
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = Command::new("lego")
+        .args([
+            "--path",
+            "lg",
+            "--accept-tos",
+            "--server",
+            &directory,
+            "--email",
+            "a@lab.test",
+        ])
+        .args(eab)
+        .args(["--domains", "*.w.lab.test", "--dns", "exec", "--dns.disable-cp", "run"])
+        .current_dir(dir)
+        .env("LEGO_CA_CERTIFICATES", dir.join("pki/certs/root_ca.crt"))
+        .env("EXEC_PATH", &script)
+        .env("EXEC_POLLING_INTERVAL", "1")
+        .env("EXEC_PROPAGATION_TIMEOUT", "10")
+        .output()
+        .unwrap();
+    assert_ok("lego dns-01", &out);
+    for (file, name) in [
+        ("a.lab.test", "a.lab.test"),
+        ("t.lab.test", "t.lab.test"),
+        ("_.w.lab.test", "*.w.lab.test"),
+    ] {
+        let crt = dir.join(format!("lg/certificates/{file}.crt"));
+        let info = inspect(dir, &crt.to_string_lossy());
+        assert_eq!(info["sans"]["dns"], serde_json::json!([name]), "{info}");
+        openssl_ok(
+            dir,
+            &[
+                "verify",
+                "-CAfile",
+                "pki/certs/root_ca.crt",
+                "-untrusted",
+                &crt.to_string_lossy(),
+                &crt.to_string_lossy(),
+            ],
+        );
+        ferrica(dir)
+            .args(["certificate", "lint", &crt.to_string_lossy()])
+            .assert()
+            .success();
+    }
+
+    // The key has bound its account: another account cannot use it; a removed key is gone from the list.
+    let out = lego(
+        dir,
+        "lg2",
+        &[
+            &["--server", &directory, "--email", "b@lab.test"][..],
+            &eab,
+            &["--domains", "b.lab.test", "--http", "--http.port", &http, "run"],
+        ]
+        .concat(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("already bound an account")
+            || String::from_utf8_lossy(&out.stdout).contains("already bound"),
+        "{}",
+        stderr_of(&out)
+    );
+    ca(&["ca", "acme", "eab", "remove", "eab", kid]);
+    let listed = String::from_utf8(ca(&["ca", "acme", "eab", "list", "eab"]).stdout).unwrap();
+    assert!(!listed.contains(kid), "{listed}");
+}

@@ -1,5 +1,6 @@
 //! `ferrica ca ...`
 
+pub mod acme;
 pub mod certificate;
 pub mod client;
 pub mod init;
@@ -22,6 +23,7 @@ pub fn run(cmd: CaCommand) -> Result<u8> {
         CaCommand::Init(a) => init::run(*a),
         CaCommand::Token(a) => token::run(*a),
         CaCommand::Provisioner(c) => provisioner::run(c),
+        CaCommand::Acme(crate::cli::ca::AcmeCommand::Eab(c)) => acme::run_eab(c),
         CaCommand::Certificate(a) => certificate::run_certificate(*a),
         CaCommand::Sign(a) => certificate::run_sign(*a),
         CaCommand::Renew(a) => renew::run(*a),

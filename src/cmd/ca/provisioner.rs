@@ -188,6 +188,12 @@ fn apply_options(p: &mut serde_json::Map<String, Value>, o: &ProvisionerOptions)
         disable_renewal: o.disable_renewal.or(claims.disable_renewal),
         allow_renewal_after_expiry: o.allow_renewal_after_expiry.or(claims.allow_renewal_after_expiry),
     };
+    if let Some(b) = o.require_eab {
+        if p.get("type").and_then(Value::as_str) != Some("ACME") {
+            return Err(UserError::usage("--require-eab applies to ACME provisioners").into());
+        }
+        p.insert("requireEAB".into(), serde_json::json!(b));
+    }
     if !o.challenge.is_empty() {
         if p.get("type").and_then(Value::as_str) != Some("ACME") {
             return Err(UserError::usage("--challenge applies to ACME provisioners").into());
@@ -234,7 +240,7 @@ fn find_mut<'a>(cfg: &'a mut CaConfig, name: &str, path: &Path) -> Result<&'a mu
         .ok_or_else(|| UserError::input(format!("{} has no provisioner named {name:?}", path.display())).into())
 }
 
-fn load(c: &ConfigArg) -> Result<(PathBuf, CaConfig)> {
+pub(crate) fn load(c: &ConfigArg) -> Result<(PathBuf, CaConfig)> {
     let path = match &c.ca_config {
         Some(p) => PathBuf::from(p),
         None => super::ferrica_path()?.join("config/ca.json"),
