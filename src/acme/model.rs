@@ -113,6 +113,13 @@ pub struct Order {
     /// Why it is invalid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
+    /// The serial (decimal) of the certificate this order renews (ARI `replaces`, as the client sent it in
+    /// `replaces_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// The `replaces` value as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces_id: Option<String>,
 }
 
 /// An issued certificate as the ACME client downloads it.
@@ -126,6 +133,36 @@ pub struct IssuedChain {
     pub serial: String,
     /// Leaf and intermediate, PEM.
     pub pem: String,
+    /// The order whose certificate replaced this one (ARI), once finalized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+}
+
+/// An ARI certificate identifier (RFC 9773 §4.1): `base64url(keyIdentifier).base64url(serial octets)`.
+pub fn parse_cert_id(id: &str) -> Result<(Vec<u8>, Vec<u8>), Problem> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (aki, serial) = id
+        .split_once('.')
+        .ok_or_else(|| Problem::malformed(format!("{id:?} is not keyIdentifier.serial")))?;
+    let dec = |s: &str, what: &str| {
+        b64.decode(s.trim_end_matches('='))
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Problem::malformed(format!("the certificate identifier's {what} is not base64url")))
+    };
+    Ok((dec(aki, "keyIdentifier")?, dec(serial, "serial")?))
+}
+
+/// The ARI suggested renewal window (RFC 9773 §4.2) of a certificate valid from `not_before` to `not_after`:
+/// the start of its last third to the middle of it, so that clients renew well before expiry; for a revoked
+/// certificate, a window that has already begun (renew now).
+pub fn suggested_window(not_before: i64, not_after: i64, revoked_at: Option<i64>, now: i64) -> (i64, i64) {
+    if revoked_at.is_some() {
+        return (now - 60, now);
+    }
+    let life = (not_after - not_before).max(0);
+    (not_before + life * 2 / 3, not_before + life * 5 / 6)
 }
 
 /// Checks and normalises the identifiers of a newOrder: `dns` (valid syntax, lowercased, a wildcard only as
@@ -404,6 +441,8 @@ mod tests {
             authorizations: vec!["a".into(), "b".into()],
             certificate: None,
             error: None,
+            replaces: None,
+            replaces_id: None,
         };
         o.refresh(&[authz("valid", 100), authz("pending", 100)], 10);
         assert_eq!(o.status, "pending");
@@ -435,6 +474,18 @@ mod tests {
         let extra = [sans[0].clone(), sans[1].clone(), San::Dns("c.lab.test".into())];
         assert!(check_csr_names(&order, None, &extra).is_err());
         assert!(check_csr_names(&order, None, &[sans[0].clone(), San::Email("x@lab.test".into())]).is_err());
+    }
+
+    #[test]
+    fn ari_identifiers_and_windows() {
+        // RFC 9773 §4.1's example.
+        let (aki, serial) = parse_cert_id("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE").unwrap();
+        assert_eq!(hex::encode(aki), "69885b6b87464041e1b37b847ba0ae2cde01c8d4");
+        assert_eq!(hex::encode(serial), "0087654321");
+        assert!(parse_cert_id("nodot").is_err());
+        assert!(parse_cert_id("a.!!").is_err());
+        assert_eq!(suggested_window(0, 90, None, 10), (60, 75));
+        assert_eq!(suggested_window(0, 90, Some(5), 10), (-50, 10));
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn routes() -> Router<Arc<Ca>> {
     Router::new()
         .route("/{p}/directory", get(directory))
         .route("/{p}/new-nonce", get(new_nonce).head(new_nonce))
+        .route("/{p}/renewal-info/{id}", get(renewal_info))
         .route("/{p}/new-account", post(dispatch))
         .route("/{p}/new-order", post(dispatch))
         .route("/{p}/revoke-cert", post(dispatch))
@@ -208,6 +209,7 @@ async fn directory(
             "newOrder": base.url("new-order"),
             "revokeCert": base.url("revoke-cert"),
             "keyChange": base.url("key-change"),
+            "renewalInfo": base.url("renewal-info"),
             "meta": meta,
         }))
     })
@@ -247,6 +249,63 @@ async fn new_nonce(
     blocking(move || Ok(finish(&ca3, Some(&base), a)))
         .await
         .unwrap_or_else(|e| e.into_response())
+}
+
+/// The certificate an ARI identifier names, if this CA issued it: (serial decimal, DER).
+fn cert_by_ari_id(ca: &Ca, id: &str) -> Result<(String, Vec<u8>), Problem> {
+    use x509_parser::prelude::*;
+    let (aki, serial) = model::parse_cert_id(id)?;
+    let decimal = x509_parser::num_bigint::BigUint::from_bytes_be(&serial).to_str_radix(10);
+    let not_ours = || Problem::new("malformed", 404, format!("this CA issued no certificate {id}"));
+    let issued = ca
+        .store
+        .certificate(&decimal)
+        .map_err(store_err)?
+        .ok_or_else(not_ours)?;
+    let (_, cert) = X509Certificate::from_der(&issued.der).map_err(store_err)?;
+    let their_aki = cert.extensions().iter().find_map(|e| match e.parsed_extension() {
+        ParsedExtension::AuthorityKeyIdentifier(a) => a.key_identifier.as_ref().map(|k| k.0.to_vec()),
+        _ => None,
+    });
+    if their_aki.as_deref() != Some(aki.as_slice()) || cert.raw_serial() != serial.as_slice() {
+        return Err(not_ours());
+    }
+    Ok((decimal, issued.der))
+}
+
+/// `GET renewal-info/{certID}` (RFC 9773): the suggested renewal window; no authentication.
+async fn renewal_info(
+    State(ca): State<Arc<Ca>>,
+    Path((p, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    use x509_parser::prelude::*;
+    let base = Base::of(&ca, &headers, &uri, &p);
+    let ca2 = ca.clone();
+    let out = blocking(move || {
+        let a = (|| -> Result<Answer, Problem> {
+            provisioner(&ca2, &p)?;
+            let (serial, der) = cert_by_ari_id(&ca2, &id)?;
+            let (_, cert) = X509Certificate::from_der(&der).map_err(store_err)?;
+            let revoked = ca2.store.revocation(&serial).map_err(store_err)?.map(|r| r.revoked_at);
+            let (start, end) = model::suggested_window(
+                cert.validity().not_before.timestamp(),
+                cert.validity().not_after.timestamp(),
+                revoked,
+                now(),
+            );
+            Ok(Answer::json(
+                StatusCode::OK,
+                &json!({"suggestedWindow": {"start": rfc3339(start), "end": rfc3339(end)}}),
+            )
+            .with(header::RETRY_AFTER, "21600"))
+        })()
+        .unwrap_or_else(|p| Answer::problem(&p));
+        Ok(finish(&ca2, Some(&base), a))
+    })
+    .await;
+    out.unwrap_or_else(|e| e.into_response())
 }
 
 /// Every POST: content type, size, then the route's handler on a blocking thread (store and crypto).
@@ -628,6 +687,9 @@ fn order_json(base: &Base, o: &Order) -> Value {
     if let Some(e) = &o.error {
         v["error"] = serde_json::to_value(e).unwrap_or(Value::Null);
     }
+    if let Some(r) = &o.replaces_id {
+        v["replaces"] = json!(r);
+    }
     v
 }
 
@@ -709,6 +771,27 @@ fn new_order(ca: &Ca, base: &Base, prov: &Map<String, Value>, url: &str, body: &
     if nb.is_some() || na.is_some() {
         window(ca, prov, nb, na)?;
     }
+    // ARI: the certificate this order renews must be this account's, and not already replaced.
+    let replaces = match payload.get("replaces") {
+        None => None,
+        Some(v) => {
+            let id = v
+                .as_str()
+                .ok_or_else(|| Problem::malformed("replaces must be a string"))?;
+            let (serial, _) = cert_by_ari_id(ca, id)?;
+            let chain: IssuedChain = load::<IssuedChain>(ca, AcmeTable::Certificate, &format!("serial/{serial}"))?
+                .filter(|c| c.account == acct.id)
+                .ok_or_else(|| Problem::unauthorized("replaces names a certificate of another account"))?;
+            if chain.replaced_by.is_some() {
+                return Err(Problem::new(
+                    "alreadyReplaced",
+                    409,
+                    format!("certificate {id} was already replaced"),
+                ));
+            }
+            Some((serial, id.to_string()))
+        }
+    };
     let t = now();
     // A cap on pending orders per account (a client loop must not fill the database).
     let pending = ca
@@ -775,6 +858,8 @@ fn new_order(ca: &Ca, base: &Base, prov: &Map<String, Value>, url: &str, body: &
         authorizations: authzs.iter().map(|a| a.id.clone()).collect(),
         certificate: None,
         error: None,
+        replaces: replaces.as_ref().map(|(s, _)| s.clone()),
+        replaces_id: replaces.map(|(_, id)| id),
     };
     let encoded: Vec<(String, Vec<u8>)> = authzs
         .iter()
@@ -983,6 +1068,24 @@ fn finalize(
     model::check_csr_names(&o.identifiers, csr.cn.as_deref(), &csr.sans)?;
     let to_time = |t: Option<i64>| t.and_then(|t| ::time::OffsetDateTime::from_unix_timestamp(t).ok());
     let (nb, na) = window(ca, prov, to_time(o.not_before), to_time(o.not_after))?;
+    // ARI: the replaced certificate is marked once; a second order replacing it cannot finalize.
+    if let Some(serial) = &o.replaces {
+        let key = format!("serial/{serial}");
+        let order_id = o.id.clone();
+        update(ca, AcmeTable::Certificate, &key, |c: &mut IssuedChain| {
+            match &c.replaced_by {
+                Some(other) if *other != order_id => Err(Problem::new(
+                    "alreadyReplaced",
+                    409,
+                    "the certificate this order replaces was already replaced",
+                )),
+                _ => {
+                    c.replaced_by = Some(order_id.clone());
+                    Ok(())
+                }
+            }
+        })?;
+    }
     // ready -> processing exactly once, so that two finalize requests cannot both issue.
     update(ca, AcmeTable::Order, id, |o: &mut Order| {
         if o.status != "ready" {
@@ -1025,6 +1128,7 @@ fn finalize(
             res["crt"].as_str().unwrap_or_default(),
             res["ca"].as_str().unwrap_or_default()
         ),
+        replaced_by: None,
     };
     save(ca, AcmeTable::Certificate, &chain.id, &chain)?;
     save(ca, AcmeTable::Certificate, &format!("serial/{}", chain.serial), &chain)?;
@@ -1033,7 +1137,7 @@ fn finalize(
         o.certificate = Some(chain.id.clone());
         Ok(())
     })?;
-    tracing::info!(serial = %chain.serial, provisioner = %base.provisioner, "acme: issued");
+    tracing::info!(serial = %chain.serial, provisioner = %base.provisioner, replaces = o.replaces.as_deref().unwrap_or("-"), "acme: issued");
     Ok(Answer::json(StatusCode::OK, &order_json(base, &o)).with(header::LOCATION, base.url(&format!("order/{id}"))))
 }
 

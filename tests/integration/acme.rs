@@ -167,8 +167,43 @@ fn certbot_gets_renews_and_revokes_a_certificate_over_http01() {
         .assert()
         .success();
 
+    // ARI: the suggested window is the last third of the lifetime.
+    let ari = |crt: &Path| {
+        use base64::Engine;
+        let info = inspect(dir, &crt.to_string_lossy());
+        let b64 = |h: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hex::decode(h).unwrap());
+        let id = format!(
+            "{}.{}",
+            b64(info["authority_key_id"].as_str().unwrap()),
+            b64(info["serial"]["hex"].as_str().unwrap())
+        );
+        let (code, body) = curl(dir, &["-i", &format!("{}/acme/acme/renewal-info/{id}", server.url)]);
+        assert_eq!(code, 200, "{body}");
+        assert!(body.to_ascii_lowercase().contains("retry-after: "), "{body}");
+        let json = &body[body.find('{').unwrap()..];
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let t = |k: &str| {
+            time::OffsetDateTime::parse(
+                v["suggestedWindow"][k].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        };
+        (t("start"), t("end"))
+    };
+    let (start, end) = ari(&cert);
+    let nb = time::OffsetDateTime::parse(
+        info["validity"]["not_before"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!((start - nb).whole_hours(), (744 * 2 / 3) as i64, "{start} {end}");
+    assert!(end > start);
+
     // Renewal: a new certificate with a new serial.
     let first = hex_serial(dir, &cert);
+    let first_copy = dir.join("first.pem");
+    std::fs::copy(&cert, &first_copy).unwrap();
     let out = certbot(dir, &["renew", "--force-renewal", "--no-random-sleep-on-renew"]);
     assert!(out.status.success(), "certbot renew:\n{}", stderr_of(&out));
     let second = hex_serial(dir, &cert);
@@ -196,6 +231,10 @@ fn certbot_gets_renews_and_revokes_a_certificate_over_http01() {
     assert!(text.contains(&second), "serial {second} not on the CRL:\n{text}");
     assert!(text.contains("Key Compromise"), "{text}");
     assert!(!text.contains(&first), "the first certificate was not revoked:\n{text}");
+    // ARI says a revoked certificate is due now.
+    let (_, end) = ari(&cert);
+    assert!(end <= time::OffsetDateTime::now_utc(), "{end}");
+    assert!(ari(&first_copy).1 > time::OffsetDateTime::now_utc());
 }
 
 #[test]
