@@ -75,6 +75,14 @@ impl UserError {
             hint: None,
         }
     }
+    /// A refusal by a remote server (exit 4).
+    pub fn refused(msg: impl Into<String>) -> Self {
+        UserError {
+            kind: ErrorKind::Refused,
+            msg: msg.into(),
+            hint: None,
+        }
+    }
     /// A network error.
     pub fn unavailable(msg: impl Into<String>) -> Self {
         UserError {

@@ -97,6 +97,23 @@ pub struct CertificateArgs {
     /// Key type of the new key.
     #[command(flatten)]
     pub key_type: KeyTypeArgs,
+    /// Get the certificate over ACME from this directory URL instead of /sign with a token (any ACME CA:
+    /// `ferrica serve`'s is https://CA/acme/PROVISIONER/directory). The account key is kept under
+    /// $FERRICA_PATH/acme/.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["token", "provisioner"])]
+    pub acme: Option<String>,
+    /// ACME http-01: answer from a listener of our own (the default; see --http-listen).
+    #[arg(long, requires = "acme", conflicts_with = "webroot")]
+    pub standalone: bool,
+    /// ACME http-01: write the challenge files under DIR/.well-known/acme-challenge/ for a web server to serve.
+    #[arg(long, value_name = "DIR", requires = "acme")]
+    pub webroot: Option<String>,
+    /// ACME http-01 standalone: the address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = ":80", requires = "acme")]
+    pub http_listen: String,
+    /// ACME: a contact email for a new account (repeatable).
+    #[arg(long, value_name = "EMAIL", requires = "acme")]
+    pub contact: Vec<String>,
     /// The token.
     #[command(flatten)]
     pub mint: MintArgs,

@@ -1,5 +1,6 @@
 //! The edges that touch the outside: password sources, reading inputs, writing outputs safely.
 
+pub mod acme_client;
 pub mod http;
 pub mod input;
 pub mod output;

@@ -556,3 +556,241 @@ fn lego_gets_certificates_over_http01_tls_alpn01_and_dns01_with_external_account
     let listed = String::from_utf8(ca(&["ca", "acme", "eab", "list", "eab"]).stdout).unwrap();
     assert!(!listed.contains(kid), "{listed}");
 }
+
+/// pebble (Debian's package), the ACME test server, with a TLS certificate made by ferrica.
+struct Pebble {
+    child: Child,
+    directory: String,
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pebble(dir: &Path, cts: &ChallTestSrv, http_port: u16) -> Pebble {
+    let f = |args: &[&str]| ferrica(dir).args(args).assert().success();
+    f(&[
+        "certificate",
+        "create",
+        "--profile",
+        "root-ca",
+        "Pebble TLS Root",
+        "pebble-root.crt",
+        "pebble-root.key",
+        "--no-password",
+        "--insecure",
+    ]);
+    f(&[
+        "certificate",
+        "create",
+        "localhost",
+        "pebble.crt",
+        "pebble.key",
+        "--ca",
+        "pebble-root.crt",
+        "--ca-key",
+        "pebble-root.key",
+        "--san",
+        "localhost",
+        "--san",
+        "127.0.0.1",
+        "--not-after",
+        "24h",
+        "--no-password",
+        "--insecure",
+    ]);
+    let (port, mgmt) = (free_port(), free_port());
+    let config = serde_json::json!({"pebble": {
+        "listenAddress": format!("127.0.0.1:{port}"),
+        "managementListenAddress": format!("127.0.0.1:{mgmt}"),
+        "certificate": dir.join("pebble.crt"),
+        "privateKey": dir.join("pebble.key"),
+        "httpPort": http_port,
+        "tlsPort": free_port(),
+        "ocspResponderURL": "",
+        "externalAccountBindingRequired": false,
+    }});
+    std::fs::write(dir.join("pebble.json"), config.to_string()).unwrap();
+    let child = Command::new("pebble")
+        .args([
+            "-config",
+            &dir.join("pebble.json").to_string_lossy(),
+            "-dnsserver",
+            &format!("127.0.0.1:{}", cts.dns),
+        ])
+        .env("PEBBLE_VA_NOSLEEP", "1")
+        .env("PEBBLE_WFE_NONCEREJECT", "0")
+        .env("PEBBLE_AUTHZREUSE", "0")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pebble is required (scripts/install-test-deps.sh installs Debian's pebble)");
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed().as_secs() < 10, "pebble did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Pebble {
+        child,
+        directory: format!("https://127.0.0.1:{port}/dir"),
+    }
+}
+
+#[test]
+fn ca_certificate_acme_gets_certificates_from_ferrica_and_from_pebble() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let cts = challtestsrv();
+    let http_port = free_port();
+    let server = acme_ca(dir, &cts, http_port);
+    let listen = format!("127.0.0.1:{http_port}");
+    let client = |args: &[&str]| {
+        ferrica(dir)
+            .env("FERRICA_PATH", dir.join("client"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    // Against ferrica serve: standalone http-01, then again with the same (stored) account.
+    let directory = format!("{}/acme/acme/directory", server.url);
+    for name in ["c1.lab.test", "c2.lab.test"] {
+        let out = client(&[
+            "ca",
+            "certificate",
+            name,
+            &format!("{name}.crt"),
+            &format!("{name}.key"),
+            "--acme",
+            &directory,
+            "--standalone",
+            "--http-listen",
+            &listen,
+            "--root",
+            "pki/certs/root_ca.crt",
+            "--san",
+            name,
+            "--san",
+            "127.0.0.1",
+            "--contact",
+            "ops@lab.test",
+        ]);
+        assert_ok(&format!("ca certificate --acme {name}"), &out);
+        let info = inspect(dir, &format!("{name}.crt"));
+        assert_eq!(info["sans"]["dns"], serde_json::json!([name]), "{info}");
+        assert_eq!(info["sans"]["ip"], serde_json::json!(["127.0.0.1"]), "{info}");
+        openssl_ok(
+            dir,
+            &[
+                "verify",
+                "-CAfile",
+                "pki/certs/root_ca.crt",
+                "-untrusted",
+                &format!("{name}.crt"),
+                &format!("{name}.crt"),
+            ],
+        );
+    }
+    let accounts = files(&dir.join("client/acme"));
+    assert_eq!(accounts.len(), 1, "one account per directory: {accounts:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("client/acme").join(&accounts[0]))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // --webroot: a plain web server serves the files the client writes.
+    let webroot = dir.join("www");
+    std::fs::create_dir(&webroot).unwrap();
+    let mut web = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &http_port.to_string(),
+            "--directory",
+            &webroot.to_string_lossy(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", http_port)).is_err() {
+        assert!(start.elapsed().as_secs() < 10, "python http.server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = client(&[
+        "ca",
+        "certificate",
+        "w.lab.test",
+        "w.crt",
+        "w.key",
+        "--acme",
+        &directory,
+        "--webroot",
+        &webroot.to_string_lossy(),
+        "--root",
+        "pki/certs/root_ca.crt",
+    ]);
+    let _ = web.kill();
+    let _ = web.wait();
+    assert_ok("ca certificate --acme --webroot", &out);
+    assert!(
+        files(&webroot.join(".well-known/acme-challenge")).is_empty(),
+        "challenge files are removed"
+    );
+
+    // A refusal by the CA (an identifier outside the provisioner's policy) exits 4.
+    ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args(["ca", "provisioner", "update", "acme", "--allow-dns", "*.lab.test"])
+        .assert()
+        .success();
+    signal_hup(&server);
+    let out = client(&[
+        "ca",
+        "certificate",
+        "evil.test",
+        "e.crt",
+        "e.key",
+        "--acme",
+        &directory,
+        "--http-listen",
+        &listen,
+        "--root",
+        "pki/certs/root_ca.crt",
+    ]);
+    assert_clean_error(&out, 4, "rejectedIdentifier");
+
+    // Against pebble, the ACME test server.
+    let peb = pebble(dir, &cts, http_port);
+    let out = client(&[
+        "ca",
+        "certificate",
+        "p.lab.test",
+        "p.crt",
+        "p.key",
+        "--acme",
+        &peb.directory,
+        "--http-listen",
+        &listen,
+        "--root",
+        "pebble-root.crt",
+    ]);
+    assert_ok("ca certificate --acme against pebble", &out);
+    let info = inspect(dir, "p.crt");
+    assert_eq!(info["sans"]["dns"], serde_json::json!(["p.lab.test"]), "{info}");
+    assert!(info["issuer"]["dn"].as_str().unwrap().contains("Pebble"), "{info}");
+}
+
+fn signal_hup(server: &Server) {
+    crate::serve::signal(server.child.id(), "-HUP");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+}

@@ -25,12 +25,15 @@ pub fn run_certificate(a: CertificateArgs) -> Result<u8> {
         a.key_type.size,
         false,
     )?;
-    let (ca, roots) = client::connect(&a.ca, None)?;
     let sans: Vec<String> = if a.san.is_empty() {
         vec![a.subject.clone()]
     } else {
         a.san.clone()
     };
+    if let Some(directory) = &a.acme {
+        return acme(&a, directory, &sans, spec, out);
+    }
+    let (ca, roots) = client::connect(&a.ca, None)?;
     let mut stdin = Stdin::default();
     let token = client::token_for(&ca, &roots, &a.mint, "sign", &a.subject, Some(sans.clone()), &mut stdin)?;
     let key = PrivateKey::generate(spec)?;
@@ -38,6 +41,68 @@ pub fn run_certificate(a: CertificateArgs) -> Result<u8> {
     let csr = create_csr(&a.subject, &parsed, &key)?;
     let csr_pem = crate::cmd::certificate::create::pem_block("CERTIFICATE REQUEST", csr);
     let chain = client::sign(&ca, &csr_pem, &token, a.not_before.as_deref(), a.not_after.as_deref())?;
+    out.stage(Path::new(&a.crt_file), chain.as_bytes(), PUBLIC_MODE)?;
+    out.stage(Path::new(&a.key_file), key.to_pem(None)?.as_bytes(), KEY_MODE)?;
+    out.commit()?;
+    eprintln!("Your certificate has been saved in {}.", a.crt_file);
+    eprintln!("Your private key has been saved in {}.", a.key_file);
+    Ok(0)
+}
+
+/// `ca certificate --acme`: the same key and CSR, through an ACME order answered over http-01.
+fn acme(a: &CertificateArgs, directory: &str, sans: &[String], spec: KeySpec, mut out: OutputSet) -> Result<u8> {
+    use crate::io::acme_client::{Request, Responder};
+    if a.not_before.is_some() || a.not_after.is_some() {
+        return Err(
+            UserError::usage("--not-before/--not-after do not apply to --acme (the CA's provisioner decides)").into(),
+        );
+    }
+    let parsed: Vec<San> = sans.iter().map(|s| San::parse(s)).collect();
+    for s in &parsed {
+        s.validate().map_err(|e| UserError::usage(format!("--san: {e}")))?;
+    }
+    // The CA's root: --root / FERRICA_ROOT, else defaults.json's (a private CA), else the system's roots.
+    let root = match &a.ca.root {
+        Some(r) => Some(std::path::PathBuf::from(r)),
+        None => client::defaults()?.and_then(|d| {
+            d.get("root")
+                .and_then(serde_json::Value::as_str)
+                .map(std::path::PathBuf::from)
+        }),
+    };
+    let responder = match &a.webroot {
+        Some(dir) => Responder::Webroot(dir.into()),
+        None => {
+            let addr = if a.http_listen.starts_with(':') {
+                format!("0.0.0.0{}", a.http_listen)
+            } else {
+                a.http_listen.clone()
+            };
+            Responder::Standalone(
+                addr.parse()
+                    .map_err(|_| UserError::usage(format!("--http-listen {:?} is not HOST:PORT", a.http_listen)))?,
+            )
+        }
+    };
+    let account_file = super::ferrica_path()?.join("acme").join(format!(
+        "{}.json",
+        hex::encode(&aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, directory.as_bytes()).as_ref()[..12])
+    ));
+    let key = PrivateKey::generate(spec)?;
+    let csr_der = create_csr(&a.subject, &parsed, &key)?;
+    let chain = crate::io::acme_client::obtain(&Request {
+        directory: directory.to_string(),
+        root,
+        account_file,
+        contacts: a
+            .contact
+            .iter()
+            .map(|c| format!("mailto:{}", c.trim_start_matches("mailto:")))
+            .collect(),
+        identifiers: parsed,
+        csr_der,
+        responder,
+    })?;
     out.stage(Path::new(&a.crt_file), chain.as_bytes(), PUBLIC_MODE)?;
     out.stage(Path::new(&a.key_file), key.to_pem(None)?.as_bytes(), KEY_MODE)?;
     out.commit()?;
