@@ -70,7 +70,7 @@ pub fn parse(body: &[u8]) -> Result<Request, Problem> {
             400,
             format!("alg {alg_name:?} is not accepted"),
         );
-        p.algorithms = Some(ALGORITHMS.iter().map(|a| a.to_string()).collect());
+        p.algorithms = Some(Box::new(ALGORITHMS.iter().map(|a| a.to_string()).collect()));
         return Err(p);
     }
     let alg = Alg::parse(alg_name).map_err(|e| Problem::malformed(e.to_string()))?;

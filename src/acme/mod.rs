@@ -4,5 +4,6 @@
 
 pub mod eab;
 pub mod jws;
+pub mod limits;
 pub mod model;
 pub mod problem;

@@ -254,7 +254,19 @@ impl Authz {
     }
 }
 
+impl Authz {
+    /// Whether a purge at `now` may remove it: expired more than `retention` seconds ago.
+    pub fn purgeable(&self, now: i64, retention: i64) -> bool {
+        self.expires.saturating_add(retention) < now
+    }
+}
+
 impl Order {
+    /// Whether a purge at `now` may remove it: never issued, and expired more than `retention` seconds ago.
+    pub fn purgeable(&self, now: i64, retention: i64) -> bool {
+        self.status != "valid" && self.expires.saturating_add(retention) < now
+    }
+
     /// The order's status from its authorizations (§7.1.6): `pending` while any is pending; `invalid` as soon as
     /// one is invalid, deactivated, expired or revoked (fail fast: clients stop polling); `ready` when all are valid.
     /// An order past its expiry that was not yet issued is `invalid`. Later states (`processing`, `valid`) stay.
@@ -461,6 +473,14 @@ mod tests {
         };
         late.refresh(&[authz("pending", 100)], 101);
         assert_eq!(late.status, "invalid");
+        // Purging: unfinished orders and authorizations once past expiry plus retention; issued orders never.
+        assert!(!late.purgeable(150, 100) && late.purgeable(201, 100));
+        let issued = Order {
+            status: "valid".into(),
+            ..late.clone()
+        };
+        assert!(!issued.purgeable(10_000, 100));
+        assert!(authz("valid", 100).purgeable(201, 100) && !authz("pending", 100).purgeable(200, 100));
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub struct Problem {
     pub subproblems: Vec<Problem>,
     /// `badSignatureAlgorithm`: the algorithms the server accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub algorithms: Option<Vec<String>>,
+    pub algorithms: Option<Box<Vec<String>>>,
+    /// `rateLimited`: seconds until a retry may succeed (sent as Retry-After, not in the body).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -36,6 +39,7 @@ impl Problem {
             identifier: None,
             subproblems: Vec::new(),
             algorithms: None,
+            retry_after: None,
         }
     }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 const CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("x509_certs");
@@ -190,6 +190,11 @@ pub trait AcmeStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The ids of an account's orders, oldest first.
     fn acme_orders_of(&self, account: &str) -> Result<Vec<String>, StoreError>;
+    /// Removes the records of `table` for which `keep` answers false (for orders, with their index entries), in one
+    /// transaction; returns how many went.
+    fn acme_purge(&self, table: AcmeTable, keep: &mut dyn FnMut(&[u8]) -> bool) -> Result<usize, StoreError>;
+    /// Removes nonces that expired before `now`; returns how many.
+    fn acme_purge_nonces(&self, now: i64) -> Result<usize, StoreError>;
     /// Records a fresh nonce valid until `expires`.
     fn acme_new_nonce(&self, nonce: &str, expires: i64) -> Result<(), StoreError>;
     /// Consumes a nonce: true if it existed and had not expired at `now` (it is gone either way).
@@ -638,6 +643,53 @@ impl AcmeStore for RedbStore {
             }
         }
         Ok(out)
+    }
+
+    fn acme_purge(&self, table: AcmeTable, keep: &mut dyn FnMut(&[u8]) -> bool) -> Result<usize, StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        let gone = {
+            let mut t = tx.open_table(acme_def(table)).map_err(db_err)?;
+            let mut gone: Vec<String> = Vec::new();
+            for row in t.iter().map_err(db_err)? {
+                let (k, v) = row.map_err(db_err)?;
+                if !keep(v.value()) {
+                    gone.push(k.value().to_string());
+                }
+            }
+            for k in &gone {
+                t.remove(k.as_str()).map_err(db_err)?;
+            }
+            if table == AcmeTable::Order && !gone.is_empty() {
+                let mut index = tx.open_table(ACME_ACCOUNT_ORDERS).map_err(db_err)?;
+                let mut stale = Vec::new();
+                for row in index.iter().map_err(db_err)? {
+                    let (k, _) = row.map_err(db_err)?;
+                    let key = k.value().to_string();
+                    if key.rsplit('/').next().is_some_and(|id| gone.iter().any(|g| g == id)) {
+                        stale.push(key);
+                    }
+                }
+                for k in &stale {
+                    index.remove(k.as_str()).map_err(db_err)?;
+                }
+            }
+            gone.len()
+        };
+        tx.commit().map_err(db_err)?;
+        Ok(gone)
+    }
+
+    fn acme_purge_nonces(&self, now: i64) -> Result<usize, StoreError> {
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        tx.set_durability(redb::Durability::None).map_err(db_err)?;
+        let n = {
+            let mut t = tx.open_table(ACME_NONCES).map_err(db_err)?;
+            let before = t.len().map_err(db_err)?;
+            t.retain(|_, exp| exp >= now).map_err(db_err)?;
+            (before - t.len().map_err(db_err)?) as usize
+        };
+        tx.commit().map_err(db_err)?;
+        Ok(n)
     }
 
     fn acme_new_nonce(&self, nonce: &str, expires: i64) -> Result<(), StoreError> {

@@ -147,6 +147,30 @@ pub fn run(a: ServeArgs) -> Result<u8> {
                 }
             }
         });
+        // The ACME purge: at start, then every 10 minutes.
+        let purge_ca = ca.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                let c = purge_ca.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    crate::server::acme::purge(&c, time::OffsetDateTime::now_utc().unix_timestamp())
+                })
+                .await;
+                match r {
+                    Ok(Ok(p)) if p != Default::default() => tracing::info!(
+                        nonces = p.nonces,
+                        orders = p.orders,
+                        authorizations = p.authorizations,
+                        "acme: purged expired records"
+                    ),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!("acme: purge failed: {e}"),
+                    Err(e) => tracing::error!("acme: purge task failed: {e}"),
+                }
+            }
+        });
         crate::server::tls::serve(ca, app, listener, shutdown_signal()).await?;
         eprintln!("ferrica serve: stopped");
         Ok::<_, anyhow::Error>(())

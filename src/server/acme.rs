@@ -29,8 +29,6 @@ use crate::ca::store::AcmeTable;
 const NONCE_LIFETIME: i64 = 3600;
 /// The largest JWS body accepted (a CSR with many names fits; a flood does not).
 pub const MAX_JWS: usize = 64 << 10;
-/// Pending orders one account may have at once (beyond that: rateLimited).
-const MAX_PENDING_ORDERS: usize = 300;
 
 /// The ACME routes, to be nested under `/acme` and `/2.0/acme`.
 pub fn routes() -> Router<Arc<Ca>> {
@@ -152,7 +150,10 @@ impl Answer {
             status: StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
             body: serde_json::to_vec(p).unwrap_or_default(),
             content_type: "application/problem+json",
-            headers: Vec::new(),
+            headers: p
+                .retry_after
+                .map(|s| vec![(header::RETRY_AFTER, s.to_string())])
+                .unwrap_or_default(),
         }
     }
 }
@@ -308,10 +309,46 @@ async fn renewal_info(
     out.unwrap_or_else(|e| e.into_response())
 }
 
+/// How long past its expiry an unfinished order or an authorization is kept (clients may still read it).
+pub const RETENTION: i64 = 7 * 24 * 3600;
+
+/// What a purge removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired nonces.
+    pub nonces: usize,
+    /// Orders that were never issued, [`RETENTION`] past their expiry.
+    pub orders: usize,
+    /// Authorizations [`RETENTION`] past their expiry.
+    pub authorizations: usize,
+}
+
+/// Removes what ACME no longer needs at `now`: expired nonces, and orders and authorizations that expired more than
+/// [`RETENTION`] ago (issued orders stay with their certificates). `serve` runs it at start and every 10 minutes,
+/// so a client flood cannot grow the database without bound.
+pub fn purge(ca: &Ca, now: i64) -> Result<Purged, crate::ca::store::StoreError> {
+    let nonces = ca.acme_store.acme_purge_nonces(now)?;
+    let orders = ca.acme_store.acme_purge(AcmeTable::Order, &mut |v| {
+        serde_json::from_slice::<Order>(v).map_or(true, |o| !o.purgeable(now, RETENTION))
+    })?;
+    let authorizations = ca.acme_store.acme_purge(AcmeTable::Authz, &mut |v| {
+        serde_json::from_slice::<Authz>(v).map_or(true, |a| !a.purgeable(now, RETENTION))
+    })?;
+    if let Ok(mut l) = ca.acme_limiter.lock() {
+        l.prune(now);
+    }
+    Ok(Purged {
+        nonces,
+        orders,
+        authorizations,
+    })
+}
+
 /// Every POST: content type, size, then the route's handler on a blocking thread (store and crypto).
 async fn dispatch(
     State(ca): State<Arc<Ca>>,
     Path(params): Path<Vec<(String, String)>>,
+    peer: Option<axum::Extension<super::PeerAddr>>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     body: Bytes,
@@ -329,6 +366,7 @@ async fn dispatch(
     let id = get("id");
     let authz = get("authz");
     let path = uri.path().to_string();
+    let ip = peer.map(|p| p.0.0.ip());
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -348,7 +386,7 @@ async fn dispatch(
                 format!("the JWS is over {MAX_JWS} bytes"),
             ))
         } else {
-            match route(&ca2, &base, &path, &id, &authz, &body) {
+            match route(&ca2, &base, &path, &id, &authz, &body, ip) {
                 Ok(a) => a,
                 Err(p) => {
                     if p.status >= 500 {
@@ -364,18 +402,35 @@ async fn dispatch(
     out.unwrap_or_else(|e| e.into_response())
 }
 
-fn route(ca: &Arc<Ca>, base: &Base, path: &str, id: &str, authz: &str, body: &[u8]) -> Result<Answer, Problem> {
+fn route(
+    ca: &Arc<Ca>,
+    base: &Base,
+    path: &str,
+    id: &str,
+    authz: &str,
+    body: &[u8],
+    ip: Option<std::net::IpAddr>,
+) -> Result<Answer, Problem> {
     let prov = provisioner(ca, &base.provisioner)?;
+    let limits = crate::acme::limits::Limits::of(&prov);
+    if let Some(ip) = ip {
+        let t = ::time::OffsetDateTime::now_utc();
+        let secs = t.unix_timestamp() as f64 + f64::from(t.nanosecond()) / 1e9;
+        ca.acme_limiter
+            .lock()
+            .map_err(|_| Problem::internal("limiter lock"))?
+            .request(&base.provisioner, ip, &limits, secs)?;
+    }
     let tail = path
         .split_once(&format!("/acme/{}/", base.provisioner))
         .map_or("", |(_, t)| t);
     let url = base.url(tail);
     let first = tail.split('/').next().unwrap_or("");
     match (first, tail.ends_with("/orders"), tail.ends_with("/finalize")) {
-        ("new-account", _, _) => new_account(ca, base, &prov, &url, body),
+        ("new-account", _, _) => new_account(ca, base, &prov, &url, body, ip, &limits),
         ("key-change", _, _) => key_change(ca, base, &url, body),
         ("revoke-cert", _, _) => revoke_cert(ca, base, &url, body),
-        ("new-order", _, _) => new_order(ca, base, &prov, &url, body),
+        ("new-order", _, _) => new_order(ca, base, &prov, &url, body, &limits),
         ("account", true, _) => account_orders(ca, base, id, &url, body),
         ("account", false, _) => account(ca, base, id, &url, body),
         ("order", _, true) => finalize(ca, base, &prov, id, &url, body),
@@ -509,7 +564,15 @@ fn contacts(payload: &Map<String, Value>) -> Result<Vec<String>, Problem> {
     Ok(list)
 }
 
-fn new_account(ca: &Ca, base: &Base, prov: &Map<String, Value>, url: &str, body: &[u8]) -> Result<Answer, Problem> {
+fn new_account(
+    ca: &Ca,
+    base: &Base,
+    prov: &Map<String, Value>,
+    url: &str,
+    body: &[u8],
+    ip: Option<std::net::IpAddr>,
+    limits: &crate::acme::limits::Limits,
+) -> Result<Answer, Problem> {
     let a = authenticate(ca, base, url, body, true)?;
     let jwk = a.jwk.expect("newAccount is signed by a jwk");
     let payload = a.req.json()?;
@@ -543,6 +606,12 @@ fn new_account(ca: &Ca, base: &Base, prov: &Map<String, Value>, url: &str, body:
         }
         None => None,
     };
+    if let Some(ip) = ip {
+        ca.acme_limiter
+            .lock()
+            .map_err(|_| Problem::internal("limiter lock"))?
+            .new_account(&base.provisioner, ip, limits, now())?;
+    }
     let acct = Account {
         id: random_id(12)?,
         provisioner: base.provisioner.clone(),
@@ -759,7 +828,14 @@ fn window(
     })
 }
 
-fn new_order(ca: &Ca, base: &Base, prov: &Map<String, Value>, url: &str, body: &[u8]) -> Result<Answer, Problem> {
+fn new_order(
+    ca: &Ca,
+    base: &Base,
+    prov: &Map<String, Value>,
+    url: &str,
+    body: &[u8],
+    limits: &crate::acme::limits::Limits,
+) -> Result<Answer, Problem> {
     let a = authenticate(ca, base, url, body, false)?;
     let acct = a.account.clone().expect("kid request");
     let payload = a.req.json()?;
@@ -800,16 +876,18 @@ fn new_order(ca: &Ca, base: &Base, prov: &Map<String, Value>, url: &str, body: &
         .map_err(store_err)?
         .iter()
         .rev()
-        .take(MAX_PENDING_ORDERS + 1)
+        .take(limits.pending_orders_per_account + 1)
         .filter_map(|id| load::<Order>(ca, AcmeTable::Order, id).ok().flatten())
         .filter(|o| o.status == "pending" && o.expires > t)
         .count();
-    if pending >= MAX_PENDING_ORDERS {
-        return Err(Problem::new(
+    if pending >= limits.pending_orders_per_account {
+        let mut p = Problem::new(
             "rateLimited",
             429,
             format!("the account has {pending} pending orders; finish or let some expire"),
-        ));
+        );
+        p.retry_after = Some(3600);
+        return Err(p);
     }
     let enabled: Vec<String> = prov
         .get("challenges")

@@ -62,6 +62,8 @@ pub struct Ca {
     pub acme: acme::validate::Settings,
     /// Bounds the challenge validations running at once.
     pub acme_validations: Arc<tokio::sync::Semaphore>,
+    /// Per-address ACME rate limits.
+    pub acme_limiter: Mutex<crate::acme::limits::Limiter>,
     /// Start time, unix seconds (tokens issued before it are refused).
     pub started: i64,
     /// The last CRL made, reused until a revocation or until it is half-way to its nextUpdate.
@@ -94,6 +96,7 @@ impl Ca {
             store,
             acme: acme::validate::Settings::standard(),
             acme_validations: Arc::new(tokio::sync::Semaphore::new(acme::validate::MAX_CONCURRENT)),
+            acme_limiter: Mutex::new(Default::default()),
             started,
             crl: Mutex::new(None),
         })
@@ -156,6 +159,10 @@ impl Ca {
         }
     }
 }
+
+/// The client's address (the TCP peer).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// The client's certificate chain (leaf first, DER), verified to the root by the TLS layer; `None` without one.
 #[derive(Debug, Clone, Default)]

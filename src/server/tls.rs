@@ -99,7 +99,7 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+        let (tcp, addr): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
             _ = &mut shutdown => break,
             r = listener.accept() => match r {
                 Ok(c) => c,
@@ -113,7 +113,7 @@ pub async fn serve(
             let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
-                    tracing::debug!(%peer, "TLS handshake failed: {e}");
+                    tracing::debug!(%addr, "TLS handshake failed: {e}");
                     return;
                 }
                 Err(_) => return,
@@ -126,6 +126,7 @@ pub async fn serve(
             );
             let app = tower::ServiceExt::map_request(app, move |mut req: hyper::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(peer.clone());
+                req.extensions_mut().insert(super::PeerAddr(addr));
                 req
             });
             let svc = hyper_util::service::TowerToHyperService::new(app);

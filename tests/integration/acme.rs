@@ -235,6 +235,28 @@ fn certbot_gets_renews_and_revokes_a_certificate_over_http01() {
     let (_, end) = ari(&cert);
     assert!(end <= time::OffsetDateTime::now_utc(), "{end}");
     assert!(ari(&first_copy).1 > time::OffsetDateTime::now_utc());
+    // Revocation signed by the certificate's own key (no account): the first certificate goes on the CRL too.
+    let out = certbot(
+        dir,
+        &[
+            "revoke",
+            "--server",
+            &directory,
+            "--cert-path",
+            &dir.join("cb/config/archive/svc.lab.test/cert1.pem").to_string_lossy(),
+            "--key-path",
+            &dir.join("cb/config/archive/svc.lab.test/privkey1.pem")
+                .to_string_lossy(),
+            "--reason",
+            "superseded",
+            "--no-delete-after-revoke",
+        ],
+    );
+    assert!(out.status.success(), "certbot revoke --key-path:\n{}", stderr_of(&out));
+    let (_, crl) = curl(dir, &[&format!("{}/crl?pem", server.url)]);
+    std::fs::write(dir.join("crl.pem"), crl).unwrap();
+    let text = openssl_ok(dir, &["crl", "-in", "crl.pem", "-noout", "-text"]);
+    assert!(text.contains(&first) && text.contains(&second), "{text}");
 }
 
 #[test]
