@@ -351,8 +351,21 @@ async fn dispatch(
     peer: Option<axum::Extension<super::PeerAddr>>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let p = Problem::new(
+                "malformed",
+                e.status().as_u16(),
+                format!("the request body: {}", e.body_text()),
+            );
+            return blocking(move || Ok(finish(&ca, None, Answer::problem(&p))))
+                .await
+                .unwrap_or_else(|e| e.into_response());
+        }
+    };
     let get = |k: &str| {
         params
             .iter()

@@ -3,6 +3,7 @@
 //! openssl is required (installed by `scripts/install-test-deps.sh`); a missing tool fails the test.
 
 mod acme;
+mod acme_hostile;
 mod acme_instant;
 mod ca;
 mod common;
