@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue), pebble-challtestsrv
-# (the DNS server ACME tests resolve names with), lego and certbot (PyPI, in the venv) as ACME clients, setsid
+# (the DNS server ACME tests resolve names with), lego, uacme, dehydrated and certbot (PyPI, in the venv) as ACME clients, setsid
 # (util-linux: runs ferrica with no controlling terminal), script (bsdutils: gives it a pty), ssh-keygen, and a
 # Python venv (.venv-test) with jwcrypto and PyJWT, the independent JOSE implementations. Safe to run again; uses sudo when not root.
 set -euo pipefail
@@ -16,6 +16,8 @@ command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v keytool >/dev/null || need+=(default-jre-headless)
 command -v pebble-challtestsrv >/dev/null || need+=(pebble)
 command -v lego >/dev/null || need+=(lego)
+command -v uacme >/dev/null || need+=(uacme)
+command -v dehydrated >/dev/null || need+=(dehydrated)
 command -v update-ca-certificates >/dev/null || [[ -x /usr/sbin/update-ca-certificates ]] || need+=(ca-certificates)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 if [[ ${1:-} == --bench ]]; then
@@ -33,7 +35,7 @@ if ((${#need[@]})); then
 fi
 
 # In CI a missing tool is a failure, not a skip.
-for tool in openssl setsid script certutil keytool curl pebble-challtestsrv lego; do
+for tool in openssl setsid script certutil keytool curl pebble-challtestsrv lego uacme dehydrated; do
   command -v "$tool" >/dev/null || { echo "error: $tool is still missing" >&2; exit 1; }
 done
 

@@ -816,3 +816,109 @@ fn signal_hup(server: &Server) {
     crate::serve::signal(server.child.id(), "-HUP");
     std::thread::sleep(std::time::Duration::from_millis(300));
 }
+
+#[test]
+fn uacme_and_dehydrated_get_certificates_over_http01() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let cts = challtestsrv();
+    let http_port = free_port();
+    let server = acme_ca(dir, &cts, http_port);
+    let directory = format!("{}/acme/acme/directory", server.url);
+    let wellknown = dir.join("www/.well-known/acme-challenge");
+    std::fs::create_dir_all(&wellknown).unwrap();
+    let mut web = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &http_port.to_string(),
+            "--directory",
+        ])
+        .arg(dir.join("www"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", http_port)).is_err() {
+        assert!(start.elapsed().as_secs() < 10, "python http.server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // uacme reads only the system trust store: in a private mount namespace, the system bundle plus our root is
+    // bound over it (the machine's own store is untouched).
+    let hook = dir.join("uacme-hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n[ \"$2\" = http-01 ] || exit 1\ncase \"$1\" in\n  begin) printf '%s' \"$5\" > {w}/\"$4\" ;;\n  *) rm -f {w}/\"$4\" ;;\nesac\n",
+            w = wellknown.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut bundle = std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    bundle.extend(std::fs::read(dir.join("pki/certs/root_ca.crt")).unwrap());
+    std::fs::write(dir.join("bundle.crt"), bundle).unwrap();
+    let script = format!(
+        "mount --bind {b} /etc/ssl/certs/ca-certificates.crt && uacme -y -a {directory} -c {c} new && uacme -a {directory} -c {c} -h {h} issue u.lab.test",
+        b = dir.join("bundle.crt").display(),
+        c = dir.join("uacme").display(),
+        h = hook.display(),
+    );
+    std::fs::create_dir(dir.join("uacme")).unwrap();
+    let root = rustix::process::getuid().is_root();
+    let mut unshare = Command::new("unshare");
+    if !root {
+        unshare.arg("-r");
+    }
+    let out = unshare
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .expect("unshare (util-linux)");
+    assert_ok("uacme", &out);
+    let info = inspect(dir, &dir.join("uacme/u.lab.test/cert.pem").to_string_lossy());
+    assert_eq!(info["sans"]["dns"], serde_json::json!(["u.lab.test"]), "{info}");
+
+    // dehydrated takes curl's options.
+    std::fs::create_dir(dir.join("dh")).unwrap();
+    std::fs::write(
+        dir.join("dh/config"),
+        format!(
+            "CA=\"{directory}\"\nCHALLENGETYPE=\"http-01\"\nWELLKNOWN=\"{w}\"\nBASEDIR=\"{b}\"\nCURL_OPTS=\"--cacert {r}\"\n",
+            w = wellknown.display(),
+            b = dir.join("dh").display(),
+            r = dir.join("pki/certs/root_ca.crt").display()
+        ),
+    )
+    .unwrap();
+    let dh = |args: &[&str]| {
+        Command::new("dehydrated")
+            .args(["-f", &dir.join("dh/config").to_string_lossy()])
+            .args(args)
+            .output()
+            .expect("dehydrated is required (scripts/install-test-deps.sh)")
+    };
+    assert_ok("dehydrated --register", &dh(&["--register", "--accept-terms"]));
+    assert_ok("dehydrated -c", &dh(&["-c", "-d", "d.lab.test"]));
+    let _ = web.kill();
+    let _ = web.wait();
+    let crt = dir.join("dh/certs/d.lab.test/fullchain.pem");
+    openssl_ok(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            "pki/certs/root_ca.crt",
+            "-untrusted",
+            &crt.to_string_lossy(),
+            &crt.to_string_lossy(),
+        ],
+    );
+    ferrica(dir)
+        .args(["certificate", "lint", &crt.to_string_lossy()])
+        .assert()
+        .success();
+}
