@@ -120,6 +120,52 @@ pub struct Order {
     /// The `replaces` value as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_id: Option<String>,
+    /// The certificate profile chosen in newOrder (draft-ietf-acme-profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// The provisioner's ACME profiles (`options.profiles` in its ca.json entry): name -> `{"description", "claims"}`.
+pub fn profiles(provisioner: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, serde_json::Value)> {
+    provisioner
+        .get("options")
+        .and_then(|o| o.get("profiles"))
+        .and_then(serde_json::Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// The provisioner entry as a profile sees it: the profile's claims over the provisioner's, so that the one
+/// validity rule applies them. `None` (no profile asked): the provisioner as it is.
+pub fn with_profile(
+    provisioner: &serde_json::Map<String, serde_json::Value>,
+    profile: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+    let Some(name) = profile else {
+        return Ok(provisioner.clone());
+    };
+    let all = profiles(provisioner);
+    let Some((_, p)) = all.iter().find(|(n, _)| n == name) else {
+        let known: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(Problem::new(
+            "invalidProfile",
+            400,
+            format!("no profile {name:?} (this provisioner offers {known:?})"),
+        ));
+    };
+    let mut merged = provisioner.clone();
+    let mut claims = merged
+        .get("claims")
+        .and_then(serde_json::Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(pc) = p.get("claims").and_then(serde_json::Value::as_object) {
+        for (k, v) in pc {
+            claims.insert(k.clone(), v.clone());
+        }
+    }
+    merged.insert("claims".into(), serde_json::Value::Object(claims));
+    Ok(merged)
 }
 
 /// An issued certificate as the ACME client downloads it.
@@ -455,6 +501,7 @@ mod tests {
             error: None,
             replaces: None,
             replaces_id: None,
+            profile: None,
         };
         o.refresh(&[authz("valid", 100), authz("pending", 100)], 10);
         assert_eq!(o.status, "pending");
@@ -506,6 +553,20 @@ mod tests {
         assert!(parse_cert_id("a.!!").is_err());
         assert_eq!(suggested_window(0, 90, None, 10), (60, 75));
         assert_eq!(suggested_window(0, 90, Some(5), 10), (-50, 10));
+    }
+
+    #[test]
+    fn profiles_overlay_the_provisioners_claims() {
+        let prov = serde_json::json!({"claims": {"maxTLSCertDuration": "720h", "minTLSCertDuration": "1h"},
+            "options": {"profiles": {"short": {"description": "7 days", "claims": {"maxTLSCertDuration": "168h", "defaultTLSCertDuration": "168h"}}}}});
+        let prov = prov.as_object().unwrap();
+        assert_eq!(profiles(prov).len(), 1);
+        let m = with_profile(prov, Some("short")).unwrap();
+        assert_eq!(m["claims"]["maxTLSCertDuration"], "168h");
+        assert_eq!(m["claims"]["minTLSCertDuration"], "1h");
+        assert_eq!(with_profile(prov, None).unwrap(), *prov);
+        let e = with_profile(prov, Some("long")).unwrap_err();
+        assert!(e.kind.ends_with("invalidProfile") && e.detail.contains("short"), "{e}");
     }
 
     #[test]

@@ -204,6 +204,21 @@ async fn directory(
         if let Some(caa) = ca.config().extra.get("caaIdentities") {
             meta["caaIdentities"] = caa.clone();
         }
+        let profiles = model::profiles(&prov);
+        if !profiles.is_empty() {
+            let described: Map<String, Value> = profiles
+                .into_iter()
+                .map(|(name, p)| {
+                    let d = p
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&name)
+                        .to_string();
+                    (name, Value::String(d))
+                })
+                .collect();
+            meta["profiles"] = Value::Object(described);
+        }
         Ok(json!({
             "newNonce": base.url("new-nonce"),
             "newAccount": base.url("new-account"),
@@ -772,6 +787,9 @@ fn order_json(base: &Base, o: &Order) -> Value {
     if let Some(r) = &o.replaces_id {
         v["replaces"] = json!(r);
     }
+    if let Some(p) = &o.profile {
+        v["profile"] = json!(p);
+    }
     v
 }
 
@@ -856,6 +874,12 @@ fn new_order(
         .map_err(|e| Problem::malformed(format!("identifiers: {e}")))?;
     let ids = model::check_identifiers(&ids)?;
     check_policy(prov, &base.provisioner, &ids)?;
+    let profile = match payload.get("profile") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => return Err(Problem::malformed("profile must be a string")),
+    };
+    let prov = &model::with_profile(prov, profile.as_deref())?;
     let (nb, na) = (parse_time(&payload, "notBefore")?, parse_time(&payload, "notAfter")?);
     if nb.is_some() || na.is_some() {
         window(ca, prov, nb, na)?;
@@ -951,6 +975,7 @@ fn new_order(
         error: None,
         replaces: replaces.as_ref().map(|(s, _)| s.clone()),
         replaces_id: replaces.map(|(_, id)| id),
+        profile,
     };
     let encoded: Vec<(String, Vec<u8>)> = authzs
         .iter()
@@ -1158,6 +1183,7 @@ fn finalize(
     let csr = super::x509::parse_csr_der(&csr_der).map_err(|e| Problem::bad_csr(e.message))?;
     model::check_csr_names(&o.identifiers, csr.cn.as_deref(), &csr.sans)?;
     let to_time = |t: Option<i64>| t.and_then(|t| ::time::OffsetDateTime::from_unix_timestamp(t).ok());
+    let prov = &model::with_profile(prov, o.profile.as_deref())?;
     let (nb, na) = window(ca, prov, to_time(o.not_before), to_time(o.not_after))?;
     // ARI: the replaced certificate is marked once; a second order replacing it cannot finalize.
     if let Some(serial) = &o.replaces {

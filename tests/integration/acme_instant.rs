@@ -68,10 +68,14 @@ async fn issue(
     ids: &[Identifier],
     web: &WebRoot,
     replaces: Option<CertificateIdentifier<'_>>,
+    profile: Option<&str>,
 ) -> Result<String, Error> {
     let mut new = NewOrder::new(ids);
     if let Some(r) = replaces {
         new = new.replaces(r);
+    }
+    if let Some(p) = profile {
+        new = new.profile(p);
     }
     let mut order = account.new_order(&new).await?;
     {
@@ -155,6 +159,10 @@ fn instant_acme_exercises_eab_key_change_deactivation_ip_identifiers_ari_revocat
     for p in cfg["authority"]["provisioners"].as_array_mut().unwrap() {
         if p["name"] == "acme" {
             p["limits"] = serde_json::json!({"newAccountsPerIPPerHour": 3, "pendingOrdersPerAccount": 2});
+            p["options"] = serde_json::json!({"profiles": {"short": {
+                "description": "two days",
+                "claims": {"defaultTLSCertDuration": "48h", "maxTLSCertDuration": "48h"}
+            }}});
         }
     }
     std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
@@ -224,7 +232,9 @@ fn instant_acme_exercises_eab_key_change_deactivation_ip_identifiers_ari_revocat
             Identifier::Ip("127.0.0.1".parse().unwrap()),
             Identifier::Dns("ip.lab.test".into()),
         ];
-        let first = issue(&account, &ids, &web, None).await.expect("first certificate");
+        let first = issue(&account, &ids, &web, None, None)
+            .await
+            .expect("first certificate");
         let first_der = cert_der(&first);
         {
             use x509_parser::prelude::*;
@@ -234,10 +244,36 @@ fn instant_acme_exercises_eab_key_change_deactivation_ip_identifiers_ari_revocat
             assert_eq!(names.len(), 2, "{names:?}");
         }
 
+        // Profiles: listed in the directory, chosen per order; an unknown one is refused.
+        let names: Vec<String> = account.profiles().map(|p| p.name.to_string()).collect();
+        assert_eq!(names, ["short"]);
+        let short = issue(
+            &account,
+            &[Identifier::Dns("short.lab.test".into())],
+            &web,
+            None,
+            Some("short"),
+        )
+        .await
+        .expect("profile");
+        {
+            use x509_parser::prelude::*;
+            let der = cert_der(&short);
+            let (_, c) = X509Certificate::from_der(&der).unwrap();
+            let life = c.validity().not_after.timestamp() - c.validity().not_before.timestamp();
+            assert_eq!(life, 48 * 3600 + 60, "the profile's default lifetime");
+        }
+        let e = account
+            .new_order(&NewOrder::new(&[Identifier::Dns("x.lab.test".into())]).profile("long"))
+            .await
+            .err()
+            .unwrap();
+        assert!(kind(&e).ends_with("invalidProfile"), "{e}");
+
         // ARI: a window, then a renewal that replaces the first certificate, once.
         let (info, _retry) = account.renewal_info(&ari_id(&first_der)).await.expect("renewalInfo");
         assert!(info.suggested_window.start < info.suggested_window.end);
-        let second = issue(&account, &ids, &web, Some(ari_id(&first_der)))
+        let second = issue(&account, &ids, &web, Some(ari_id(&first_der)), None)
             .await
             .expect("replacement");
         let e = account
