@@ -27,6 +27,8 @@ use crate::ca::store::AcmeTable;
 
 /// How long a nonce may wait for its request.
 const NONCE_LIFETIME: i64 = 3600;
+/// How long a challenge POST waits for the first validation attempt before answering `processing`.
+const FIRST_ATTEMPT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// The largest JWS body accepted (a CSR with many names fits; a flood does not).
 pub const MAX_JWS: usize = 64 << 10;
 
@@ -1148,7 +1150,16 @@ fn challenge(ca: &Arc<Ca>, base: &Base, authz_id: &str, id: &str, url: &str, bod
             identifier: z.identifier.clone(),
             key_authorization: model::key_authorization(&c.token, &acct.thumbprint),
         };
-        validate::spawn(ca.clone(), job);
+        // Wait briefly for the first attempt: a client that answers at once then sees `valid` in this response and
+        // need not poll (as with step-ca, which validates inline); a slow or failing one sees `processing`.
+        let (tx, rx) = std::sync::mpsc::channel();
+        validate::spawn(ca.clone(), job, Some(tx));
+        if rx.recv_timeout(FIRST_ATTEMPT_WAIT).is_ok()
+            && let Some(now_z) = load::<Authz>(ca, AcmeTable::Authz, authz_id)?
+            && let Some(now_c) = now_z.challenges.iter().find(|x| x.id == id)
+        {
+            return Ok(Answer::json(StatusCode::OK, &challenge_json(base, &now_z, now_c)).with(up.0, up.1));
+        }
     }
     Ok(Answer::json(StatusCode::OK, &challenge_json(base, &z, &c)).with(up.0, up.1))
 }

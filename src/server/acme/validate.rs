@@ -63,8 +63,9 @@ impl Settings {
     }
 }
 
-/// Starts validating `job` in the background.
-pub fn spawn(ca: Arc<Ca>, job: Job) {
+/// Starts validating `job` in the background; `first` (if given) hears when the first attempt has finished and, if
+/// it succeeded, been recorded, so that the request that started it can answer with the outcome when it is quick.
+pub fn spawn(ca: Arc<Ca>, job: Job, first: Option<std::sync::mpsc::Sender<()>>) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         tracing::error!("acme: no runtime to validate on");
         return;
@@ -74,6 +75,7 @@ pub fn spawn(ca: Arc<Ca>, job: Job) {
             return;
         };
         let mut last = None;
+        let mut first = first;
         for attempt in 0..=BACKOFF.len() {
             if attempt > 0 {
                 tokio::time::sleep(BACKOFF[attempt - 1]).await;
@@ -94,11 +96,18 @@ pub fn spawn(ca: Arc<Ca>, job: Job) {
                 Err(p) => {
                     tracing::info!(identifier = %job.identifier.value, kind = %job.kind, attempt, "acme: validation failed: {p}");
                     last = Some(p);
+                    // The request that started this stops waiting: retries take seconds.
+                    if let Some(tx) = first.take() {
+                        let _ = tx.send(());
+                    }
                 }
             }
         }
         let ca2 = ca.clone();
         let _ = tokio::task::spawn_blocking(move || record(&ca2, &job, last)).await;
+        if let Some(tx) = first.take() {
+            let _ = tx.send(());
+        }
     });
 }
 
