@@ -152,6 +152,12 @@ pub type Modify<'a> = &'a mut dyn FnMut(&[u8]) -> Result<Vec<u8>, String>;
 /// What the ACME server remembers, in the same database as the certificates. Every operation that must be atomic
 /// (an account per key, a nonce used once, a read-modify-write of an order or authorization) is one call, so that a
 /// second backend can make it one transaction too.
+///
+/// Accounts (and their keys and bindings) are durable when the call returns. Nonces, orders, authorizations and
+/// chains are written without waiting for the disk (an order takes about ten writes; a fsync for each would bound
+/// the CA at a hundred orders a second): they become durable with the next durable write, and
+/// [`AcmeStore::acme_sync`] makes everything so (finalize calls it before answering). A crash can lose in-flight
+/// order state at most, which clients recover from by ordering again.
 pub trait AcmeStore: Send + Sync {
     /// A record by id.
     fn acme_get(&self, table: AcmeTable, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
@@ -195,6 +201,8 @@ pub trait AcmeStore: Send + Sync {
     fn acme_purge(&self, table: AcmeTable, keep: &mut dyn FnMut(&[u8]) -> bool) -> Result<usize, StoreError>;
     /// Removes nonces that expired before `now`; returns how many.
     fn acme_purge_nonces(&self, now: i64) -> Result<usize, StoreError>;
+    /// Makes every write so far durable.
+    fn acme_sync(&self) -> Result<(), StoreError>;
     /// Records a fresh nonce valid until `expires`.
     fn acme_new_nonce(&self, nonce: &str, expires: i64) -> Result<(), StoreError>;
     /// Consumes a nonce: true if it existed and had not expired at `now` (it is gone either way).
@@ -505,6 +513,18 @@ fn acme_def(t: AcmeTable) -> TableDefinition<'static, &'static str, &'static [u8
     }
 }
 
+impl RedbStore {
+    /// A write transaction for an ACME table: durable for accounts, not waiting for the disk for the rest (see
+    /// [`AcmeStore`]).
+    fn acme_tx(&self, table: AcmeTable) -> Result<redb::WriteTransaction, StoreError> {
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        if table != AcmeTable::Account {
+            tx.set_durability(redb::Durability::None).map_err(db_err)?;
+        }
+        Ok(tx)
+    }
+}
+
 impl AcmeStore for RedbStore {
     fn acme_get(&self, table: AcmeTable, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
@@ -513,7 +533,7 @@ impl AcmeStore for RedbStore {
     }
 
     fn acme_put(&self, table: AcmeTable, id: &str, value: &[u8]) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.acme_tx(table)?;
         tx.open_table(acme_def(table))
             .map_err(db_err)?
             .insert(id, value)
@@ -613,7 +633,7 @@ impl AcmeStore for RedbStore {
         authzs: &[(String, Vec<u8>)],
         created: i64,
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.acme_tx(AcmeTable::Order)?;
         {
             let mut a = tx.open_table(ACME_AUTHZ).map_err(db_err)?;
             for (id, v) in authzs {
@@ -646,7 +666,7 @@ impl AcmeStore for RedbStore {
     }
 
     fn acme_purge(&self, table: AcmeTable, keep: &mut dyn FnMut(&[u8]) -> bool) -> Result<usize, StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.acme_tx(table)?;
         let gone = {
             let mut t = tx.open_table(acme_def(table)).map_err(db_err)?;
             let mut gone: Vec<String> = Vec::new();
@@ -677,6 +697,11 @@ impl AcmeStore for RedbStore {
         };
         tx.commit().map_err(db_err)?;
         Ok(gone)
+    }
+
+    fn acme_sync(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        tx.commit().map_err(db_err)
     }
 
     fn acme_purge_nonces(&self, now: i64) -> Result<usize, StoreError> {

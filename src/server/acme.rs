@@ -71,6 +71,7 @@ fn store_err(e: impl std::fmt::Display) -> Problem {
 }
 
 /// The URL prefix of a provisioner as the client addressed it: `https://<host>/acme/<name>` (or `/2.0/acme/...`).
+#[derive(Clone)]
 struct Base {
     /// `https://host[:port]`.
     origin: String,
@@ -130,6 +131,9 @@ struct Answer {
     body: Vec<u8>,
     content_type: &'static str,
     headers: Vec<(header::HeaderName, String)>,
+    /// A challenge POST that started validation: wait (without holding a thread) for the first attempt, then
+    /// answer with the challenge as it is then (authorization id, challenge id).
+    wait: Option<(tokio::sync::oneshot::Receiver<()>, String, String)>,
 }
 
 impl Answer {
@@ -139,6 +143,7 @@ impl Answer {
             body: serde_json::to_vec(v).unwrap_or_default(),
             content_type: "application/json",
             headers: Vec::new(),
+            wait: None,
         }
     }
 
@@ -156,6 +161,7 @@ impl Answer {
                 .retry_after
                 .map(|s| vec![(header::RETRY_AFTER, s.to_string())])
                 .unwrap_or_default(),
+            wait: None,
         }
     }
 }
@@ -259,6 +265,7 @@ async fn new_nonce(
             body: Vec::new(),
             content_type: "application/octet-stream",
             headers: Vec::new(),
+            wait: None,
         },
         Ok(Err(p)) => Answer::problem(&p),
         Err(_) => Answer::problem(&Problem::internal("internal error")),
@@ -402,7 +409,9 @@ async fn dispatch(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let out = blocking(move || {
+    let ca3 = ca2.clone();
+    let base2 = base.clone();
+    let answer = blocking(move || {
         let a = if ctype != "application/jose+json" {
             Answer::problem(&Problem::new(
                 "malformed",
@@ -426,10 +435,35 @@ async fn dispatch(
                 }
             }
         };
-        Ok(finish(&ca2, Some(&base), a))
+        Ok(a)
     })
     .await;
-    out.unwrap_or_else(|e| e.into_response())
+    let mut a = match answer {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    if let Some((rx, authz_id, chall_id)) = a.wait.take()
+        && tokio::time::timeout(FIRST_ATTEMPT_WAIT, rx).await.is_ok()
+    {
+        let (ca4, base4) = (ca3.clone(), base2.clone());
+        let fresh = blocking(move || {
+            let z = load::<Authz>(&ca4, AcmeTable::Authz, &authz_id)
+                .map_err(|p| super::ApiError::new(p.status, p.detail))?;
+            Ok(z.and_then(|z| {
+                z.challenges
+                    .iter()
+                    .find(|c| c.id == chall_id)
+                    .map(|c| serde_json::to_vec(&challenge_json(&base4, &z, c)).unwrap_or_default())
+            }))
+        })
+        .await;
+        if let Ok(Some(body)) = fresh {
+            a.body = body;
+        }
+    }
+    blocking(move || Ok(finish(&ca3, Some(&base2), a)))
+        .await
+        .unwrap_or_else(|e| e.into_response())
 }
 
 fn route(
@@ -1150,16 +1184,11 @@ fn challenge(ca: &Arc<Ca>, base: &Base, authz_id: &str, id: &str, url: &str, bod
             identifier: z.identifier.clone(),
             key_authorization: model::key_authorization(&c.token, &acct.thumbprint),
         };
-        // Wait briefly for the first attempt: a client that answers at once then sees `valid` in this response and
-        // need not poll (as with step-ca, which validates inline); a slow or failing one sees `processing`.
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = tokio::sync::oneshot::channel();
         validate::spawn(ca.clone(), job, Some(tx));
-        if rx.recv_timeout(FIRST_ATTEMPT_WAIT).is_ok()
-            && let Some(now_z) = load::<Authz>(ca, AcmeTable::Authz, authz_id)?
-            && let Some(now_c) = now_z.challenges.iter().find(|x| x.id == id)
-        {
-            return Ok(Answer::json(StatusCode::OK, &challenge_json(base, &now_z, now_c)).with(up.0, up.1));
-        }
+        let mut a = Answer::json(StatusCode::OK, &challenge_json(base, &z, &c)).with(up.0, up.1);
+        a.wait = Some((rx, authz_id.to_string(), id.to_string()));
+        return Ok(a);
     }
     Ok(Answer::json(StatusCode::OK, &challenge_json(base, &z, &c)).with(up.0, up.1))
 }
@@ -1265,6 +1294,7 @@ fn finalize(
         o.certificate = Some(chain.id.clone());
         Ok(())
     })?;
+    ca.acme_store.acme_sync().map_err(store_err)?;
     tracing::info!(serial = %chain.serial, provisioner = %base.provisioner, replaces = o.replaces.as_deref().unwrap_or("-"), "acme: issued");
     Ok(Answer::json(StatusCode::OK, &order_json(base, &o)).with(header::LOCATION, base.url(&format!("order/{id}"))))
 }
@@ -1283,6 +1313,7 @@ fn certificate(ca: &Ca, base: &Base, id: &str, url: &str, body: &[u8]) -> Result
         body: c.pem.into_bytes(),
         content_type: "application/pem-certificate-chain",
         headers: vec![(header::LINK, format!("<{}/intermediates.pem>;rel=\"up\"", base.origin))],
+        wait: None,
     })
 }
 
@@ -1357,5 +1388,6 @@ fn revoke_cert(ca: &Ca, base: &Base, url: &str, body: &[u8]) -> Result<Answer, P
         body: Vec::new(),
         content_type: "application/octet-stream",
         headers: Vec::new(),
+        wait: None,
     })
 }

@@ -65,7 +65,7 @@ impl Settings {
 
 /// Starts validating `job` in the background; `first` (if given) hears when the first attempt has finished and, if
 /// it succeeded, been recorded, so that the request that started it can answer with the outcome when it is quick.
-pub fn spawn(ca: Arc<Ca>, job: Job, first: Option<std::sync::mpsc::Sender<()>>) {
+pub fn spawn(ca: Arc<Ca>, job: Job, first: Option<tokio::sync::oneshot::Sender<()>>) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         tracing::error!("acme: no runtime to validate on");
         return;

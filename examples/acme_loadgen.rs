@@ -1,0 +1,156 @@
+//! Load generator for `scripts/bench-acme.sh`: completed ACME orders per second against any ACME server.
+//!
+//! Each client is an instant-acme account; it loops (new order for a fresh name, http-01 answered by one shared
+//! responder on HTTP_ADDR, finalize with a P-256 CSR, download) for a fixed time. Prints orders/s, p50 and p99 of
+//! the whole order per concurrency level. Every order must end with a certificate.
+//!
+//! usage: acme_loadgen DIRECTORY_URL ROOT_PEM HTTP_ADDR [SECONDS] [LEVELS, e.g. 16,64]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use instant_acme::{Account, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy};
+
+type Tokens = Arc<Mutex<HashMap<String, String>>>;
+
+async fn responder(addr: &str, tokens: Tokens) -> std::io::Result<()> {
+    use hyper::service::service_fn;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let tokens = tokens.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |r: hyper::Request<hyper::body::Incoming>| {
+                    let tokens = tokens.clone();
+                    async move {
+                        let token = r.uri().path().rsplit('/').next().unwrap_or("").to_string();
+                        let body = tokens.lock().unwrap().get(&token).cloned().unwrap_or_default();
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                            hyper::body::Bytes::from(body),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(())
+}
+
+async fn one_order(account: &Account, name: String, tokens: &Tokens) -> Result<(), Box<dyn std::error::Error>> {
+    let ids = [Identifier::Dns(name.clone())];
+    let mut order = account.new_order(&NewOrder::new(&ids)).await?;
+    {
+        let mut auths = order.authorizations();
+        while let Some(a) = auths.next().await {
+            let mut a = a?;
+            let mut ch = a.challenge(ChallengeType::Http01).ok_or("no http-01")?;
+            tokens
+                .lock()
+                .unwrap()
+                .insert(ch.token.clone(), ch.key_authorization().as_str().to_string());
+            ch.set_ready().await?;
+        }
+    }
+    let poll = RetryPolicy::new()
+        .initial_delay(Duration::from_millis(20))
+        .backoff(1.5)
+        .timeout(Duration::from_secs(60));
+    if order.poll_ready(&poll).await? != OrderStatus::Ready {
+        return Err("order not ready".into());
+    }
+    let key = ferrica::pki::keys::PrivateKey::generate(ferrica::pki::keys::KeySpec::P256)?;
+    let csr = ferrica::pki::issue::create_csr(&name, &[ferrica::pki::issue::San::Dns(name.clone())], &key)?;
+    order.finalize_csr(&csr).await?;
+    order.poll_certificate(&poll).await?;
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        eprintln!("usage: acme_loadgen DIRECTORY_URL ROOT_PEM HTTP_ADDR [SECONDS] [LEVELS]");
+        std::process::exit(2);
+    }
+    let (directory, root, http) = (args[1].clone(), args[2].clone(), args[3].clone());
+    let secs: u64 = args.get(4).map_or(Ok(5), |s| s.parse())?;
+    let levels: Vec<usize> = args
+        .get(5)
+        .map_or("16,64", String::as_str)
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let tokens: Tokens = Arc::default();
+        responder(&http, tokens.clone()).await?;
+        let counter = Arc::new(AtomicUsize::new(0));
+        for level in levels {
+            // Accounts first, outside the clock.
+            let mut accounts = Vec::new();
+            for _ in 0..level {
+                let (a, _) = Account::builder_with_root(&root)?
+                    .create(
+                        &NewAccount {
+                            contact: &[],
+                            terms_of_service_agreed: true,
+                            only_return_existing: false,
+                        },
+                        directory.clone(),
+                        None,
+                    )
+                    .await?;
+                accounts.push(Arc::new(a));
+            }
+            let stop = Arc::new(AtomicBool::new(false));
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for a in accounts {
+                let (stop, tokens, counter) = (stop.clone(), tokens.clone(), counter.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    let mut errors = 0usize;
+                    while !stop.load(Ordering::Relaxed) {
+                        let n = counter.fetch_add(1, Ordering::Relaxed);
+                        let t = Instant::now();
+                        match one_order(&a, format!("o{n}.bench.test"), &tokens).await {
+                            Ok(()) => lat.push(t.elapsed()),
+                            Err(e) => {
+                                errors += 1;
+                                if errors < 3 {
+                                    eprintln!("order failed: {e}");
+                                }
+                            }
+                        }
+                    }
+                    (lat, errors)
+                }));
+            }
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            stop.store(true, Ordering::Relaxed);
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            for t in tasks {
+                let (l, e) = t.await?;
+                lat.extend(l);
+                errors += e;
+            }
+            let elapsed = start.elapsed().as_secs_f64();
+            lat.sort();
+            let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1e3);
+            println!(
+                "clients={level} orders={} orders/s={:.1} p50_ms={:.1} p99_ms={:.1} errors={errors}",
+                lat.len(),
+                lat.len() as f64 / elapsed,
+                pct(0.5),
+                pct(0.99)
+            );
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
