@@ -211,6 +211,7 @@ impl CaClient {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| unavailable(format!("cannot connect to {}: {e}", self.base)))?;
+        let _ = tcp.set_nodelay(true);
         let name = ServerName::try_from(self.host.clone())
             .map_err(|_| UserError::usage(format!("{:?} is not a valid TLS server name", self.host)))?;
         let connector = tokio_rustls::TlsConnector::from(self.tls.clone());

@@ -218,7 +218,10 @@ async fn connect(addrs: &[SocketAddr], what: &str) -> Result<tokio::net::TcpStre
     let mut last = String::from("no address");
     for a in addrs {
         match tokio::net::TcpStream::connect(a).await {
-            Ok(s) => return Ok(s),
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
             Err(e) => last = format!("{a}: {e}"),
         }
     }
