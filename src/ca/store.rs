@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 const CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("x509_certs");
@@ -26,7 +26,6 @@ const ACME_ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_ord
 const ACME_ACCOUNT_ORDERS: TableDefinition<&str, i64> = TableDefinition::new("acme_account_orders");
 const ACME_AUTHZ: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_authz");
 const ACME_CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_certs");
-const ACME_NONCES: TableDefinition<&str, i64> = TableDefinition::new("acme_nonces");
 const ACME_EAB_BOUND: TableDefinition<&str, &str> = TableDefinition::new("acme_eab_bound");
 
 /// Store failures.
@@ -153,8 +152,9 @@ pub type Modify<'a> = &'a mut dyn FnMut(&[u8]) -> Result<Vec<u8>, String>;
 /// (an account per key, a nonce used once, a read-modify-write of an order or authorization) is one call, so that a
 /// second backend can make it one transaction too.
 ///
-/// Accounts (and their keys and bindings) are durable when the call returns. Nonces, orders, authorizations and
-/// chains are written without waiting for the disk (an order takes about ten writes; a fsync for each would bound
+/// Accounts (and their keys and bindings) are durable when the call returns. Nonces may live in memory (the embedded
+/// store's do: one process owns its database). Orders, authorizations and chains are written without waiting for
+/// the disk (an order takes about ten writes; a fsync for each would bound
 /// the CA at a hundred orders a second): they become durable with the next durable write, and
 /// [`AcmeStore::acme_sync`] makes everything so (finalize calls it before answering). A crash can lose in-flight
 /// order state at most, which clients recover from by ordering again.
@@ -238,6 +238,10 @@ pub struct RedbStore {
     writes: Option<Sender<Write>>,
     writer: Option<std::thread::JoinHandle<()>>,
     persistent: bool,
+    /// ACME nonces: one process serves this database, and a nonce need not outlive it (a client told `badNonce`
+    /// after a restart retries with a fresh one), so the embedded store keeps them in memory rather than paying a
+    /// write transaction for each; a shared backend keeps them in its tables.
+    nonces: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 /// One write waiting for the writer thread.
@@ -301,7 +305,6 @@ impl RedbStore {
             tx.open_table(ACME_ACCOUNT_ORDERS).map_err(db_err)?;
             tx.open_table(ACME_AUTHZ).map_err(db_err)?;
             tx.open_table(ACME_CERTS).map_err(db_err)?;
-            tx.open_table(ACME_NONCES).map_err(db_err)?;
             tx.open_table(ACME_EAB_BOUND).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
@@ -317,6 +320,7 @@ impl RedbStore {
             writes: Some(send),
             writer: Some(writer),
             persistent,
+            nonces: Default::default(),
         })
     }
 
@@ -705,38 +709,26 @@ impl AcmeStore for RedbStore {
     }
 
     fn acme_purge_nonces(&self, now: i64) -> Result<usize, StoreError> {
-        let mut tx = self.db.begin_write().map_err(db_err)?;
-        tx.set_durability(redb::Durability::None).map_err(db_err)?;
-        let n = {
-            let mut t = tx.open_table(ACME_NONCES).map_err(db_err)?;
-            let before = t.len().map_err(db_err)?;
-            t.retain(|_, exp| exp >= now).map_err(db_err)?;
-            (before - t.len().map_err(db_err)?) as usize
-        };
-        tx.commit().map_err(db_err)?;
-        Ok(n)
+        let mut n = self.nonces.lock().map_err(|_| StoreError::Backend("nonce lock".into()))?;
+        let before = n.len();
+        n.retain(|_, exp| *exp >= now);
+        Ok(before - n.len())
     }
 
     fn acme_new_nonce(&self, nonce: &str, expires: i64) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().map_err(db_err)?;
-        // A nonce lost in a crash costs a client one badNonce retry: no fsync for it.
-        tx.set_durability(redb::Durability::None).map_err(db_err)?;
-        tx.open_table(ACME_NONCES)
-            .map_err(db_err)?
-            .insert(nonce, expires)
-            .map_err(db_err)?;
-        tx.commit().map_err(db_err)
+        let mut n = self.nonces.lock().map_err(|_| StoreError::Backend("nonce lock".into()))?;
+        // Bounded: past a million live nonces the oldest expiring go first (a flood of HEAD new-nonce).
+        if n.len() >= 1_000_000 {
+            let now = expires - 3600;
+            n.retain(|_, exp| *exp >= now + 600);
+        }
+        n.insert(nonce.to_string(), expires);
+        Ok(())
     }
 
     fn acme_use_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.db.begin_write().map_err(db_err)?;
-        tx.set_durability(redb::Durability::None).map_err(db_err)?;
-        let ok = {
-            let mut t = tx.open_table(ACME_NONCES).map_err(db_err)?;
-            t.remove(nonce).map_err(db_err)?.is_some_and(|v| v.value() >= now)
-        };
-        tx.commit().map_err(db_err)?;
-        Ok(ok)
+        let mut n = self.nonces.lock().map_err(|_| StoreError::Backend("nonce lock".into()))?;
+        Ok(n.remove(nonce).is_some_and(|exp| exp >= now))
     }
 }
 

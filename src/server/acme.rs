@@ -435,11 +435,17 @@ async fn dispatch(
                 }
             }
         };
-        Ok(a)
+        // Most answers are finished here, on the same thread; a challenge that started validation waits first.
+        Ok(if a.wait.is_some() {
+            Err(a)
+        } else {
+            Ok(finish(&ca2, Some(&base), a))
+        })
     })
     .await;
     let mut a = match answer {
-        Ok(a) => a,
+        Ok(Ok(response)) => return response,
+        Ok(Err(a)) => a,
         Err(e) => return e.into_response(),
     };
     if let Some((rx, authz_id, chall_id)) = a.wait.take()
