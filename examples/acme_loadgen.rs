@@ -20,7 +20,9 @@ async fn responder(addr: &str, tokens: Tokens) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = tcp.set_nodelay(true);
             let tokens = tokens.clone();
             tokio::spawn(async move {
@@ -169,7 +171,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let elapsed = start.elapsed().as_secs_f64();
             lat.sort();
-            let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1e3);
+            let pct = |p: f64| {
+                lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+                    .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+            };
             println!(
                 "clients={level} orders={} orders/s={:.1} p50_ms={:.1} p99_ms={:.1} errors={errors}",
                 lat.len(),

@@ -709,14 +709,20 @@ impl AcmeStore for RedbStore {
     }
 
     fn acme_purge_nonces(&self, now: i64) -> Result<usize, StoreError> {
-        let mut n = self.nonces.lock().map_err(|_| StoreError::Backend("nonce lock".into()))?;
+        let mut n = self
+            .nonces
+            .lock()
+            .map_err(|_| StoreError::Backend("nonce lock".into()))?;
         let before = n.len();
         n.retain(|_, exp| *exp >= now);
         Ok(before - n.len())
     }
 
     fn acme_new_nonce(&self, nonce: &str, expires: i64) -> Result<(), StoreError> {
-        let mut n = self.nonces.lock().map_err(|_| StoreError::Backend("nonce lock".into()))?;
+        let mut n = self
+            .nonces
+            .lock()
+            .map_err(|_| StoreError::Backend("nonce lock".into()))?;
         // Bounded: past a million live nonces the oldest expiring go first (a flood of HEAD new-nonce).
         if n.len() >= 1_000_000 {
             let now = expires - 3600;
@@ -727,7 +733,10 @@ impl AcmeStore for RedbStore {
     }
 
     fn acme_use_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        let mut n = self.nonces.lock().map_err(|_| StoreError::Backend("nonce lock".into()))?;
+        let mut n = self
+            .nonces
+            .lock()
+            .map_err(|_| StoreError::Backend("nonce lock".into()))?;
         Ok(n.remove(nonce).is_some_and(|exp| exp >= now))
     }
 }

@@ -375,16 +375,24 @@ async fn dispatch(
     peer: Option<axum::Extension<super::PeerAddr>>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
+    // An oversized body is refused from its Content-Length, before any of it is read (so no 100 Continue invites
+    // the client to send it), else while reading.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body: Result<Bytes, String> = match declared {
+        Some(n) if n > MAX_JWS as u64 => Err(format!("the JWS is {n} bytes, over {MAX_JWS}")),
+        _ => axum::body::to_bytes(body, MAX_JWS)
+            .await
+            .map_err(|_| format!("the JWS is over {MAX_JWS} bytes")),
+    };
     let body = match body {
         Ok(b) => b,
-        Err(e) => {
-            let p = Problem::new(
-                "malformed",
-                e.status().as_u16(),
-                format!("the request body: {}", e.body_text()),
-            );
+        Err(m) => {
+            let p = Problem::new("malformed", 413, m);
             return blocking(move || Ok(finish(&ca, None, Answer::problem(&p))))
                 .await
                 .unwrap_or_else(|e| e.into_response());

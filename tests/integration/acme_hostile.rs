@@ -57,8 +57,11 @@ impl Client<'_> {
             &[
                 "-s",
                 "-i",
-                // HTTP/1.1: with Expect: 100-continue the server refuses an oversized body from its Content-Length.
+                // HTTP/1.1: with Expect: 100-continue the server refuses an oversized body from its Content-Length;
+                // a long expect timeout so that a busy machine cannot make curl send the body anyway.
                 "--http1.1",
+                "--expect100-timeout",
+                "30",
                 "--cacert",
                 "pki/certs/root_ca.crt",
                 "-X",

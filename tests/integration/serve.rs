@@ -230,7 +230,18 @@ fn init_serve_sign_and_refuse() {
     // HTTP/1.1 with `Expect: 100-continue` (curl's default for a body this size): the server refuses from the
     // Content-Length alone. Over HTTP/2 curl may still be sending when the 413 arrives and report a send error.
     assert_eq!(
-        curl(dir, &["--http1.1", "--data-binary", "@big", &format!("{url}/sign")]).0,
+        curl(
+            dir,
+            &[
+                "--http1.1",
+                "--expect100-timeout",
+                "30",
+                "--data-binary",
+                "@big",
+                &format!("{url}/sign")
+            ]
+        )
+        .0,
         413
     );
     // Still serving; SIGTERM drains and exits 0.
