@@ -155,8 +155,8 @@ pub type Modify<'a> = &'a mut dyn FnMut(&[u8]) -> Result<Vec<u8>, String>;
 /// Accounts (and their keys and bindings) are durable when the call returns. Nonces may live in memory (the embedded
 /// store's do: one process owns its database). Orders, authorizations and chains are written without waiting for
 /// the disk (an order takes about ten writes; a fsync for each would bound
-/// the CA at a hundred orders a second): they become durable with the next durable write, and
-/// [`AcmeStore::acme_sync`] makes everything so (finalize calls it before answering). A crash can lose in-flight
+/// the CA at a hundred orders a second): they become durable with the next durable write, and finalize writes the
+/// chain and the valid order with [`AcmeStore::acme_put_durably`] before answering. A crash can lose in-flight
 /// order state at most, which clients recover from by ordering again.
 pub trait AcmeStore: Send + Sync {
     /// A record by id.
@@ -201,8 +201,9 @@ pub trait AcmeStore: Send + Sync {
     fn acme_purge(&self, table: AcmeTable, keep: &mut dyn FnMut(&[u8]) -> bool) -> Result<usize, StoreError>;
     /// Removes nonces that expired before `now`; returns how many.
     fn acme_purge_nonces(&self, now: i64) -> Result<usize, StoreError>;
-    /// Makes every write so far durable.
-    fn acme_sync(&self) -> Result<(), StoreError>;
+    /// Writes several records (insert or replace) in one durable transaction, which also makes every earlier write
+    /// durable (finalize: the chains and the valid order).
+    fn acme_put_durably(&self, records: &[(AcmeTable, &str, &[u8])]) -> Result<(), StoreError>;
     /// Records a fresh nonce valid until `expires`.
     fn acme_new_nonce(&self, nonce: &str, expires: i64) -> Result<(), StoreError>;
     /// Consumes a nonce: true if it existed and had not expired at `now` (it is gone either way).
@@ -703,8 +704,14 @@ impl AcmeStore for RedbStore {
         Ok(gone)
     }
 
-    fn acme_sync(&self) -> Result<(), StoreError> {
+    fn acme_put_durably(&self, records: &[(AcmeTable, &str, &[u8])]) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(db_err)?;
+        for (table, id, value) in records {
+            tx.open_table(acme_def(*table))
+                .map_err(db_err)?
+                .insert(*id, *value)
+                .map_err(db_err)?;
+        }
         tx.commit().map_err(db_err)
     }
 

@@ -527,12 +527,6 @@ fn load<T: serde::de::DeserializeOwned>(ca: &Ca, t: AcmeTable, id: &str) -> Resu
     }
 }
 
-fn save<T: serde::Serialize>(ca: &Ca, t: AcmeTable, id: &str, v: &T) -> Result<(), Problem> {
-    ca.acme_store
-        .acme_put(t, id, &serde_json::to_vec(v).map_err(store_err)?)
-        .map_err(store_err)
-}
-
 /// Read-modify-write of a JSON record in one store transaction.
 fn update<T: serde::Serialize + serde::de::DeserializeOwned>(
     ca: &Ca,
@@ -1301,14 +1295,23 @@ fn finalize(
         ),
         replaced_by: None,
     };
-    save(ca, AcmeTable::Certificate, &chain.id, &chain)?;
-    save(ca, AcmeTable::Certificate, &format!("serial/{}", chain.serial), &chain)?;
-    let o = update(ca, AcmeTable::Order, id, |o: &mut Order| {
-        o.status = "valid".into();
-        o.certificate = Some(chain.id.clone());
-        Ok(())
-    })?;
-    ca.acme_store.acme_sync().map_err(store_err)?;
+    // The chain (by id and by serial) and the valid order, in one durable transaction: this order is ours alone
+    // while it is `processing`.
+    let mut o = current_order(ca, id, &acct.id)?;
+    o.status = "valid".into();
+    o.certificate = Some(chain.id.clone());
+    let (chain_bytes, order_bytes) = (
+        serde_json::to_vec(&chain).map_err(store_err)?,
+        serde_json::to_vec(&o).map_err(store_err)?,
+    );
+    let by_serial = format!("serial/{}", chain.serial);
+    ca.acme_store
+        .acme_put_durably(&[
+            (AcmeTable::Certificate, &chain.id, &chain_bytes),
+            (AcmeTable::Certificate, &by_serial, &chain_bytes),
+            (AcmeTable::Order, id, &order_bytes),
+        ])
+        .map_err(store_err)?;
     tracing::info!(serial = %chain.serial, provisioner = %base.provisioner, replaces = o.replaces.as_deref().unwrap_or("-"), "acme: issued");
     Ok(Answer::json(StatusCode::OK, &order_json(base, &o)).with(header::LOCATION, base.url(&format!("order/{id}"))))
 }

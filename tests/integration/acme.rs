@@ -716,7 +716,10 @@ fn ca_certificate_acme_gets_certificates_from_ferrica_and_from_pebble() {
                 &format!("{name}.crt"),
             ],
         );
-        ferrica(dir).args(["certificate", "lint", &format!("{name}.crt")]).assert().success();
+        ferrica(dir)
+            .args(["certificate", "lint", &format!("{name}.crt")])
+            .assert()
+            .success();
     }
     let accounts = files(&dir.join("client/acme"));
     assert_eq!(accounts.len(), 1, "one account per directory: {accounts:?}");
@@ -883,8 +886,21 @@ fn uacme_and_dehydrated_get_certificates_over_http01() {
     let ucert = dir.join("uacme/u.lab.test/cert.pem");
     let info = inspect(dir, &ucert.to_string_lossy());
     assert_eq!(info["sans"]["dns"], serde_json::json!(["u.lab.test"]), "{info}");
-    openssl_ok(dir, &["verify", "-CAfile", "pki/certs/root_ca.crt", "-untrusted", &ucert.to_string_lossy(), &ucert.to_string_lossy()]);
-    ferrica(dir).args(["certificate", "lint", &ucert.to_string_lossy()]).assert().success();
+    openssl_ok(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            "pki/certs/root_ca.crt",
+            "-untrusted",
+            &ucert.to_string_lossy(),
+            &ucert.to_string_lossy(),
+        ],
+    );
+    ferrica(dir)
+        .args(["certificate", "lint", &ucert.to_string_lossy()])
+        .assert()
+        .success();
 
     // dehydrated takes curl's options.
     std::fs::create_dir(dir.join("dh")).unwrap();
