@@ -411,6 +411,7 @@ async fn dispatch(
     let id = get("id");
     let authz = get("authz");
     let path = uri.path().to_string();
+    let query = uri.query().map(str::to_string);
     let ip = peer.map(|p| p.0.0.ip());
     let ctype = headers
         .get(header::CONTENT_TYPE)
@@ -433,7 +434,7 @@ async fn dispatch(
                 format!("the JWS is over {MAX_JWS} bytes"),
             ))
         } else {
-            match route(&ca2, &base, &path, &id, &authz, &body, ip) {
+            match route(&ca2, &base, &path, query.as_deref(), &id, &authz, &body, ip) {
                 Ok(a) => a,
                 Err(p) => {
                     if p.status >= 500 {
@@ -480,10 +481,12 @@ async fn dispatch(
         .unwrap_or_else(|e| e.into_response())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn route(
     ca: &Arc<Ca>,
     base: &Base,
     path: &str,
+    query: Option<&str>,
     id: &str,
     authz: &str,
     body: &[u8],
@@ -502,14 +505,18 @@ fn route(
     let tail = path
         .split_once(&format!("/acme/{}/", base.provisioner))
         .map_or("", |(_, t)| t);
-    let url = base.url(tail);
+    // The JWS url is the whole request URL, query included (the orders list's cursor).
+    let url = match query {
+        Some(q) => format!("{}?{q}", base.url(tail)),
+        None => base.url(tail),
+    };
     let first = tail.split('/').next().unwrap_or("");
     match (first, tail.ends_with("/orders"), tail.ends_with("/finalize")) {
         ("new-account", _, _) => new_account(ca, base, &prov, &url, body, ip, &limits),
         ("key-change", _, _) => key_change(ca, base, &url, body),
         ("revoke-cert", _, _) => revoke_cert(ca, base, &url, body),
         ("new-order", _, _) => new_order(ca, base, &prov, &url, body, &limits),
-        ("account", true, _) => account_orders(ca, base, id, &url, body),
+        ("account", true, _) => account_orders(ca, base, id, &url, query, body),
         ("account", false, _) => account(ca, base, id, &url, body),
         ("order", _, true) => finalize(ca, base, &prov, id, &url, body),
         ("order", _, false) => order(ca, base, id, &url, body),
@@ -1066,19 +1073,59 @@ fn order(ca: &Ca, base: &Base, id: &str, url: &str, body: &[u8]) -> Result<Answe
     Ok(Answer::json(StatusCode::OK, &order_json(base, &o)))
 }
 
-fn account_orders(ca: &Ca, base: &Base, id: &str, url: &str, body: &[u8]) -> Result<Answer, Problem> {
+/// Orders per page of the account's orders list.
+const ORDERS_PAGE: usize = 100;
+
+/// The account's orders (§7.1.2.1): pending and valid ones, oldest first, [`ORDERS_PAGE`] a page, the next page
+/// linked with `Link: <...?cursor=N>;rel="next"`.
+fn account_orders(
+    ca: &Ca,
+    base: &Base,
+    id: &str,
+    url: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Answer, Problem> {
     let a = authenticate(ca, base, url, body, false)?;
     let acct = own_account(&a, id)?;
+    let cursor: usize = query
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("cursor=")))
+        .map(|c| {
+            c.parse()
+                .map_err(|_| Problem::malformed(format!("cursor {c:?} is not a number")))
+        })
+        .transpose()?
+        .unwrap_or(0);
     let t = now();
     let mut urls = Vec::new();
+    let mut more = false;
+    let mut seen = 0usize;
     for oid in ca.acme_store.acme_orders_of(&acct.id).map_err(store_err)? {
         if let Some(o) = load::<Order>(ca, AcmeTable::Order, &oid)?
             && (o.status != "invalid" && (o.status != "pending" || o.expires > t))
         {
-            urls.push(base.url(&format!("order/{oid}")));
+            if seen >= cursor {
+                if urls.len() == ORDERS_PAGE {
+                    more = true;
+                    break;
+                }
+                urls.push(base.url(&format!("order/{oid}")));
+            }
+            seen += 1;
         }
     }
-    Ok(Answer::json(StatusCode::OK, &json!({ "orders": urls })))
+    let mut answer = Answer::json(StatusCode::OK, &json!({ "orders": urls }));
+    if more {
+        answer = answer.with(
+            header::LINK,
+            format!(
+                "<{}?cursor={}>;rel=\"next\"",
+                base.url(&format!("account/{id}/orders")),
+                cursor + ORDERS_PAGE
+            ),
+        );
+    }
+    Ok(answer)
 }
 
 fn authz_json(base: &Base, a: &Authz, t: i64) -> Value {

@@ -30,6 +30,13 @@ impl Reply {
         self.problem()["type"].as_str().unwrap_or_default().to_string()
     }
 
+    fn next_link(&self) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim().eq_ignore_ascii_case("link") && v.contains("rel=\"next\"")).then(|| v.trim().to_string())
+        })
+    }
+
     fn header(&self, name: &str) -> Option<String> {
         self.headers.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
@@ -353,6 +360,25 @@ fn hostile_acme_requests_get_the_right_problem_and_the_server_keeps_serving() {
     assert_eq!(r.status, 200, "{}", r.body);
     let o: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(o["status"], "valid", "{o}");
+    // The orders list pages at 100, the next page linked.
+    for i in 0..100 {
+        let r = c.post(
+            "new-order",
+            Some(&json!({"identifiers": [{"type": "dns", "value": format!("p{i}.lab.test")}]})),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let account_path = kid.trim_start_matches(&format!("{}/", c.base)).to_string();
+    let r = c.post(&format!("{account_path}/orders"), None);
+    let page: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(page["orders"].as_array().unwrap().len(), 100, "{}", r.body);
+    let next = r.next_link().expect("a next page");
+    assert!(next.contains("cursor=100"), "{next}");
+    let r = c.post(&format!("{account_path}/orders?cursor=100"), None);
+    let page: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(page["orders"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert!(r.next_link().is_none(), "{:?}", r.next_link());
+
     // Another account cannot read that order.
     let other = SigningKey::from_private_key(
         ferrica::pki::keys::PrivateKey::generate(ferrica::pki::keys::KeySpec::P256).unwrap(),
