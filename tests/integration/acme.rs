@@ -47,12 +47,53 @@ pub(crate) fn challtestsrv() -> ChallTestSrv {
         .spawn()
         .expect("pebble-challtestsrv is required (scripts/install-test-deps.sh installs Debian's pebble)");
     // Wait until the management API answers.
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", mgmt)).is_err() {
-        assert!(start.elapsed().as_secs() < 10, "pebble-challtestsrv did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_port(mgmt, "pebble-challtestsrv");
     ChallTestSrv { child, dns, mgmt }
+}
+
+/// `python3 -m http.server` over `dir/www` (with `.well-known/acme-challenge/` made): a plain web server for
+/// http-01 answers that clients write as files.
+pub(crate) struct WebRoot {
+    child: Child,
+    pub(crate) dir: PathBuf,
+}
+
+impl Drop for WebRoot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn webroot(dir: &Path, port: u16) -> WebRoot {
+    let root = dir.join("www");
+    std::fs::create_dir_all(root.join(".well-known/acme-challenge")).unwrap();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(&root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, "python http.server");
+    WebRoot { child, dir: root }
+}
+
+/// Chain check with openssl against the CA's root, and `certificate lint`, for a certificate an ACME client got.
+pub(crate) fn assert_issued_well(dir: &Path, crt: &Path) {
+    let c = crt.to_string_lossy();
+    openssl_ok(
+        dir,
+        &["verify", "-CAfile", "pki/certs/root_ca.crt", "-untrusted", &c, &c],
+    );
+    ferrica(dir).args(["certificate", "lint", &c]).assert().success();
 }
 
 /// A CA with an ACME provisioner `acme`, served with http-01 validation on `http_port` and names resolved by
@@ -151,21 +192,7 @@ fn certbot_gets_renews_and_revokes_a_certificate_over_http01() {
     let info = inspect(dir, &cert.to_string_lossy());
     assert_eq!(info["validity"]["lifetime_seconds"], 744 * 3600 + 60, "{info}");
     assert_eq!(info["sans"]["dns"], serde_json::json!(["svc.lab.test"]), "{info}");
-    openssl_ok(
-        dir,
-        &[
-            "verify",
-            "-CAfile",
-            "pki/certs/root_ca.crt",
-            "-untrusted",
-            &live.join("chain.pem").to_string_lossy(),
-            &cert.to_string_lossy(),
-        ],
-    );
-    ferrica(dir)
-        .args(["certificate", "lint", &cert.to_string_lossy()])
-        .assert()
-        .success();
+    assert_issued_well(dir, &live.join("fullchain.pem"));
 
     // ARI: the suggested window is the last third of the lifetime.
     let ari = |crt: &Path| {
@@ -383,10 +410,7 @@ fn certbot_gets_a_wildcard_over_dns01_with_txt_records_in_the_resolver() {
     let mut dns: Vec<String> = serde_json::from_value(info["sans"]["dns"].clone()).unwrap();
     dns.sort();
     assert_eq!(dns, ["*.lab.test", "lab.test"], "{info}");
-    ferrica(dir)
-        .args(["certificate", "lint", &cert.to_string_lossy()])
-        .assert()
-        .success();
+    assert_issued_well(dir, &dir.join("cb/config/live/lab.test/fullchain.pem"));
 }
 
 fn lego(dir: &Path, path: &str, args: &[&str]) -> std::process::Output {
@@ -539,21 +563,7 @@ fn lego_gets_certificates_over_http01_tls_alpn01_and_dns01_with_external_account
         let crt = dir.join(format!("lg/certificates/{file}.crt"));
         let info = inspect(dir, &crt.to_string_lossy());
         assert_eq!(info["sans"]["dns"], serde_json::json!([name]), "{info}");
-        openssl_ok(
-            dir,
-            &[
-                "verify",
-                "-CAfile",
-                "pki/certs/root_ca.crt",
-                "-untrusted",
-                &crt.to_string_lossy(),
-                &crt.to_string_lossy(),
-            ],
-        );
-        ferrica(dir)
-            .args(["certificate", "lint", &crt.to_string_lossy()])
-            .assert()
-            .success();
+        assert_issued_well(dir, &crt);
     }
 
     // The key has bound its account: another account cannot use it; a removed key is gone from the list.
@@ -651,11 +661,7 @@ fn pebble(dir: &Path, cts: &ChallTestSrv, http_port: u16) -> Pebble {
         .stderr(Stdio::null())
         .spawn()
         .expect("pebble is required (scripts/install-test-deps.sh installs Debian's pebble)");
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed().as_secs() < 10, "pebble did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_port(port, "pebble");
     Pebble {
         child,
         directory: format!("https://127.0.0.1:{port}/dir"),
@@ -705,21 +711,7 @@ fn ca_certificate_acme_gets_certificates_from_ferrica_and_from_pebble() {
         let info = inspect(dir, &format!("{name}.crt"));
         assert_eq!(info["sans"]["dns"], serde_json::json!([name]), "{info}");
         assert_eq!(info["sans"]["ip"], serde_json::json!(["127.0.0.1"]), "{info}");
-        openssl_ok(
-            dir,
-            &[
-                "verify",
-                "-CAfile",
-                "pki/certs/root_ca.crt",
-                "-untrusted",
-                &format!("{name}.crt"),
-                &format!("{name}.crt"),
-            ],
-        );
-        ferrica(dir)
-            .args(["certificate", "lint", &format!("{name}.crt")])
-            .assert()
-            .success();
+        assert_issued_well(dir, &dir.join(format!("{name}.crt")));
     }
     let accounts = files(&dir.join("client/acme"));
     assert_eq!(accounts.len(), 1, "one account per directory: {accounts:?}");
@@ -731,27 +723,8 @@ fn ca_certificate_acme_gets_certificates_from_ferrica_and_from_pebble() {
     assert_eq!(mode & 0o777, 0o600);
 
     // --webroot: a plain web server serves the files the client writes.
-    let webroot = dir.join("www");
-    std::fs::create_dir(&webroot).unwrap();
-    let mut web = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &http_port.to_string(),
-            "--directory",
-            &webroot.to_string_lossy(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", http_port)).is_err() {
-        assert!(start.elapsed().as_secs() < 10, "python http.server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let web = webroot(dir, http_port);
+    let webroot = web.dir.clone();
     let out = client(&[
         "ca",
         "certificate",
@@ -765,8 +738,7 @@ fn ca_certificate_acme_gets_certificates_from_ferrica_and_from_pebble() {
         "--root",
         "pki/certs/root_ca.crt",
     ]);
-    let _ = web.kill();
-    let _ = web.wait();
+    drop(web);
     assert_ok("ca certificate --acme --webroot", &out);
     assert!(
         files(&webroot.join(".well-known/acme-challenge")).is_empty(),
@@ -829,27 +801,8 @@ fn uacme_and_dehydrated_get_certificates_over_http01() {
     let http_port = free_port();
     let server = acme_ca(dir, &cts, http_port);
     let directory = format!("{}/acme/acme/directory", server.url);
-    let wellknown = dir.join("www/.well-known/acme-challenge");
-    std::fs::create_dir_all(&wellknown).unwrap();
-    let mut web = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &http_port.to_string(),
-            "--directory",
-        ])
-        .arg(dir.join("www"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", http_port)).is_err() {
-        assert!(start.elapsed().as_secs() < 10, "python http.server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let web = webroot(dir, http_port);
+    let wellknown = web.dir.join(".well-known/acme-challenge");
 
     // uacme reads only the system trust store: in a private mount namespace, the system bundle plus our root is
     // bound over it (the machine's own store is untouched).
@@ -886,21 +839,7 @@ fn uacme_and_dehydrated_get_certificates_over_http01() {
     let ucert = dir.join("uacme/u.lab.test/cert.pem");
     let info = inspect(dir, &ucert.to_string_lossy());
     assert_eq!(info["sans"]["dns"], serde_json::json!(["u.lab.test"]), "{info}");
-    openssl_ok(
-        dir,
-        &[
-            "verify",
-            "-CAfile",
-            "pki/certs/root_ca.crt",
-            "-untrusted",
-            &ucert.to_string_lossy(),
-            &ucert.to_string_lossy(),
-        ],
-    );
-    ferrica(dir)
-        .args(["certificate", "lint", &ucert.to_string_lossy()])
-        .assert()
-        .success();
+    assert_issued_well(dir, &ucert);
 
     // dehydrated takes curl's options.
     std::fs::create_dir(dir.join("dh")).unwrap();
@@ -923,22 +862,7 @@ fn uacme_and_dehydrated_get_certificates_over_http01() {
     };
     assert_ok("dehydrated --register", &dh(&["--register", "--accept-terms"]));
     assert_ok("dehydrated -c", &dh(&["-c", "-d", "d.lab.test"]));
-    let _ = web.kill();
-    let _ = web.wait();
+    drop(web);
     let crt = dir.join("dh/certs/d.lab.test/fullchain.pem");
-    openssl_ok(
-        dir,
-        &[
-            "verify",
-            "-CAfile",
-            "pki/certs/root_ca.crt",
-            "-untrusted",
-            &crt.to_string_lossy(),
-            &crt.to_string_lossy(),
-        ],
-    );
-    ferrica(dir)
-        .args(["certificate", "lint", &crt.to_string_lossy()])
-        .assert()
-        .success();
+    assert_issued_well(dir, &crt);
 }

@@ -2,55 +2,14 @@
 //! external account binding with a wrong key and a reused key, key change, deactivation, an IP identifier, ARI
 //! `renewalInfo` and `replaces`, revocation by the account, and the rate limits.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
 use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, CertificateIdentifier, ChallengeType, Error, ExternalAccountKey,
     Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy, RevocationReason, RevocationRequest,
 };
 
-use crate::acme::challtestsrv;
+use crate::acme::{WebRoot, challtestsrv, webroot};
 use crate::common::*;
 use crate::serve::{init_pki, start_with};
-
-/// `python3 -m http.server` over a web root (the http-01 responder of these tests).
-struct WebRoot {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for WebRoot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn webroot(dir: &Path, port: u16) -> WebRoot {
-    let root = dir.join("www");
-    std::fs::create_dir_all(root.join(".well-known/acme-challenge")).unwrap();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-            "--directory",
-            &root.to_string_lossy(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed().as_secs() < 10, "python http.server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    WebRoot { child, dir: root }
-}
 
 fn kind(e: &Error) -> String {
     match e {

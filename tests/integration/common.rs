@@ -148,3 +148,15 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Waits until something listens on 127.0.0.1:`port` (a helper server just started), or panics naming it.
+pub fn wait_for_port(port: u16, what: &str) {
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "{what} did not start listening on port {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

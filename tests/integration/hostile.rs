@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::*;
-use crate::serve::{client, curl, init_pki, inspect, sign_body, signal, start, start_at, token};
+use crate::serve::{client, curl, init_pki, init_pki_with, inspect, sign_body, signal, start, start_at, token};
 
 fn csr(dir: &Path, name: &str) {
     ferrica(dir)
@@ -32,6 +32,12 @@ fn post_sign(dir: &Path, url: &str, body: &serde_json::Value) -> (u16, serde_jso
         code,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
+}
+
+/// A 403 whose message says `why`.
+fn assert_refused(code: u16, body: &serde_json::Value, why: &str) {
+    assert_eq!(code, 403, "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains(why), "{body}");
 }
 
 #[test]
@@ -61,14 +67,7 @@ fn backdating_cannot_stretch_a_certificate_past_the_provisioner_maximum() {
         &url,
         &serde_json::json!({"csr": csr_pem, "ott": ott, "notBefore": "2020-01-01T00:00:00Z"}),
     );
-    assert_eq!(code, 403, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("before the issuer certificate's notBefore"),
-        "{body}"
-    );
+    assert_refused(code, &body, "before the issuer certificate's notBefore");
 
     // A window of 48h under a 24h maximum, wherever it starts: refused.
     let ott = token(dir, &url, "bd.test", &["bd.test"]);
@@ -77,14 +76,7 @@ fn backdating_cannot_stretch_a_certificate_past_the_provisioner_maximum() {
         &url,
         &serde_json::json!({"csr": csr_pem, "ott": ott, "notBefore": "1h", "notAfter": "49h"}),
     );
-    assert_eq!(code, 403, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("more than the provisioner's maximum"),
-        "{body}"
-    );
+    assert_refused(code, &body, "more than the provisioner's maximum");
 
     // Within the maximum, a later start is fine.
     let ott = token(dir, &url, "bd.test", &["bd.test"]);
@@ -100,22 +92,7 @@ fn backdating_cannot_stretch_a_certificate_past_the_provisioner_maximum() {
 fn without_a_database_tokens_from_before_a_restart_are_refused_and_revocation_is_not_pretended() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    pw_file(dir, "pw", "ca-secret\n");
-    ferrica(dir)
-        .env("FERRICA_PATH", dir.join("pki"))
-        .args([
-            "ca",
-            "init",
-            "--name",
-            "Lab",
-            "--dns",
-            "127.0.0.1",
-            "--provisioner",
-            "ci@lab.test",
-        ])
-        .args(["--password-file", "pw", "--no-db"])
-        .assert()
-        .success();
+    init_pki_with(dir, &["--no-db"]);
     let mut server = start(dir);
     let url = server.url.clone();
     csr(dir, "svc.lab.test");

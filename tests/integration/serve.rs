@@ -259,6 +259,11 @@ fn init_serve_sign_and_refuse() {
 }
 
 pub(crate) fn init_pki(dir: &Path) {
+    init_pki_with(dir, &[]);
+}
+
+/// [`init_pki`] with more `ca init` flags (e.g. `--no-db`).
+pub(crate) fn init_pki_with(dir: &Path, extra: &[&str]) {
     pw_file(dir, "pw", "ca-secret\n");
     ferrica(dir)
         .env("FERRICA_PATH", dir.join("pki"))
@@ -276,6 +281,7 @@ pub(crate) fn init_pki(dir: &Path) {
             "--password-file",
             "pw",
         ])
+        .args(extra)
         .assert()
         .success();
 }

@@ -16,7 +16,7 @@ use crate::pki::keys::{KeySpec, PrivateKey};
 
 /// `ca certificate`.
 pub fn run_certificate(a: CertificateArgs) -> Result<u8> {
-    let mut out = OutputSet::new(a.force);
+    let out = OutputSet::new(a.force);
     out.check(Path::new(&a.crt_file), "CRT_FILE")?;
     out.check(Path::new(&a.key_file), "KEY_FILE")?;
     let spec = KeySpec::from_flags(
@@ -41,6 +41,11 @@ pub fn run_certificate(a: CertificateArgs) -> Result<u8> {
     let csr = create_csr(&a.subject, &parsed, &key)?;
     let csr_pem = crate::cmd::certificate::create::pem_block("CERTIFICATE REQUEST", csr);
     let chain = client::sign(&ca, &csr_pem, &token, a.not_before.as_deref(), a.not_after.as_deref())?;
+    save_chain_and_key(out, &a, &chain, &key)
+}
+
+/// Writes the chain to CRT_FILE and the key (unencrypted, 0600, as step does) to KEY_FILE, together.
+fn save_chain_and_key(mut out: OutputSet, a: &CertificateArgs, chain: &str, key: &PrivateKey) -> Result<u8> {
     out.stage(Path::new(&a.crt_file), chain.as_bytes(), PUBLIC_MODE)?;
     out.stage(Path::new(&a.key_file), key.to_pem(None)?.as_bytes(), KEY_MODE)?;
     out.commit()?;
@@ -50,7 +55,7 @@ pub fn run_certificate(a: CertificateArgs) -> Result<u8> {
 }
 
 /// `ca certificate --acme`: the same key and CSR, through an ACME order answered over http-01.
-fn acme(a: &CertificateArgs, directory: &str, sans: &[String], spec: KeySpec, mut out: OutputSet) -> Result<u8> {
+fn acme(a: &CertificateArgs, directory: &str, sans: &[String], spec: KeySpec, out: OutputSet) -> Result<u8> {
     use crate::io::acme_client::{Request, Responder};
     if a.not_before.is_some() || a.not_after.is_some() {
         return Err(
@@ -103,12 +108,7 @@ fn acme(a: &CertificateArgs, directory: &str, sans: &[String], spec: KeySpec, mu
         csr_der,
         responder,
     })?;
-    out.stage(Path::new(&a.crt_file), chain.as_bytes(), PUBLIC_MODE)?;
-    out.stage(Path::new(&a.key_file), key.to_pem(None)?.as_bytes(), KEY_MODE)?;
-    out.commit()?;
-    eprintln!("Your certificate has been saved in {}.", a.crt_file);
-    eprintln!("Your private key has been saved in {}.", a.key_file);
-    Ok(0)
+    save_chain_and_key(out, &a, &chain, &key)
 }
 
 /// `ca sign`.
