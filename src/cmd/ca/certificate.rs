@@ -108,7 +108,7 @@ fn acme(a: &CertificateArgs, directory: &str, sans: &[String], spec: KeySpec, ou
         csr_der,
         responder,
     })?;
-    save_chain_and_key(out, &a, &chain, &key)
+    save_chain_and_key(out, a, &chain, &key)
 }
 
 /// `ca sign`.
