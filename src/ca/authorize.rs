@@ -58,14 +58,28 @@ pub struct Authorized {
     pub token_exp: i64,
 }
 
-/// The audiences a `/sign` token may carry: `https://<dns>[:port]/1.0/sign` and `.../sign`.
+/// The audiences a `/sign` token may carry: `https://<dns>[:port]/1.0/sign` and `.../sign`, optionally with the
+/// fragment `#<type>/<iss>` that step adds for some provisioner types (`#x5c/hosts`).
 fn audience_ok(aud: &Value, config: &CaConfig, endpoint: &str) -> bool {
+    audience_ok_for(aud, config, endpoint, None)
+}
+
+fn audience_ok_for(aud: &Value, config: &CaConfig, endpoint: &str, iss: Option<&str>) -> bool {
     let auds: Vec<&str> = match aud {
         Value::String(s) => vec![s.as_str()],
         Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
         _ => vec![],
     };
     auds.iter().any(|a| {
+        let a = match (a.split_once('#'), iss) {
+            (None, _) => *a,
+            (Some((base, frag)), Some(iss))
+                if frag.strip_prefix("x5c/").or_else(|| frag.strip_prefix("jwk/")) == Some(iss) =>
+            {
+                base
+            }
+            (Some(_), _) => return false,
+        };
         let Some(rest) = a.strip_prefix("https://") else {
             return false;
         };
@@ -96,22 +110,29 @@ pub fn authorize_token(
         serde_json::from_slice(&decoded.payload).map_err(|_| unauthorized("invalid token: the payload is not JSON"))?;
     let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
     let kid = decoded.header.get("kid").and_then(Value::as_str).unwrap_or_default();
-    // 1. The provisioner is <iss>:<kid>, and only when the audience is ours.
-    if !audience_ok(claims.get("aud").unwrap_or(&Value::Null), config, endpoint) {
+    // 1. The provisioner is <iss>:<kid> (or <iss> and an x5c chain), and only when the audience is ours.
+    if !audience_ok_for(claims.get("aud").unwrap_or(&Value::Null), config, endpoint, Some(iss)) {
         return Err(unauthorized("provisioner not found or invalid audience"));
     }
-    let entry = config
-        .authority
-        .provisioners
-        .iter()
-        .find(|p| {
-            p.get("type").and_then(Value::as_str) == Some("JWK")
-                && p.get("name").and_then(Value::as_str) == Some(iss)
-                && p.get("key").and_then(|k| k.get("kid")).and_then(Value::as_str) == Some(kid)
-        })
-        .ok_or_else(|| unauthorized("provisioner not found or invalid audience"))?;
-    let key: Jwk = serde_json::from_value(entry.get("key").cloned().unwrap_or(Value::Null))
-        .map_err(|e| AuthError::Internal(format!("provisioner {iss:?} has a bad key: {e}")))?;
+    let (entry, key) = match decoded.header.get("x5c") {
+        // X5C: signed by the key of a certificate whose chain (in the header) leads to the provisioner's roots.
+        Some(x5c) => x5c_signer(x5c, iss, config, now)?,
+        None => {
+            let entry = config
+                .authority
+                .provisioners
+                .iter()
+                .find(|p| {
+                    p.get("type").and_then(Value::as_str) == Some("JWK")
+                        && p.get("name").and_then(Value::as_str) == Some(iss)
+                        && p.get("key").and_then(|k| k.get("kid")).and_then(Value::as_str) == Some(kid)
+                })
+                .ok_or_else(|| unauthorized("provisioner not found or invalid audience"))?;
+            let key: Jwk = serde_json::from_value(entry.get("key").cloned().unwrap_or(Value::Null))
+                .map_err(|e| AuthError::Internal(format!("provisioner {iss:?} has a bad key: {e}")))?;
+            (entry, key)
+        }
+    };
     // 2. Signature, issuer and times with one minute of leeway.
     jws::verify_compact(token, &key, None).map_err(|e| AuthError::Unauthorized(format!("invalid token: {e}")))?;
     let checks = ClaimChecks {
@@ -169,6 +190,70 @@ fn replay_key(token: &str, claims: &Map<String, Value>, started: i64) -> Result<
         }
     };
     Ok((jti, exp))
+}
+
+/// The X5C provisioner named `iss` and the key that must have signed the token: the leaf of the `x5c` header
+/// (standard base64 DER, leaf first), whose chain must lead to one of the provisioner's roots at `now`, for client
+/// or server authentication, with digitalSignature if it has a key usage (step-ca's X5C rules).
+fn x5c_signer<'c>(
+    x5c: &Value,
+    iss: &str,
+    config: &'c CaConfig,
+    now: i64,
+) -> Result<(&'c Map<String, Value>, Jwk), AuthError> {
+    use base64::Engine;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let unauthorized = |m: String| AuthError::Unauthorized(m);
+    let entry = config
+        .authority
+        .provisioners
+        .iter()
+        .find(|p| {
+            p.get("type").and_then(Value::as_str) == Some("X5C") && p.get("name").and_then(Value::as_str) == Some(iss)
+        })
+        .ok_or_else(|| unauthorized("provisioner not found or invalid audience".into()))?;
+    let roots_pem = entry
+        .get("roots")
+        .and_then(Value::as_str)
+        .and_then(|r| base64::engine::general_purpose::STANDARD.decode(r).ok())
+        .ok_or_else(|| AuthError::Internal(format!("X5C provisioner {iss:?} has no readable roots")))?;
+    let roots: Vec<Vec<u8>> = ::pem::parse_many(&roots_pem)
+        .map_err(|e| AuthError::Internal(format!("X5C provisioner {iss:?} roots: {e}")))?
+        .into_iter()
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .map(|p| p.contents().to_vec())
+        .collect();
+    let chain: Vec<Vec<u8>> = match x5c {
+        Value::Array(a) if !a.is_empty() && a.len() <= 8 => a
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                    .ok_or_else(|| unauthorized("invalid token: x5c holds a non-base64 certificate".into()))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(unauthorized("invalid token: x5c must list 1 to 8 certificates".into())),
+    };
+    let when = u64::try_from(now).unwrap_or(0);
+    verify_chain(&chain, &roots, when)
+        .or_else(|_| verify_chain_for(&chain, &roots, when, webpki::KeyUsage::server_auth()))
+        .map_err(|e| {
+            unauthorized(format!(
+                "invalid token: the x5c chain does not lead to provisioner {iss:?}'s roots: {e}"
+            ))
+        })?;
+    let (_, leaf) =
+        X509Certificate::from_der(&chain[0]).map_err(|e| unauthorized(format!("invalid token: x5c leaf: {e}")))?;
+    if let Ok(Some(ku)) = leaf.key_usage()
+        && !ku.value.digital_signature()
+    {
+        return Err(unauthorized(
+            "invalid token: the x5c leaf may not sign (no digitalSignature)".into(),
+        ));
+    }
+    let key =
+        Jwk::from_spki(leaf.public_key().raw).map_err(|e| unauthorized(format!("invalid token: x5c leaf key: {e}")))?;
+    Ok((entry, key))
 }
 
 /// Step 5 of the checks: marks the token used; a second use is refused with 401 "token already used".
@@ -259,6 +344,16 @@ pub fn authorize_renew_token(
 /// Verifies `chain` (leaf first) up to one of `roots` at `when` (unix seconds): signatures, dates, CA flags,
 /// path length, name constraints, and the clientAuth usage if the leaf has EKUs.
 pub fn verify_chain(chain: &[Vec<u8>], roots: &[Vec<u8>], when: u64) -> Result<(), String> {
+    verify_chain_for(chain, roots, when, webpki::KeyUsage::client_auth())
+}
+
+/// [`verify_chain`] for another extended key usage.
+pub fn verify_chain_for(
+    chain: &[Vec<u8>],
+    roots: &[Vec<u8>],
+    when: u64,
+    usage: webpki::KeyUsage,
+) -> Result<(), String> {
     use rustls::pki_types::{CertificateDer, UnixTime};
     let anchors: Vec<_> = roots
         .iter()
@@ -280,7 +375,7 @@ pub fn verify_chain(chain: &[Vec<u8>], roots: &[Vec<u8>], when: u64) -> Result<(
         &anchors,
         &intermediates,
         UnixTime::since_unix_epoch(std::time::Duration::from_secs(when)),
-        webpki::KeyUsage::client_auth(),
+        usage,
         None,
         None,
     )

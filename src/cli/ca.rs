@@ -65,6 +65,12 @@ pub struct MintArgs {
         hide_env_values = true
     )]
     pub provisioner_password_file: Option<String>,
+    /// Mint the token for an X5C provisioner, signed with this certificate's key (the chain goes in the token).
+    #[arg(long, value_name = "FILE", requires = "x5c_key", conflicts_with = "token")]
+    pub x5c_cert: Option<String>,
+    /// The private key of --x5c-cert (its password: --provisioner-password-file, piped stdin or a prompt).
+    #[arg(long, value_name = "FILE", requires = "x5c_cert")]
+    pub x5c_key: Option<String>,
 }
 
 /// `ca certificate` flags.
@@ -420,7 +426,7 @@ pub struct ProvisionerAddArgs {
     #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
     pub password_file: Option<String>,
     /// X5C: the roots that client certificates must chain to.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "x5c-root", value_name = "FILE")]
     pub x5c_roots: Option<String>,
     /// Claims and policy.
     #[command(flatten)]
@@ -506,6 +512,12 @@ pub struct TokenArgs {
     /// Token end: RFC 3339 or a duration from now (default: 5m; 10s to 1h after the start).
     #[arg(long, allow_hyphen_values = true)]
     pub not_after: Option<String>,
+    /// Sign the token for an X5C provisioner with this certificate's key (the chain goes in the `x5c` header).
+    #[arg(long, value_name = "FILE", requires = "x5c_key", conflicts_with = "key")]
+    pub x5c_cert: Option<String>,
+    /// The private key of --x5c-cert (its password: --password-file, piped stdin or a prompt).
+    #[arg(long, value_name = "FILE", requires = "x5c_cert")]
+    pub x5c_key: Option<String>,
     /// A revocation token (subject = the serial).
     #[arg(long, conflicts_with_all = ["renew", "rekey"])]
     pub revoke: bool,

@@ -17,3 +17,4 @@ mod keys;
 mod passwords;
 mod serve;
 mod toolbox;
+mod x5c;

@@ -84,6 +84,28 @@ pub fn identity(crt_path: &str, key: &PrivateKey) -> Result<Identity> {
     })
 }
 
+/// The name of the CA's provisioner of `kind` (`X5C`, ...): `name` if it has one so named, else its only one.
+pub fn provisioner_named(client: &CaClient, name: Option<&str>, kind: &str) -> Result<String> {
+    let list = client.get("/1.0/provisioners")?.json("GET /provisioners")?;
+    let names: Vec<String> = list
+        .get("provisioners")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|p| p.get("type").and_then(Value::as_str) == Some(kind))
+        .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    match name {
+        Some(n) if names.iter().any(|x| x == n) => Ok(n.to_string()),
+        Some(n) => Err(UserError::input(format!("the CA has no {kind} provisioner {n:?}"))
+            .hint(format!("it has: {}", names.join(", ")))
+            .into()),
+        None if names.len() == 1 => Ok(names[0].clone()),
+        None if names.is_empty() => Err(UserError::input(format!("the CA has no {kind} provisioner")).into()),
+        None => Err(UserError::usage(format!("choose a provisioner with --provisioner: {}", names.join(", "))).into()),
+    }
+}
+
 /// The provisioner key, fetched from the CA and decrypted: GET /provisioners to find the JWK provisioner (by
 /// name, or the only one), then GET /provisioners/{kid}/encrypted-key.
 pub fn provisioner_key(
@@ -149,12 +171,18 @@ pub fn token_for(
     if let Some(t) = &mint.token {
         return Ok(t.trim().to_string());
     }
-    let key = provisioner_key(
-        client,
-        mint.provisioner.as_deref(),
-        mint.provisioner_password_file.clone(),
-        stdin,
-    )?;
+    let key = match (&mint.x5c_cert, &mint.x5c_key) {
+        (Some(cert), Some(k)) => {
+            let name = provisioner_named(client, mint.provisioner.as_deref(), "X5C")?;
+            super::token::x5c_key(cert, k, &name, mint.provisioner_password_file.clone(), stdin)?
+        }
+        _ => provisioner_key(
+            client,
+            mint.provisioner.as_deref(),
+            mint.provisioner_password_file.clone(),
+            stdin,
+        )?,
+    };
     let now = super::token::now();
     mint_for(
         client,

@@ -15,11 +15,52 @@ use crate::jose::jwk::Jwk;
 use crate::jose::jws::{self, Alg, SigningKey};
 use crate::pki::fingerprint::{FingerprintFormat, FingerprintHash, fingerprint};
 
-/// A provisioner's signing key, its name (the token's iss) and key id.
+/// A provisioner's signing key, its name (the token's iss) and key id; for an X5C provisioner, the certificate
+/// chain (standard base64 DER, leaf first) that goes into the `x5c` header instead of a kid.
 pub struct TokenKey {
     key: SigningKey,
     issuer: String,
     kid: String,
+    x5c: Option<Vec<String>>,
+}
+
+/// The key of `--x5c-cert`/`--x5c-key` for the X5C provisioner `issuer`: the key's password through the usual
+/// sources (`password_file`, piped stdin, a terminal).
+pub fn x5c_key(
+    cert: &str,
+    key: &str,
+    issuer: &str,
+    password_file: Option<String>,
+    stdin: &mut Stdin,
+) -> Result<TokenKey> {
+    use base64::Engine;
+    let chain = crate::cmd::certificate::read_certs(cert, "--x5c-cert")?;
+    let signing = match crate::cmd::crypto::load_key(key, password_file, stdin)? {
+        crate::cmd::crypto::Loaded::Private(k) => SigningKey::from_private_key(k)?,
+        crate::cmd::crypto::Loaded::Jwk(j) => {
+            SigningKey::from_jwk(j).map_err(|e| UserError::usage(format!("--x5c-key {key}: {e}")))?
+        }
+    };
+    let leaf_spki = {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let (_, c) =
+            X509Certificate::from_der(&chain[0]).map_err(|e| UserError::input(format!("--x5c-cert {cert}: {e}")))?;
+        c.public_key().raw.to_vec()
+    };
+    if signing.jwk.to_spki_der()? != leaf_spki {
+        return Err(UserError::usage(format!("--x5c-key {key} is not the key of --x5c-cert {cert}")).into());
+    }
+    Ok(TokenKey {
+        kid: String::new(),
+        key: signing,
+        issuer: issuer.to_string(),
+        x5c: Some(
+            chain
+                .iter()
+                .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
+                .collect(),
+        ),
+    })
 }
 
 /// Now, whole seconds.
@@ -48,6 +89,7 @@ pub fn decrypt_provisioner_key(
         key: SigningKey::from_jwk(jwk)?,
         issuer: name.to_string(),
         kid,
+        x5c: None,
     })
 }
 
@@ -63,6 +105,11 @@ pub fn mint(
     exp: time::OffsetDateTime,
 ) -> Result<String> {
     let alg = Alg::parse(key.key.jwk.alg.as_deref().unwrap_or(key.key.jwk.default_alg()?))?;
+    // step-ca wants X5C tokens addressed to `<endpoint>#x5c/<provisioner>`; ferrica takes either.
+    let aud = match &key.x5c {
+        Some(_) => format!("{aud}#x5c/{}", key.issuer),
+        None => aud.to_string(),
+    };
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(key.issuer));
     claims.insert("aud".into(), json!(aud));
@@ -79,7 +126,10 @@ pub fn mint(
     claims.insert("exp".into(), json!(exp.unix_timestamp()));
     let mut header = Map::new();
     header.insert("typ".into(), json!("JWT"));
-    header.insert("kid".into(), json!(key.kid));
+    match &key.x5c {
+        Some(chain) => header.insert("x5c".into(), json!(chain)),
+        None => header.insert("kid".into(), json!(key.kid)),
+    };
     Ok(jws::sign_compact(&key.key, alg, header, &serde_json::to_vec(&claims)?)?)
 }
 
@@ -99,6 +149,13 @@ pub fn run(a: TokenArgs) -> Result<u8> {
     } else {
         "sign"
     };
+    if a.x5c_cert.is_some() && a.offline {
+        return Err(
+            UserError::usage("--x5c-cert mints against a running CA: drop --offline")
+                .hint("the CA names its X5C provisioners at GET /provisioners")
+                .into(),
+        );
+    }
     if !a.offline && a.key.is_none() {
         return online(a, out, endpoint);
     }
@@ -173,7 +230,12 @@ pub fn run(a: TokenArgs) -> Result<u8> {
             (k.key, k.issuer, k.kid)
         }
     };
-    let key = TokenKey { key, issuer, kid };
+    let key = TokenKey {
+        key,
+        issuer,
+        kid,
+        x5c: None,
+    };
 
     // Audience from the CA URL.
     let ca_url = match &a.ca_url {
@@ -296,12 +358,18 @@ fn online(a: TokenArgs, out: OutputSet, endpoint: &str) -> Result<u8> {
         root: a.root.clone(),
     };
     let (client, roots) = super::client::connect(&args, None)?;
-    let key = super::client::provisioner_key(
-        &client,
-        a.provisioner.as_deref(),
-        a.password_file.clone(),
-        &mut Stdin::default(),
-    )?;
+    let key = match (&a.x5c_cert, &a.x5c_key) {
+        (Some(cert), Some(k)) => {
+            let name = super::client::provisioner_named(&client, a.provisioner.as_deref(), "X5C")?;
+            x5c_key(cert, k, &name, a.password_file.clone(), &mut Stdin::default())?
+        }
+        _ => super::client::provisioner_key(
+            &client,
+            a.provisioner.as_deref(),
+            a.password_file.clone(),
+            &mut Stdin::default(),
+        )?,
+    };
     let (nbf, exp) = token_validity(&a)?;
     let token = super::client::mint_for(&client, &roots, &key, endpoint, &a.subject, token_sans(&a), nbf, exp)?;
     emit(&a, out, &token)
