@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         eprintln!("error: internal error (this is a bug in ferrica): {info}");
         eprintln!("hint: please report it with the command you ran (without secrets)");
     }));
-    let cli = ferrica::cli::Cli::parse();
+    let cli = ferrica::cli::Cli::parse_from(ferrica::cli::args_for_invocation(std::env::args_os()));
     match ferrica::cmd::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

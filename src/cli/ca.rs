@@ -413,6 +413,11 @@ $ ferrica ca provisioner add hosts --type X5C --x5c-roots host-roots.crt"
 pub struct ProvisionerAddArgs {
     /// The provisioner name.
     pub name: String,
+    /// JWK: the key, as step takes it: a public JWK (or PEM), or an encrypted private JWK as `crypto jwk create`
+    /// writes it (decrypted with --password-file; its public part is registered, the encrypted one becomes the
+    /// encryptedKey that clients fetch).
+    #[arg(value_name = "JWK_FILE", conflicts_with_all = ["create", "public_key"])]
+    pub jwk_file: Option<String>,
     /// JWK, ACME or X5C.
     #[arg(long = "type", value_name = "TYPE", default_value = "JWK")]
     pub kind: String,

@@ -142,3 +142,17 @@ pub struct ExtensionArgs {
     #[arg(long, value_name = "URL")]
     pub issuer_url: Vec<String>,
 }
+
+/// The command line as ferrica parses it, given how it was invoked: as `step-ca` (a link or copy so named) it is
+/// `ferrica serve` with step-ca's arguments; as `step` or `ferrica`, unchanged.
+pub fn args_for_invocation(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let invoked_as_step_ca = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "step-ca");
+    if invoked_as_step_ca {
+        args.insert(1, "serve".into());
+    }
+    args
+}

@@ -15,7 +15,8 @@ pub fn ferrica(dir: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(BIN);
     c.current_dir(dir)
         .env_remove("FERRICA_PASSWORD_FILE")
-        .env_remove("FERRICA_CA_PASSWORD_FILE");
+        .env_remove("FERRICA_CA_PASSWORD_FILE")
+        .env_remove("STEPPATH");
     c
 }
 

@@ -16,5 +16,6 @@ mod inspect;
 mod keys;
 mod passwords;
 mod serve;
+mod step_compat;
 mod toolbox;
 mod x5c;

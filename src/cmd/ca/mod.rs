@@ -41,6 +41,10 @@ pub fn ferrica_path() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("FERRICA_PATH").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
+    // step's variable, so that `$(step path)` in a script names the same tree.
+    if let Some(p) = std::env::var_os("STEPPATH").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .ok_or_else(|| UserError::usage("neither FERRICA_PATH nor HOME is set").hint("set FERRICA_PATH=/some/dir"))?;

@@ -67,6 +67,30 @@ pub fn run(cmd: ProvisionerCommand) -> Result<u8> {
             let mut p = match a.kind.to_ascii_uppercase().as_str() {
                 "JWK" => {
                     let (public, encrypted) = match (&a.public_key, a.create) {
+                        (None, false) if a.jwk_file.is_some() => {
+                            let f = a.jwk_file.as_deref().unwrap_or_default();
+                            let data = crate::io::input::read_input(f, "JWK_FILE")?;
+                            match crate::jose::jwe::Jwe::parse(&data) {
+                                Ok(jwe) => {
+                                    let pw = crate::cmd::crypto::decrypt_password(
+                                        &format!("the key of provisioner {:?} ({f})", a.name),
+                                        a.password_file.clone(),
+                                        &mut Stdin::default(),
+                                    )?;
+                                    let plain = crate::jose::jwe::decrypt(&jwe, &pw).map_err(|e| {
+                                        UserError::input(format!("JWK_FILE {f}: {e}"))
+                                            .hint("check the key's password (--password-file)")
+                                    })?;
+                                    let private = Jwk::from_json(&plain)
+                                        .map_err(|e| UserError::input(format!("JWK_FILE {f}: {e}")))?;
+                                    (private.public()?, Some(jwe.compact()))
+                                }
+                                Err(_) => {
+                                    let loaded = crate::cmd::crypto::load_key(f, None, &mut Stdin::default())?;
+                                    (crate::cmd::crypto::key::public_jwk(&loaded)?, None)
+                                }
+                            }
+                        }
                         (Some(f), _) => {
                             let loaded = crate::cmd::crypto::load_key(f, None, &mut Stdin::default())?;
                             (crate::cmd::crypto::key::public_jwk(&loaded)?, None)
@@ -96,9 +120,10 @@ pub fn run(cmd: ProvisionerCommand) -> Result<u8> {
                             (jwk.public()?, Some(enc.compact()))
                         }
                         (None, false) => {
-                            return Err(
-                                UserError::usage("a JWK provisioner needs --create or --public-key FILE").into(),
-                            );
+                            return Err(UserError::usage(
+                                "a JWK provisioner needs a JWK_FILE, --create or --public-key FILE",
+                            )
+                            .into());
                         }
                     };
                     let mut public = public;

@@ -1,0 +1,188 @@
+//! step's command lines and names: `ca provisioner add NAME JWK_FILE`, `STEPPATH`, and the binary invoked as
+//! `step-ca`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+use crate::serve::{client, curl, init_pki, start};
+
+#[test]
+fn provisioner_add_takes_a_jwk_file_as_step_does() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    let ca = |args: &[&str]| {
+        ferrica(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // An encrypted private JWK made by ferrica: its public part registered, the encrypted one served to clients.
+    pw_file(dir, "puppet.pw", "puppet-secret\n");
+    ferrica(dir)
+        .args([
+            "crypto",
+            "jwk",
+            "create",
+            "puppet.pub.json",
+            "puppet.key.json",
+            "--password-file",
+            "puppet.pw",
+        ])
+        .assert()
+        .success();
+    let out = ca(&[
+        "ca",
+        "provisioner",
+        "add",
+        "puppet",
+        "puppet.key.json",
+        "--password-file",
+        "puppet.pw",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // step's own encrypted JWK (JSON serialization), and a public JWK alone.
+    let out = ca(&[
+        "ca",
+        "provisioner",
+        "add",
+        "stepkey",
+        &step("jwk.priv.json").to_string_lossy(),
+        "--password-file",
+        &step("pw.txt").to_string_lossy(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = ca(&[
+        "ca",
+        "provisioner",
+        "add",
+        "pubonly",
+        &step("jwk.pub.json").to_string_lossy(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = ca(&[
+        "ca",
+        "provisioner",
+        "add",
+        "wrongpw",
+        "puppet.key.json",
+        "--password-file",
+        "pw",
+    ]);
+    assert_clean_error(&out, 3, "JWK_FILE");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pki/config/ca.json")).unwrap()).unwrap();
+    let by_name = |n: &str| {
+        cfg["authority"]["provisioners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == n)
+            .cloned()
+            .unwrap()
+    };
+    assert!(by_name("puppet")["encryptedKey"].is_string());
+    assert!(
+        by_name("puppet")["key"]["d"].is_null(),
+        "only the public part is registered"
+    );
+    assert!(by_name("pubonly")["encryptedKey"].is_null());
+
+    // Tokens from the step key verify with step's public JWK; the puppet provisioner gets certificates.
+    let out = ca(&[
+        "ca",
+        "token",
+        "svc.lab.test",
+        "--offline",
+        "--provisioner",
+        "stepkey",
+        "--password-file",
+        &step("pw.txt").to_string_lossy(),
+        "--ca-url",
+        "https://127.0.0.1",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let token = String::from_utf8(out.stdout).unwrap();
+    ferrica(dir)
+        .args([
+            "crypto",
+            "jwt",
+            "verify",
+            "--key",
+            &step("jwk.pub.json").to_string_lossy(),
+        ])
+        .args(["--iss", "stepkey", "--aud", "https://127.0.0.1/1.0/sign"])
+        .write_stdin(token)
+        .assert()
+        .success();
+    let server = start(dir);
+    client(dir, &server.url)
+        .args([
+            "ca",
+            "certificate",
+            "p.lab.test",
+            "p.crt",
+            "p.key",
+            "--provisioner",
+            "puppet",
+        ])
+        .args(["--provisioner-password-file", "puppet.pw"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn steppath_names_the_tree_and_step_ca_is_serve() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    // STEPPATH counts when FERRICA_PATH is unset.
+    let out = ferrica(dir)
+        .env_remove("FERRICA_PATH")
+        .env("STEPPATH", dir.join("pki"))
+        .arg("path")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        dir.join("pki").to_string_lossy()
+    );
+    let out = ferrica(dir)
+        .env_remove("FERRICA_PATH")
+        .env("STEPPATH", dir.join("pki"))
+        .args(["ca", "provisioner", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ci@lab.test"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Invoked as step-ca: `step-ca CA_JSON --password-file F` serves.
+    let link = dir.join("step-ca");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let port = free_port();
+    let path = dir.join("pki/config/ca.json");
+    let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    cfg["address"] = serde_json::json!(format!("127.0.0.1:{port}"));
+    std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    let mut child = Command::new(&link)
+        .arg(&path)
+        .args(["--password-file", "pw"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("listening on"), "{first}");
+    let (code, body) = curl(dir, &[&format!("https://127.0.0.1:{port}/health")]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((code, body.as_str()), (200, r#"{"status":"ok"}"#));
+}
