@@ -75,6 +75,62 @@ pub struct ServeArgs {
     /// The URL clients reach this CA at, when it sits behind a proxy (ACME URLs and the JWS url check use it).
     #[arg(long, value_name = "URL")]
     pub external_url: Option<String>,
+    /// step-ca's flags that have no meaning here yet: accepted by name so that the error says why (see `run`).
+    #[command(flatten)]
+    pub step_ca: StepCaFlags,
+}
+
+/// step-ca 0.19's `serve` flags without a ferrica counterpart yet. Each is refused with the reason, never as an
+/// unknown argument.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StepCaFlags {
+    /// step-ca: the password of the intermediate key in RA mode (ferrica has no RA mode).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub issuer_password_file: Option<String>,
+    /// step-ca: the SSH host CA key's password (ferrica has no SSH CA yet).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub ssh_host_password_file: Option<String>,
+    /// step-ca: the SSH user CA key's password (ferrica has no SSH CA yet).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub ssh_user_password_file: Option<String>,
+    /// step-ca: a registration token for linked (hosted) CAs.
+    #[arg(long, value_name = "TOKEN", hide = true)]
+    pub token: Option<String>,
+    /// step-ca: the step context to use.
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub context: Option<String>,
+}
+
+impl StepCaFlags {
+    /// The first flag given, with why ferrica cannot honour it.
+    pub fn refusal(&self) -> Option<(&'static str, &'static str)> {
+        [
+            (
+                self.issuer_password_file.is_some(),
+                "--issuer-password-file",
+                "ferrica has no registration-authority mode",
+            ),
+            (
+                self.ssh_host_password_file.is_some(),
+                "--ssh-host-password-file",
+                "ferrica has no SSH CA yet",
+            ),
+            (
+                self.ssh_user_password_file.is_some(),
+                "--ssh-user-password-file",
+                "ferrica has no SSH CA yet",
+            ),
+            (self.token.is_some(), "--token", "ferrica does not link to a hosted CA"),
+            (
+                self.context.is_some(),
+                "--context",
+                "ferrica has no step contexts: set FERRICA_PATH (or STEPPATH)",
+            ),
+        ]
+        .into_iter()
+        .find(|(given, _, _)| *given)
+        .map(|(_, flag, why)| (flag, why))
+    }
 }
 
 /// Key type flags shared by every command that generates a key (step's `--kty/--crv/--size`).

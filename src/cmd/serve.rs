@@ -16,6 +16,9 @@ use crate::server::Ca;
 
 /// Loads the CA and serves until SIGTERM/SIGINT.
 pub fn run(a: ServeArgs) -> Result<u8> {
+    if let Some((flag, why)) = a.step_ca.refusal() {
+        return Err(UserError::usage(format!("{flag} is step-ca's, and {why}")).into());
+    }
     let path = match &a.ca_config {
         Some(p) => PathBuf::from(p),
         None => crate::cmd::ca::ferrica_path()?.join("config/ca.json"),

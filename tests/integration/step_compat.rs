@@ -185,4 +185,17 @@ fn steppath_names_the_tree_and_step_ca_is_serve() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!((code, body.as_str()), (200, r#"{"status":"ok"}"#));
+    // step-ca's flags without a meaning here are refused with the reason, not as unknown arguments.
+    let out = Command::new(&link)
+        .arg(&path)
+        .args(["--password-file", "pw", "--ssh-host-password-file", "pw"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_clean_error(
+        &out,
+        2,
+        "--ssh-host-password-file is step-ca's, and ferrica has no SSH CA yet",
+    );
 }
