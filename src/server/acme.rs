@@ -38,17 +38,41 @@ pub fn routes() -> Router<Arc<Ca>> {
         .route("/{p}/directory", get(directory))
         .route("/{p}/new-nonce", get(new_nonce).head(new_nonce))
         .route("/{p}/renewal-info/{id}", get(renewal_info))
-        .route("/{p}/new-account", post(dispatch))
-        .route("/{p}/new-order", post(dispatch))
-        .route("/{p}/revoke-cert", post(dispatch))
-        .route("/{p}/key-change", post(dispatch))
-        .route("/{p}/account/{id}", post(dispatch))
-        .route("/{p}/account/{id}/orders", post(dispatch))
-        .route("/{p}/order/{id}", post(dispatch))
-        .route("/{p}/order/{id}/finalize", post(dispatch))
-        .route("/{p}/authz/{id}", post(dispatch))
-        .route("/{p}/challenge/{authz}/{id}", post(dispatch))
-        .route("/{p}/certificate/{id}", post(dispatch))
+        .route("/{p}/new-account", post(dispatch).fallback(method_not_allowed))
+        .route("/{p}/new-order", post(dispatch).fallback(method_not_allowed))
+        .route("/{p}/revoke-cert", post(dispatch).fallback(method_not_allowed))
+        .route("/{p}/key-change", post(dispatch).fallback(method_not_allowed))
+        .route("/{p}/account/{id}", post(dispatch).fallback(method_not_allowed))
+        .route("/{p}/account/{id}/orders", post(dispatch).fallback(method_not_allowed))
+        .route("/{p}/order/{id}", post(dispatch).fallback(method_not_allowed))
+        .route("/{p}/order/{id}/finalize", post(dispatch).fallback(method_not_allowed))
+        .route("/{p}/authz/{id}", post(dispatch).fallback(method_not_allowed))
+        .route(
+            "/{p}/challenge/{authz}/{id}",
+            post(dispatch).fallback(method_not_allowed),
+        )
+        .route("/{p}/certificate/{id}", post(dispatch).fallback(method_not_allowed))
+}
+
+/// 405 as a problem document (GET on a POST-only resource, and the like).
+async fn method_not_allowed(method: Method) -> Response {
+    let p = Problem::new(
+        "malformed",
+        405,
+        format!("{method} is not allowed here: ACME resources take POST"),
+    );
+    let mut res = (
+        StatusCode::METHOD_NOT_ALLOWED,
+        serde_json::to_vec(&p).unwrap_or_default(),
+    )
+        .into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    res
 }
 
 fn now() -> i64 {

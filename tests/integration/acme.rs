@@ -330,7 +330,10 @@ fn the_acme_surface_answers_with_problems_and_nonces() {
         "{body}"
     );
     assert!(body.contains("urn:ietf:params:acme:error:malformed"), "{body}");
-    assert_eq!(curl(dir, &[&format!("{base}/new-order")]).0, 405);
+    let (code, body) = curl(dir, &["-i", &format!("{base}/new-order")]);
+    assert_eq!(code, 405, "{body}");
+    assert!(body.to_ascii_lowercase().contains("allow: post"), "{body}");
+    assert!(body.contains("urn:ietf:params:acme:error:malformed"), "{body}");
     let jws = serde_json::json!({"protected": "eyJhbGciOiJFUzI1NiIsIm5vbmNlIjoib2xkIiwidXJsIjoieCIsImp3ayI6e319", "payload": "", "signature": ""});
     let (code, body) = curl(
         dir,
