@@ -1,8 +1,9 @@
 //! Safe output: every file is written to a temporary file in its target directory, then renamed into place.
 //!
 //! A [`OutputSet`] stages all files of a command first and commits them together, so a command that fails leaves
-//! no new or half-written file. Existing files are never replaced without `--force` (the check happens before any
-//! work, and again atomically at the rename with `persist_noclobber`). Keys are created 0600.
+//! no new or half-written file. Existing files are never replaced without `--force` or, on a terminal, a yes to
+//! step's "Would you like to overwrite ... [y/n]" (the check happens before any work, and again atomically at the
+//! rename with `persist_noclobber`). Keys are created 0600.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,30 @@ pub struct OutputSet {
     staged: Vec<(PathBuf, NamedTempFile)>,
     /// The command's inputs: no output may be one of them, `--force` or not.
     inputs: Vec<(PathBuf, String)>,
+    /// Existing files the user agreed on the terminal to replace.
+    approved: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+/// Asks on the terminal whether to replace `path` (step's question), when stdin and stderr are a terminal; `None`
+/// without one (the caller then refuses, naming `--force`).
+fn ask_overwrite(path: &Path) -> Option<bool> {
+    use std::io::{BufRead, IsTerminal};
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return None;
+    }
+    for _ in 0..3 {
+        eprint!("Would you like to overwrite {} [y/n]: ", path.display());
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).ok()? == 0 {
+            return Some(false);
+        }
+        match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => return Some(true),
+            "n" | "no" => return Some(false),
+            _ => eprintln!("please answer y or n"),
+        }
+    }
+    Some(false)
 }
 
 /// The path `p` names once symlinks are followed: the file itself when it exists, else its canonical directory and
@@ -57,6 +82,7 @@ impl OutputSet {
             force,
             staged: Vec::new(),
             inputs: Vec::new(),
+            approved: Default::default(),
         }
     }
 
@@ -87,6 +113,10 @@ impl OutputSet {
                 .into());
         }
         if path.symlink_metadata().is_ok() && !self.force {
+            if ask_overwrite(path) == Some(true) {
+                self.approved.borrow_mut().push(path.to_path_buf());
+                return Ok(());
+            }
             return Err(
                 UserError::input(format!("refusing to overwrite {} ({flag})", path.display()))
                     .hint("pass --force to replace it")
@@ -103,6 +133,11 @@ impl OutputSet {
             .into());
         }
         Ok(())
+    }
+
+    /// Whether the user agreed on the terminal to replace `path` (asked by [`OutputSet::check`]).
+    pub fn approved(&self, path: &Path) -> bool {
+        self.approved.borrow().iter().any(|p| p == path)
     }
 
     /// Stages `data` for `path` with `mode`.
@@ -127,7 +162,7 @@ impl OutputSet {
         let mut created: Vec<PathBuf> = Vec::new();
         for (path, tmp) in self.staged {
             let existed = path.symlink_metadata().is_ok();
-            let res = if self.force {
+            let res = if self.force || self.approved.borrow().iter().any(|p| p == &path) {
                 tmp.persist(&path).map(|_| ())
             } else {
                 tmp.persist_noclobber(&path).map(|_| ())

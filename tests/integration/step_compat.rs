@@ -199,3 +199,77 @@ fn steppath_names_the_tree_and_step_ca_is_serve() {
         "--ssh-host-password-file is step-ca's, and ferrica has no SSH CA yet",
     );
 }
+
+/// Runs `args` under a pseudo-terminal (util-linux `script`), answering each prompt once it shows; returns the exit
+/// status and what the terminal showed.
+fn on_a_terminal(dir: &std::path::Path, args: &str, answers: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+    use std::io::{Read, Write};
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{BIN} {args}"), "/dev/null"])
+        .current_dir(dir)
+        .env_remove("FERRICA_PASSWORD_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) is required by the tests");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            let _ = tx.send(String::from_utf8_lossy(&all).into_owned());
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    for (prompt, answer) in answers {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            assert!(std::time::Instant::now() < deadline, "no prompt {prompt:?} within 20 s");
+            if rx
+                .recv_timeout(std::time::Duration::from_millis(100))
+                .is_ok_and(|seen| seen.contains(prompt))
+            {
+                break;
+            }
+        }
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    }
+    let status = child.wait().unwrap();
+    drop(stdin);
+    (status, reader.join().unwrap())
+}
+
+#[test]
+fn on_a_terminal_an_existing_file_is_replaced_only_after_a_yes() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let create = "certificate create --profile root-ca Root ca.crt ca.key --no-password --insecure";
+    ferrica(dir).args(create.split(' ')).assert().success();
+    let first = std::fs::read(dir.join("ca.crt")).unwrap();
+    let (crt_q, key_q) = (
+        "Would you like to overwrite ca.crt [y/n]",
+        "Would you like to overwrite ca.key [y/n]",
+    );
+    let (status, shown) = on_a_terminal(dir, create, &[(crt_q, "n")]);
+    assert!(!status.success(), "{shown}");
+    assert!(shown.contains("refusing to overwrite ca.crt"), "{shown}");
+    assert_eq!(
+        std::fs::read(dir.join("ca.crt")).unwrap(),
+        first,
+        "a no leaves the file"
+    );
+    let (status, shown) = on_a_terminal(dir, create, &[(crt_q, "y"), (key_q, "yes")]);
+    assert!(status.success(), "{shown}");
+    assert_ne!(std::fs::read(dir.join("ca.crt")).unwrap(), first, "a yes replaces it");
+    // Without a terminal nothing is asked: the refusal names --force at once.
+    let out = ferrica(dir).args(create.split(' ')).output().unwrap();
+    assert_clean_error(&out, 3, "refusing to overwrite");
+    assert!(stderr_of(&out).contains("--force"), "{}", stderr_of(&out));
+}

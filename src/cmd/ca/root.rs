@@ -57,11 +57,14 @@ pub fn run_root(a: RootArgs) -> Result<u8> {
             .and_then(|d| d.get("fingerprint").and_then(Value::as_str).map(str::to_string))
             .ok_or_else(|| UserError::usage("pass --fingerprint with the root's SHA-256"))?,
     };
+    let mut force = a.force;
     if let Some(f) = a.root_file.as_deref().filter(|f| *f != "-") {
-        OutputSet::new(a.force).check(Path::new(f), "ROOT_FILE")?;
+        let set = OutputSet::new(a.force);
+        set.check(Path::new(f), "ROOT_FILE")?;
+        force |= set.approved(Path::new(f));
     }
     let der = fetch_root(&url, &fp)?;
-    client::write_or_print(a.root_file.as_deref(), pem(&der).as_bytes(), a.force, "ROOT_FILE")?;
+    client::write_or_print(a.root_file.as_deref(), pem(&der).as_bytes(), force, "ROOT_FILE")?;
     if let Some(f) = a.root_file.as_deref().filter(|f| *f != "-") {
         eprintln!("The root certificate has been saved in {f}.");
     }
@@ -70,8 +73,11 @@ pub fn run_root(a: RootArgs) -> Result<u8> {
 
 /// `ca roots` (`/roots`) and `ca federation` (`/federation`): PEM certificates from `{"crts": [...]}`.
 pub fn run_roots(a: RootsArgs, path: &str) -> Result<u8> {
+    let mut force = a.force;
     if let Some(f) = a.roots_file.as_deref().filter(|f| *f != "-") {
-        OutputSet::new(a.force).check(Path::new(f), "ROOTS_FILE")?;
+        let set = OutputSet::new(a.force);
+        set.check(Path::new(f), "ROOTS_FILE")?;
+        force |= set.approved(Path::new(f));
     }
     let (ca, _) = client::connect(&a.ca, None)?;
     let what = format!("GET {}", path.trim_start_matches("/1.0"));
@@ -85,7 +91,7 @@ pub fn run_roots(a: RootsArgs, path: &str) -> Result<u8> {
     }
     crate::pki::der_input::parse_certificates(out.as_bytes())
         .map_err(|e| UserError::unavailable(format!("{what}: the certificates do not parse: {e}")))?;
-    client::write_or_print(a.roots_file.as_deref(), out.as_bytes(), a.force, "ROOTS_FILE")?;
+    client::write_or_print(a.roots_file.as_deref(), out.as_bytes(), force, "ROOTS_FILE")?;
     Ok(0)
 }
 
