@@ -192,6 +192,21 @@ fn replay_key(token: &str, claims: &Map<String, Value>, started: i64) -> Result<
     Ok((jti, exp))
 }
 
+/// The certificates of a JWS `x5c`-style header (standard base64 DER, leaf first); `header` names it in errors.
+fn decode_chain(certs: &[Value], header: &str) -> Result<Vec<Vec<u8>>, AuthError> {
+    use base64::Engine;
+    certs
+        .iter()
+        .map(|c| {
+            c.as_str()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .ok_or_else(|| {
+                    AuthError::Unauthorized(format!("invalid token: {header} holds a non-base64 certificate"))
+                })
+        })
+        .collect()
+}
+
 /// The X5C provisioner named `iss` and the key that must have signed the token: the leaf of the `x5c` header
 /// (standard base64 DER, leaf first), whose chain must lead to one of the provisioner's roots at `now`, for client
 /// or server authentication, with digitalSignature if it has a key usage (step-ca's X5C rules).
@@ -223,15 +238,8 @@ fn x5c_signer<'c>(
         .filter(|p| p.tag() == "CERTIFICATE")
         .map(|p| p.contents().to_vec())
         .collect();
-    let chain: Vec<Vec<u8>> = match x5c {
-        Value::Array(a) if !a.is_empty() && a.len() <= 8 => a
-            .iter()
-            .map(|c| {
-                c.as_str()
-                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
-                    .ok_or_else(|| unauthorized("invalid token: x5c holds a non-base64 certificate".into()))
-            })
-            .collect::<Result<_, _>>()?,
+    let chain = match x5c {
+        Value::Array(a) if !a.is_empty() && a.len() <= 8 => decode_chain(a, "x5c")?,
         _ => return Err(unauthorized("invalid token: x5c must list 1 to 8 certificates".into())),
     };
     let when = u64::try_from(now).unwrap_or(0);
@@ -287,19 +295,11 @@ pub fn authorize_renew_token(
     now: i64,
     started: i64,
 ) -> Result<Vec<u8>, AuthError> {
-    use base64::Engine;
     use x509_parser::prelude::{FromDer, X509Certificate};
     let unauthorized = |m: String| AuthError::Unauthorized(m);
     let decoded = jws::decode_compact(token).map_err(|e| unauthorized(format!("invalid token: {e}")))?;
-    let chain: Vec<Vec<u8>> = match decoded.header.get("x5cInsecure") {
-        Some(Value::Array(a)) if !a.is_empty() => a
-            .iter()
-            .map(|c| {
-                c.as_str()
-                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
-                    .ok_or_else(|| unauthorized("invalid token: x5cInsecure holds a non-base64 certificate".into()))
-            })
-            .collect::<Result<_, _>>()?,
+    let chain = match decoded.header.get("x5cInsecure") {
+        Some(Value::Array(a)) if !a.is_empty() => decode_chain(a, "x5cInsecure")?,
         _ => return Err(unauthorized("invalid token: no x5cInsecure header".into())),
     };
     let (_, leaf) = X509Certificate::from_der(&chain[0])
@@ -887,25 +887,11 @@ mod tests {
 
     #[test]
     fn tokens_are_checked_and_single_use() {
-        use crate::pki::keys::{KeySpec, PrivateKey};
-        let key = PrivateKey::generate(KeySpec::P256).unwrap();
-        let mut jwk = Jwk::from_private_key(&key).unwrap();
-        jwk.kid = Some(jwk.thumbprint().unwrap());
-        jwk.alg = Some("ES256".into());
-        let mut cfg = CaConfig {
-            dns_names: vec!["ca.lab.test".into()],
-            ..Default::default()
-        };
-        cfg.authority
-            .provisioners
-            .push(crate::ca::provisioner::jwk("p", &jwk.public().unwrap(), None));
-        let signer = jws::SigningKey::from_jwk(jwk.clone()).unwrap();
+        let (cfg, signer, jwk) = p256_setup();
         let now = 1_800_000_000;
         let mint = |aud: &str, iss: &str| {
             let claims = serde_json::json!({"iss": iss, "aud": aud, "sub": "svc", "jti": "j1", "iat": now, "nbf": now, "exp": now + 300});
-            let mut h = Map::new();
-            h.insert("kid".into(), Value::String(jwk.kid.clone().unwrap()));
-            jws::sign_compact(&signer, jws::Alg::Es256, h, &serde_json::to_vec(&claims).unwrap()).unwrap()
+            mint_claims(&signer, &jwk, claims)
         };
         let store = crate::ca::store::RedbStore::in_memory().unwrap();
         let t = mint("https://ca.lab.test:9000/1.0/sign", "p");

@@ -823,19 +823,14 @@ fn key_change(ca: &Ca, base: &Base, url: &str, body: &[u8]) -> Result<Answer, Pr
         .map_err(store_err)?
     {
         Ok(()) => Ok(Answer::json(StatusCode::OK, &account_json(base, &updated))),
-        Err(other) => Err(Problem::new("conflict", 409, "another account has the new key")
-            .into_conflict(base.url(&format!("account/{other}")))),
-    }
-}
-
-trait ConflictExt {
-    fn into_conflict(self, location: String) -> Problem;
-}
-
-impl ConflictExt for Problem {
-    fn into_conflict(mut self, location: String) -> Problem {
-        self.detail = format!("{} ({location})", self.detail);
-        self
+        Err(other) => Err(Problem::new(
+            "conflict",
+            409,
+            format!(
+                "another account has the new key ({})",
+                base.url(&format!("account/{other}"))
+            ),
+        )),
     }
 }
 
@@ -1323,7 +1318,7 @@ fn finalize(
         })?;
     }
     // ready -> processing exactly once, so that two finalize requests cannot both issue.
-    update(ca, AcmeTable::Order, id, |o: &mut Order| {
+    let mut processing = update(ca, AcmeTable::Order, id, |o: &mut Order| {
         if o.status != "ready" {
             return Err(Problem::order_not_ready(format!(
                 "the order is {}, not ready",
@@ -1368,9 +1363,9 @@ fn finalize(
     };
     // The chain (by id and by serial) and the valid order, in one durable transaction: this order is ours alone
     // while it is `processing`.
-    let mut o = current_order(ca, id, &acct.id)?;
-    o.status = "valid".into();
-    o.certificate = Some(chain.id.clone());
+    processing.status = "valid".into();
+    processing.certificate = Some(chain.id.clone());
+    let o = processing;
     let (chain_bytes, order_bytes) = (
         serde_json::to_vec(&chain).map_err(store_err)?,
         serde_json::to_vec(&o).map_err(store_err)?,
@@ -1444,7 +1439,7 @@ fn revoke_cert(ca: &Ca, base: &Base, url: &str, body: &[u8]) -> Result<Answer, P
         (None, None) => return Err(Problem::unauthorized("unsigned")),
     }
     let reason = payload.get("reason").and_then(Value::as_i64).unwrap_or(0);
-    if !(0..=10).contains(&reason) || reason == 7 {
+    if !super::x509::is_revocation_reason(reason) {
         return Err(Problem::new(
             "badRevocationReason",
             400,

@@ -360,6 +360,11 @@ struct RevokeRequest {
     passive: Option<bool>,
 }
 
+/// RFC 5280's CRLReason codes that a revocation may carry: 0-6 and 8-10 (7 is unused).
+pub(crate) fn is_revocation_reason(code: i64) -> bool {
+    (0..=10).contains(&code) && code != 7
+}
+
 /// A serial as decimal: `0x`-prefixed hex or decimal in, decimal out.
 pub fn normalize_serial(s: &str) -> Option<String> {
     use x509_parser::num_bigint::BigUint;
@@ -382,7 +387,7 @@ pub(crate) async fn revoke(
     blocking(move || {
         let serial =
             normalize_serial(&req.serial).ok_or_else(|| ApiError::new(400, format!("bad serial {:?}", req.serial)))?;
-        if !(0..=10).contains(&req.reason_code) || req.reason_code == 7 {
+        if !is_revocation_reason(req.reason_code) {
             return Err(ApiError::new(
                 400,
                 format!("reasonCode {} is not 0-6 or 8-10", req.reason_code),
@@ -429,9 +434,7 @@ pub(crate) async fn revoke(
                 StoreError::AlreadyRevoked(_) => ApiError::new(400, format!("certificate {serial} is already revoked")),
                 other => internal(other),
             })?;
-        if let Ok(mut crl) = ca.crl.lock() {
-            crl.take();
-        }
+        ca.drop_cached_crl();
         tracing::info!(%serial, reason_code = req.reason_code, "revoked");
         Ok(())
     })
