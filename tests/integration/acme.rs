@@ -504,26 +504,23 @@ fn lego_gets_certificates_over_http01_tls_alpn01_and_dns01_with_external_account
 
     // With it: http-01, then tls-alpn-01 with the same account.
     let eab = ["--eab", "--kid", kid, "--hmac", hmac];
-    let out = lego(
-        dir,
+    let lego_eab = |path: &str, email: &str, rest: &[&str]| {
+        lego(
+            dir,
+            path,
+            &[&["--server", directory.as_str(), "--email", email][..], &eab, rest].concat(),
+        )
+    };
+    let out = lego_eab(
         "lg",
-        &[
-            &["--server", &directory, "--email", "a@lab.test"][..],
-            &eab,
-            &["--domains", "a.lab.test", "--http", "--http.port", &http, "run"],
-        ]
-        .concat(),
+        "a@lab.test",
+        &["--domains", "a.lab.test", "--http", "--http.port", &http, "run"],
     );
     assert_ok("lego http-01", &out);
-    let out = lego(
-        dir,
+    let out = lego_eab(
         "lg",
-        &[
-            &["--server", &directory, "--email", "a@lab.test"][..],
-            &eab,
-            &["--domains", "t.lab.test", "--tls", "--tls.port", &tls, "run"],
-        ]
-        .concat(),
+        "a@lab.test",
+        &["--domains", "t.lab.test", "--tls", "--tls.port", &tls, "run"],
     );
     assert_ok("lego tls-alpn-01", &out);
 
@@ -570,15 +567,10 @@ fn lego_gets_certificates_over_http01_tls_alpn01_and_dns01_with_external_account
     }
 
     // The key has bound its account: another account cannot use it; a removed key is gone from the list.
-    let out = lego(
-        dir,
+    let out = lego_eab(
         "lg2",
-        &[
-            &["--server", &directory, "--email", "b@lab.test"][..],
-            &eab,
-            &["--domains", "b.lab.test", "--http", "--http.port", &http, "run"],
-        ]
-        .concat(),
+        "b@lab.test",
+        &["--domains", "b.lab.test", "--http", "--http.port", &http, "run"],
     );
     assert!(!out.status.success());
     assert!(

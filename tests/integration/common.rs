@@ -161,3 +161,23 @@ pub fn wait_for_port(port: u16, what: &str) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A second CA in `dir/sub` ([`make_ca`]) and a leaf for `name` from its intermediate: `sub/<file>.crt` (leaf and
+/// intermediate) and `sub/<file>.key` (unencrypted).
+pub fn leaf_of_another_ca(dir: &Path, sub: &str, name: &str, file: &str) {
+    let other = dir.join(sub);
+    std::fs::create_dir(&other).unwrap();
+    make_ca(&other);
+    ferrica(&other)
+        .args([
+            "certificate",
+            "create",
+            name,
+            &format!("{file}.crt"),
+            &format!("{file}.key"),
+        ])
+        .args(["--ca", "int.crt", "--ca-key", "int.key", "--ca-password-file", "pw"])
+        .args(["--bundle", "--no-password", "--insecure"])
+        .assert()
+        .success();
+}

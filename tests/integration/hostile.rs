@@ -149,15 +149,7 @@ fn a_client_certificate_from_another_ca_is_a_refusal_not_an_outage() {
     let dir = d.path();
     init_pki(dir);
     let server = start(dir);
-    let other = dir.join("other");
-    std::fs::create_dir(&other).unwrap();
-    make_ca(&other);
-    ferrica(&other)
-        .args(["certificate", "create", "svc.lab.test", "svc.crt", "svc.key"])
-        .args(["--ca", "int.crt", "--ca-key", "int.key", "--ca-password-file", "pw"])
-        .args(["--bundle", "--no-password", "--insecure"])
-        .assert()
-        .success();
+    leaf_of_another_ca(dir, "other", "svc.lab.test", "svc");
     let out = client(dir, &server.url)
         .args(["ca", "renew", "other/svc.crt", "other/svc.key", "--out", "x.crt"])
         .env("FERRICA_DEBUG", "1")
@@ -365,22 +357,7 @@ fn a_pki_from_ca_init_serves_with_step_ca_and_step_tokens_unchanged() {
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let url = format!("https://127.0.0.1:{port}");
-    pw_file(dir, "pw", "ca-secret\n");
-    ferrica(dir)
-        .env("FERRICA_PATH", dir.join("pki"))
-        .args([
-            "ca",
-            "init",
-            "--name",
-            "Lab",
-            "--dns",
-            "127.0.0.1",
-            "--address",
-            &address,
-        ])
-        .args(["--provisioner", "ci@lab.test", "--password-file", "pw"])
-        .assert()
-        .success();
+    init_pki_with(dir, &["--address", &address]);
     // step's offline tokens load the intermediate key; step-ca's documented "password" member supplies it
     // (ferrica reads it too). federatedRoots is step-ca's as well.
     let fed = other_root(dir);

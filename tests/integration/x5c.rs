@@ -12,15 +12,7 @@ fn x5c_tokens_from_ferrica_and_step_get_certificates_and_revoke() {
     let dir = d.path();
     init_pki(dir);
     // Another CA issues the host certificates that vouch for their names.
-    let hosts = dir.join("hosts");
-    std::fs::create_dir(&hosts).unwrap();
-    make_ca(&hosts);
-    ferrica(&hosts)
-        .args(["certificate", "create", "host1.lab.test", "leaf.crt", "leaf.key"])
-        .args(["--ca", "int.crt", "--ca-key", "int.key", "--ca-password-file", "pw"])
-        .args(["--bundle", "--no-password", "--insecure"])
-        .assert()
-        .success();
+    leaf_of_another_ca(dir, "hosts", "host1.lab.test", "leaf");
     ferrica(dir)
         .env("FERRICA_PATH", dir.join("pki"))
         .args([
