@@ -6,44 +6,13 @@
 //!
 //! usage: acme_loadgen DIRECTORY_URL ROOT_PEM HTTP_ADDR [SECONDS] [LEVELS, e.g. 16,64]
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use instant_acme::{Account, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy};
 
-type Tokens = Arc<Mutex<HashMap<String, String>>>;
-
-async fn responder(addr: &str, tokens: Tokens) -> std::io::Result<()> {
-    use hyper::service::service_fn;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = tcp.set_nodelay(true);
-            let tokens = tokens.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |r: hyper::Request<hyper::body::Incoming>| {
-                    let tokens = tokens.clone();
-                    async move {
-                        let token = r.uri().path().rsplit('/').next().unwrap_or("").to_string();
-                        let body = tokens.lock().unwrap().get(&token).cloned().unwrap_or_default();
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
-                            hyper::body::Bytes::from(body),
-                        )))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
-    Ok(())
-}
+use ferrica::io::acme_client::Tokens;
 
 /// instant-acme's HTTP client with TCP_NODELAY (its default client waits for delayed ACKs, about 40 ms per request,
 /// which bounds each client, not the server) and the CA's root.
@@ -117,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let tokens: Tokens = Arc::default();
-        responder(&http, tokens.clone()).await?;
+        let _responder = ferrica::io::acme_client::standalone(http.parse()?, tokens.clone()).await?;
         let counter = Arc::new(AtomicUsize::new(0));
         for level in levels {
             // Accounts first, outside the clock.

@@ -124,10 +124,11 @@ async fn account(req: &Request) -> Result<Account> {
     Ok(account)
 }
 
-type Tokens = Arc<Mutex<HashMap<String, String>>>;
+/// http-01 answers: token -> key authorization.
+pub type Tokens = Arc<Mutex<HashMap<String, String>>>;
 
-/// Serves `/.well-known/acme-challenge/<token>` from `tokens` on `addr` until dropped.
-async fn standalone(addr: SocketAddr, tokens: Tokens) -> Result<tokio::task::JoinHandle<()>> {
+/// Serves `/.well-known/acme-challenge/<token>` from `tokens` on `addr` until the returned task is aborted.
+pub async fn standalone(addr: SocketAddr, tokens: Tokens) -> Result<tokio::task::JoinHandle<()>> {
     use hyper::service::service_fn;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         UserError::usage(format!("--http-listen {addr}: cannot listen: {e}"))
