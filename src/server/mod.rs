@@ -33,7 +33,7 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const MAX_HEADER_BYTES: usize = 32 << 10;
 
 /// HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE: above [`MAX_HEADER_BYTES`], so that the 431 comes from
-/// [`limit_headers`] with a JSON body rather than from a stream reset.
+/// [`limit_request_head`] with a JSON body rather than from a stream reset.
 pub const MAX_H2_HEADER_LIST: u32 = 256 << 10;
 
 /// What every handler shares.
@@ -258,7 +258,7 @@ pub fn app(ca: Arc<Ca>) -> Router {
         .nest("/2.0/acme", acme::routes())
         .fallback(|| async { ApiError::new(404, "not found") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(limit_headers))
+        .layer(axum::middleware::from_fn(limit_request_head))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(ca)
 }
@@ -267,8 +267,9 @@ fn pem_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/x-pem-file")], body).into_response()
 }
 
-/// 431 for oversized header sections, the same on HTTP/1.1 and HTTP/2 (RFC 6585 §5).
-async fn limit_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// 431 for oversized header sections, the same on HTTP/1.1 and HTTP/2 (RFC 6585 §5); 413 for a declared body over
+/// [`MAX_BODY`].
+async fn limit_request_head(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 32).sum();
     if size > MAX_HEADER_BYTES {
         return ApiError::new(
@@ -276,6 +277,16 @@ async fn limit_headers(req: axum::extract::Request, next: axum::middleware::Next
             format!("the request's header fields are {size} bytes; at most {MAX_HEADER_BYTES}"),
         )
         .into_response();
+    }
+    // A declared body over the limit is refused before any of it is read, so an `Expect: 100-continue` client gets
+    // the 413 instead of a `100 Continue` and a reset mid-upload. ACME answers with its own problem document.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let acme = req.uri().path().starts_with("/acme/") || req.uri().path().starts_with("/2.0/acme/");
+    if let Some(n) = declared.filter(|&n| n > MAX_BODY as u64 && !acme) {
+        return ApiError::new(413, format!("the request body is {n} bytes; at most {MAX_BODY}")).into_response();
     }
     next.run(req).await
 }
