@@ -1,9 +1,8 @@
-//! The inspect model: one description of a certificate or CSR, rendered as JSON (`--format json`, the schema in
-//! `docs/inspect-json.md`), as a full text dump, or as a short summary.
+//! The inspect model: one description of a certificate or CSR, rendered as a full text dump or a short summary.
+//! `--format json` is step's shape instead, built in [`super::step_json`].
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
@@ -18,12 +17,18 @@ pub struct InspectError {
     reason: String,
 }
 
-/// A certificate, as `inspect --format json` prints it.
-#[derive(Debug, Clone, Serialize)]
+impl InspectError {
+    pub(crate) fn new(what: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self {
+            what,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// A certificate, as `inspect` describes it in text.
+#[derive(Debug, Clone)]
 pub struct CertificateInfo {
-    /// Always `"certificate"`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     /// X.509 version (3 for v3).
     pub version: u32,
     /// Serial number.
@@ -58,12 +63,9 @@ pub struct CertificateInfo {
     pub signature: String,
 }
 
-/// A CSR, as `inspect --format json` prints it.
-#[derive(Debug, Clone, Serialize)]
+/// A CSR, as `inspect` describes it in text.
+#[derive(Debug, Clone)]
 pub struct CsrInfo {
-    /// Always `"csr"`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
     /// PKCS#10 version (1).
     pub version: u32,
     /// Signature algorithm name.
@@ -83,7 +85,7 @@ pub struct CsrInfo {
 }
 
 /// A serial number.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Serial {
     /// Decimal.
     pub decimal: String,
@@ -92,7 +94,7 @@ pub struct Serial {
 }
 
 /// A distinguished name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Name {
     /// RFC 4514-style string (`CN=..., O=...`).
     pub dn: String,
@@ -101,7 +103,7 @@ pub struct Name {
 }
 
 /// A validity window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Validity {
     /// RFC 3339, UTC.
     pub not_before: String,
@@ -112,7 +114,7 @@ pub struct Validity {
 }
 
 /// A public key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct KeyInfo {
     /// `EC`, `RSA`, `Ed25519`, `Ed448` or an OID.
     pub algorithm: String,
@@ -125,7 +127,7 @@ pub struct KeyInfo {
 }
 
 /// Subject alternative names by type.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Sans {
     /// dNSName values.
     pub dns: Vec<String>,
@@ -151,7 +153,7 @@ impl Sans {
 }
 
 /// basicConstraints.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct BasicConstraintsInfo {
     /// The cA flag.
     pub ca: bool,
@@ -160,7 +162,7 @@ pub struct BasicConstraintsInfo {
 }
 
 /// One extension.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ExtensionInfo {
     /// Dotted OID.
     pub oid: String,
@@ -173,7 +175,7 @@ pub struct ExtensionInfo {
 }
 
 /// Fingerprints.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Fingerprints {
     /// SHA-256 of the DER, lowercase hex (what `certificate fingerprint` prints).
     pub sha256: String,
@@ -195,7 +197,6 @@ pub fn describe_certificate(der: &[u8]) -> Result<CertificateInfo, InspectError>
         reason: e.to_string(),
     })?;
     let mut info = CertificateInfo {
-        kind: "certificate",
         version: cert.version().0 + 1,
         serial: Serial {
             decimal: cert.serial.to_str_radix(10),
@@ -250,7 +251,6 @@ pub fn describe_csr(der: &[u8]) -> Result<CsrInfo, InspectError> {
     })?;
     let cri = &csr.certification_request_info;
     let mut info = CsrInfo {
-        kind: "csr",
         version: cri.version.0 + 1,
         signature_algorithm: sig_alg_name(&csr.signature_algorithm.algorithm.to_id_string()),
         signature_valid: csr.verify_signature().is_ok(),

@@ -11,5 +11,6 @@ pub mod keys;
 pub mod lint;
 pub mod names;
 pub mod profile;
+pub mod step_json;
 pub mod template;
 pub mod validity;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::common::*;
-use crate::serve::{Server, curl, init_pki, inspect, start_with};
+use crate::serve::{Server, curl, init_pki, inspect, serial_hex, start_with};
 
 /// pebble-challtestsrv answering every A query with 127.0.0.1 (its DNS on `dns`, management API on `mgmt`).
 pub(crate) struct ChallTestSrv {
@@ -190,8 +190,12 @@ fn certbot_gets_renews_and_revokes_a_certificate_over_http01() {
     let cert = live.join("cert.pem");
     // The provisioner's claims: 744 h by default (plus the minute of backdate).
     let info = inspect(dir, &cert.to_string_lossy());
-    assert_eq!(info["validity"]["lifetime_seconds"], 744 * 3600 + 60, "{info}");
-    assert_eq!(info["sans"]["dns"], serde_json::json!(["svc.lab.test"]), "{info}");
+    assert_eq!(info["validity"]["length"], 744 * 3600 + 60, "{info}");
+    assert_eq!(
+        info["extensions"]["subject_alt_name"]["dns_names"],
+        serde_json::json!(["svc.lab.test"]),
+        "{info}"
+    );
     assert_issued_well(dir, &live.join("fullchain.pem"));
 
     // ARI: the suggested window is the last third of the lifetime.
@@ -201,8 +205,8 @@ fn certbot_gets_renews_and_revokes_a_certificate_over_http01() {
         let b64 = |h: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hex::decode(h).unwrap());
         let id = format!(
             "{}.{}",
-            b64(info["authority_key_id"].as_str().unwrap()),
-            b64(info["serial"]["hex"].as_str().unwrap())
+            b64(info["extensions"]["authority_key_id"].as_str().unwrap()),
+            b64(&serial_hex(dir, &crt.to_string_lossy()))
         );
         let (code, body) = curl(dir, &["-i", &format!("{}/acme/acme/renewal-info/{id}", server.url)]);
         assert_eq!(code, 200, "{body}");
@@ -220,7 +224,7 @@ fn certbot_gets_renews_and_revokes_a_certificate_over_http01() {
     };
     let (start, end) = ari(&cert);
     let nb = time::OffsetDateTime::parse(
-        info["validity"]["not_before"].as_str().unwrap(),
+        info["validity"]["start"].as_str().unwrap(),
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap();
@@ -410,7 +414,8 @@ fn certbot_gets_a_wildcard_over_dns01_with_txt_records_in_the_resolver() {
     );
     let cert = dir.join("cb/config/live/lab.test/cert.pem");
     let info = inspect(dir, &cert.to_string_lossy());
-    let mut dns: Vec<String> = serde_json::from_value(info["sans"]["dns"].clone()).unwrap();
+    let mut dns: Vec<String> =
+        serde_json::from_value(info["extensions"]["subject_alt_name"]["dns_names"].clone()).unwrap();
     dns.sort();
     assert_eq!(dns, ["*.lab.test", "lab.test"], "{info}");
     assert_issued_well(dir, &dir.join("cb/config/live/lab.test/fullchain.pem"));
@@ -562,7 +567,11 @@ fn lego_gets_certificates_over_http01_tls_alpn01_and_dns01_with_external_account
     ] {
         let crt = dir.join(format!("lg/certificates/{file}.crt"));
         let info = inspect(dir, &crt.to_string_lossy());
-        assert_eq!(info["sans"]["dns"], serde_json::json!([name]), "{info}");
+        assert_eq!(
+            info["extensions"]["subject_alt_name"]["dns_names"],
+            serde_json::json!([name]),
+            "{info}"
+        );
         assert_issued_well(dir, &crt);
     }
 
@@ -704,8 +713,16 @@ fn ca_certificate_acme_gets_certificates_from_ferrica_and_from_pebble() {
         ]);
         assert_ok(&format!("ca certificate --acme {name}"), &out);
         let info = inspect(dir, &format!("{name}.crt"));
-        assert_eq!(info["sans"]["dns"], serde_json::json!([name]), "{info}");
-        assert_eq!(info["sans"]["ip"], serde_json::json!(["127.0.0.1"]), "{info}");
+        assert_eq!(
+            info["extensions"]["subject_alt_name"]["dns_names"],
+            serde_json::json!([name]),
+            "{info}"
+        );
+        assert_eq!(
+            info["extensions"]["subject_alt_name"]["ip_addresses"],
+            serde_json::json!(["127.0.0.1"]),
+            "{info}"
+        );
         assert_issued_well(dir, &dir.join(format!("{name}.crt")));
     }
     let accounts = files(&dir.join("client/acme"));
@@ -779,8 +796,12 @@ fn ca_certificate_acme_gets_certificates_from_ferrica_and_from_pebble() {
     ]);
     assert_ok("ca certificate --acme against pebble", &out);
     let info = inspect(dir, "p.crt");
-    assert_eq!(info["sans"]["dns"], serde_json::json!(["p.lab.test"]), "{info}");
-    assert!(info["issuer"]["dn"].as_str().unwrap().contains("Pebble"), "{info}");
+    assert_eq!(
+        info["extensions"]["subject_alt_name"]["dns_names"],
+        serde_json::json!(["p.lab.test"]),
+        "{info}"
+    );
+    assert!(info["issuer_dn"].as_str().unwrap().contains("Pebble"), "{info}");
 }
 
 fn signal_hup(server: &Server) {
@@ -833,7 +854,11 @@ fn uacme_and_dehydrated_get_certificates_over_http01() {
     assert_ok("uacme", &out);
     let ucert = dir.join("uacme/u.lab.test/cert.pem");
     let info = inspect(dir, &ucert.to_string_lossy());
-    assert_eq!(info["sans"]["dns"], serde_json::json!(["u.lab.test"]), "{info}");
+    assert_eq!(
+        info["extensions"]["subject_alt_name"]["dns_names"],
+        serde_json::json!(["u.lab.test"]),
+        "{info}"
+    );
     assert_issued_well(dir, &ucert);
 
     // dehydrated takes curl's options.

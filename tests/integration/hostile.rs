@@ -454,7 +454,7 @@ fn a_pki_from_ca_init_serves_with_step_ca_and_step_tokens_unchanged() {
         ]
         .concat(),
     );
-    assert_eq!(inspect(dir, "b.crt")["subject"]["common_name"], "b.lab.test");
+    assert_eq!(inspect(dir, "b.crt")["subject"]["common_name"][0], "b.lab.test");
     step_cmd(&[&["ca", "federation", "fed.pem"][..], &ca_flags].concat());
     assert_eq!(
         std::fs::read_to_string(dir.join("fed.pem"))
@@ -498,7 +498,7 @@ fn bad_names_are_refused_where_they_enter_and_flagged_by_lint() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("has no SAN"), "{}", stderr_of(&out));
     assert!(
-        inspect(dir, "l.crt")["sans"]["dns"] == serde_json::json!([]),
+        inspect(dir, "l.crt")["extensions"]["subject_alt_name"]["dns_names"].is_null(),
         "{}",
         inspect(dir, "l.crt")
     );

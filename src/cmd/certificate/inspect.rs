@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::certificate::{InspectArgs, InspectFormat};
 use crate::pki::der_input::X509Input;
-use crate::pki::inspect;
+use crate::pki::{inspect, step_json};
 
 /// Prints a certificate, chain or CSR.
 pub fn run(a: InspectArgs) -> Result<u8> {
@@ -26,7 +26,7 @@ pub fn run(a: InspectArgs) -> Result<u8> {
                 InspectFormat::Json => {
                     let infos = certs
                         .iter()
-                        .map(|d| inspect::describe_certificate(d))
+                        .map(|d| step_json::certificate(d))
                         .collect::<Result<Vec<_>, _>>()?;
                     let json = if a.bundle {
                         serde_json::to_string_pretty(&infos)
@@ -53,7 +53,7 @@ pub fn run(a: InspectArgs) -> Result<u8> {
         X509Input::Csr(der) => match a.format {
             InspectFormat::Pem => pem_many("CERTIFICATE REQUEST", std::slice::from_ref(&der)),
             InspectFormat::Json => {
-                serde_json::to_string_pretty(&inspect::describe_csr(&der)?).context("encoding JSON")? + "\n"
+                serde_json::to_string_pretty(&step_json::csr(&der)?).context("encoding JSON")? + "\n"
             }
             InspectFormat::Text => {
                 let info = inspect::describe_csr(&der)?;
