@@ -54,7 +54,7 @@ pub struct MintArgs {
     /// A token from `ferrica ca token` (else one is minted with --provisioner).
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
-    /// The JWK provisioner to mint the token with (default: the CA's only JWK provisioner).
+    /// The JWK provisioner to mint the token with (default: the CA's only one; with several, asked on a terminal).
     #[arg(long, visible_alias = "issuer", value_name = "NAME")]
     pub provisioner: Option<String>,
     /// File with the provisioner key password (`-` = stdin).
@@ -484,7 +484,7 @@ pub struct TokenArgs {
     /// The CA configuration (default: $FERRICA_PATH/config/ca.json).
     #[arg(long, value_name = "FILE")]
     pub ca_config: Option<String>,
-    /// The provisioner name (default: the only JWK provisioner).
+    /// The provisioner name (default: the only JWK provisioner; with several, asked on a terminal).
     #[arg(long, visible_alias = "issuer")]
     pub provisioner: Option<String>,
     /// A private JWK or PEM key to sign with instead of the provisioner's encryptedKey (with --kid and --issuer).

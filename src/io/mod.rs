@@ -5,4 +5,5 @@ pub mod http;
 pub mod input;
 pub mod output;
 pub mod password;
+pub mod prompt;
 pub mod remote;

@@ -230,13 +230,17 @@ fn on_a_terminal(dir: &std::path::Path, args: &str, answers: &[(&str, &str)]) ->
     });
     for (prompt, answer) in answers {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut last = String::new();
         loop {
-            assert!(std::time::Instant::now() < deadline, "no prompt {prompt:?} within 20 s");
-            if rx
-                .recv_timeout(std::time::Duration::from_millis(100))
-                .is_ok_and(|seen| seen.contains(prompt))
-            {
-                break;
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no prompt {prompt:?} within 20 s; the terminal showed: {last}"
+            );
+            if let Ok(seen) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                if seen.contains(prompt) {
+                    break;
+                }
+                last = seen;
             }
         }
         stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
@@ -272,4 +276,84 @@ fn on_a_terminal_an_existing_file_is_replaced_only_after_a_yes() {
     let out = ferrica(dir).args(create.split(' ')).output().unwrap();
     assert_clean_error(&out, 3, "refusing to overwrite");
     assert!(stderr_of(&out).contains("--force"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn on_a_terminal_several_provisioners_are_a_choice() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args([
+            "ca",
+            "provisioner",
+            "add",
+            "ops",
+            "--type",
+            "JWK",
+            "--create",
+            "--password-file",
+            "pw",
+        ])
+        .assert()
+        .success();
+    let token = "ca token svc.lab.test --offline --ca-config pki/config/ca.json --password-file pw";
+    // Without a terminal nothing is asked: a usage error names the flag and the choices.
+    let out = ferrica(dir).args(token.split(' ')).output().unwrap();
+    assert_clean_error(&out, 2, "choose a provisioner with --provisioner: ci@lab.test, ops");
+    let issuer = |shown: &str| {
+        let jwt = shown
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("eyJ"))
+            .unwrap_or_else(|| panic!("{shown}"));
+        let out = ferrica(dir)
+            .args(["crypto", "jwt", "inspect", "--insecure"])
+            .write_stdin(jwt)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["payload"]["iss"].as_str().unwrap().to_string()
+    };
+    let question = "What provisioner key do you want to use?";
+    // The arrow key moves to the second entry and Enter picks it; a digit picks at once.
+    let (status, shown) = on_a_terminal(dir, token, &[(question, "\x1b[B")]);
+    assert!(status.success(), "{shown}");
+    assert!(shown.contains("ops (JWK) [kid: "), "{shown}");
+    assert!(shown.contains("✔ Provisioner: ops (JWK)"), "{shown}");
+    assert_eq!(issuer(&shown), "ops");
+    let (status, shown) = on_a_terminal(dir, token, &[(question, "1")]);
+    assert!(status.success(), "{shown}");
+    assert_eq!(issuer(&shown), "ci@lab.test");
+    // Esc cancels: an error, no token.
+    let (status, shown) = on_a_terminal(dir, token, &[(question, "q")]);
+    assert!(!status.success(), "{shown}");
+    assert!(shown.contains("no Provisioner chosen"), "{shown}");
+
+    // Online too (`ca certificate` asks the CA for its provisioners), with --provisioner still skipping the question.
+    let server = start(dir);
+    let url = server.url.clone();
+    let cert = format!(
+        "ca certificate svc.lab.test svc.crt svc.key --ca-url {url} --root pki/certs/root_ca.crt --provisioner-password-file pw --kty EC"
+    );
+    let (status, shown) = on_a_terminal(dir, &cert, &[(question, "2")]);
+    assert!(status.success(), "{shown}");
+    assert!(shown.contains("✔ Provisioner: ops (JWK)"), "{shown}");
+    assert!(dir.join("svc.crt").exists());
+    let out = client(dir, &url)
+        .args([
+            "ca",
+            "certificate",
+            "b.lab.test",
+            "b.crt",
+            "b.key",
+            "--provisioner",
+            "ops",
+            "--provisioner-password-file",
+            "pw",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
 }

@@ -102,7 +102,30 @@ pub fn provisioner_named(client: &CaClient, name: Option<&str>, kind: &str) -> R
             .into()),
         None if names.len() == 1 => Ok(names[0].clone()),
         None if names.is_empty() => Err(UserError::input(format!("the CA has no {kind} provisioner")).into()),
+        None => {
+            let labels: Vec<String> = names.iter().map(|n| format!("{n} ({kind})")).collect();
+            Ok(names[choose_provisioner(&names, &labels)?].clone())
+        }
+    }
+}
+
+/// Which of several provisioners to use when `--provisioner` is absent: asked on a terminal as step asks (`labels`
+/// are what the list shows), else a usage error naming them.
+pub fn choose_provisioner(names: &[String], labels: &[String]) -> Result<usize> {
+    let question = "What provisioner key do you want to use?";
+    match crate::io::prompt::choose(question, "Provisioner", labels)? {
+        Some(i) => Ok(i),
         None => Err(UserError::usage(format!("choose a provisioner with --provisioner: {}", names.join(", "))).into()),
+    }
+}
+
+/// step's label for a provisioner in the list: `name (JWK) [kid: ...]`.
+pub fn provisioner_label(p: &Value) -> String {
+    let field = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let kid = p.get("key").and_then(|k| k.get("kid")).and_then(Value::as_str);
+    match kid {
+        Some(kid) => format!("{} ({}) [kid: {kid}]", field("name"), field("type")),
+        None => format!("{} ({})", field("name"), field("type")),
     }
 }
 
@@ -126,20 +149,22 @@ pub fn provisioner_key(
         .unwrap_or_default();
     let names = || {
         jwks.iter()
-            .filter_map(|p| p.get("name").and_then(Value::as_str))
+            .map(|p| p.get("name").and_then(Value::as_str).unwrap_or_default().to_string())
             .collect::<Vec<_>>()
-            .join(", ")
     };
     let prov = match name {
         Some(n) => jwks
             .iter()
             .find(|p| p.get("name").and_then(Value::as_str) == Some(n))
             .ok_or_else(|| {
-                UserError::input(format!("the CA has no JWK provisioner {n:?}")).hint(format!("it has: {}", names()))
+                UserError::input(format!("the CA has no JWK provisioner {n:?}"))
+                    .hint(format!("it has: {}", names().join(", ")))
             })?,
         None if jwks.len() == 1 => &jwks[0],
+        None if jwks.is_empty() => return Err(UserError::input("the CA has no JWK provisioner").into()),
         None => {
-            return Err(UserError::usage(format!("choose a provisioner with --provisioner: {}", names())).into());
+            let labels: Vec<String> = jwks.iter().map(|p| provisioner_label(p)).collect();
+            &jwks[choose_provisioner(&names(), &labels)?]
         }
     };
     let pname = prov.get("name").and_then(Value::as_str).unwrap_or_default().to_string();

@@ -209,16 +209,19 @@ pub fn run(a: TokenArgs) -> Result<u8> {
                         UserError::input(format!("{} has no JWK provisioner {name:?}", cfg_path.display()))
                     })?,
                 None if jwks.len() == 1 => &jwks[0],
+                None if jwks.is_empty() => {
+                    return Err(UserError::input(format!("{} has no JWK provisioner", cfg_path.display())).into());
+                }
                 None => {
-                    let names: Vec<&str> = jwks
+                    let names: Vec<String> = jwks
                         .iter()
-                        .filter_map(|p| p.get("name").and_then(Value::as_str))
+                        .map(|p| p.get("name").and_then(Value::as_str).unwrap_or_default().to_string())
                         .collect();
-                    return Err(UserError::usage(format!(
-                        "choose a provisioner with --provisioner: {}",
-                        names.join(", ")
-                    ))
-                    .into());
+                    let labels: Vec<String> = jwks
+                        .iter()
+                        .map(|p| super::client::provisioner_label(&Value::Object((*p).clone())))
+                        .collect();
+                    &jwks[super::client::choose_provisioner(&names, &labels)?]
                 }
             };
             let name = prov.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
