@@ -594,9 +594,84 @@ pub struct InitArgs {
     /// Write no db stanza.
     #[arg(long)]
     pub no_db: bool,
+    /// Write only the PKI (certificates and keys): no ca.json, defaults.json or db.
+    #[arg(long)]
+    pub pki: bool,
+    /// step's deployment type: `standalone` (the default; `linked` and `hosted` need smallstep's service).
+    #[arg(long, value_name = "TYPE", default_value = "standalone", value_parser = ["standalone", "linked", "hosted"])]
+    pub deployment_type: String,
+    /// The CA URL clients use, written to defaults.json (default: https://<first --dns><address>).
+    #[arg(long, value_name = "URL")]
+    pub with_ca_url: Option<String>,
     /// Replace an existing PKI under $FERRICA_PATH.
     #[arg(short, long)]
     pub force: bool,
+    /// step ca init's flags for what ferrica does not do: refused with the reason.
+    #[command(flatten)]
+    pub step: StepInitFlags,
+}
+
+/// `step ca init` flags with no meaning in ferrica. They parse, so that a step command line gets a reason rather
+/// than "unexpected argument", and are then refused.
+#[derive(Debug, Args)]
+pub struct StepInitFlags {
+    /// step: also make SSH host and user CA keys.
+    #[arg(long, hide = true)]
+    pub ssh: bool,
+    /// step: keep provisioners in the database, managed through the admin API.
+    #[arg(long, hide = true)]
+    pub remote_management: bool,
+    /// step: the first admin's subject (with --remote-management).
+    #[arg(long, value_name = "SUBJECT", hide = true)]
+    pub admin_subject: Option<String>,
+    /// step: a registration authority (StepCAS, CloudCAS).
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub ra: Option<String>,
+    /// step: a key management system for the CA keys.
+    #[arg(long, value_name = "KMS", hide = true)]
+    pub kms: Option<String>,
+    /// step: print Helm values instead of writing files.
+    #[arg(long, hide = true)]
+    pub helm: bool,
+    /// step: the context to create.
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub context: Option<String>,
+    /// step: the profile of the context.
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub profile: Option<String>,
+    /// step: the authority name of the context.
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub authority: Option<String>,
+}
+
+impl StepInitFlags {
+    /// The first flag given, with why ferrica cannot honour it.
+    pub fn refusal(&self) -> Option<(&'static str, &'static str)> {
+        let no_contexts = "ferrica has no step contexts: set FERRICA_PATH (or STEPPATH) to choose the tree";
+        let no_admin = "ferrica has no admin API: provisioners live in ca.json, managed with `ferrica ca provisioner`";
+        [
+            (self.ssh, "--ssh", "ferrica has no SSH CA yet"),
+            (self.remote_management, "--remote-management", no_admin),
+            (self.admin_subject.is_some(), "--admin-subject", no_admin),
+            (
+                self.ra.is_some(),
+                "--ra",
+                "ferrica has no registration-authority mode: it holds its own CA keys",
+            ),
+            (
+                self.kms.is_some(),
+                "--kms",
+                "ferrica keeps its CA keys in encrypted files, not in a KMS",
+            ),
+            (self.helm, "--helm", "ferrica writes the PKI to files, not Helm values"),
+            (self.context.is_some(), "--context", no_contexts),
+            (self.profile.is_some(), "--profile", no_contexts),
+            (self.authority.is_some(), "--authority", no_contexts),
+        ]
+        .into_iter()
+        .find(|(given, _, _)| *given)
+        .map(|(_, flag, why)| (flag, why))
+    }
 }
 
 /// `ca acme ...`

@@ -357,3 +357,81 @@ fn on_a_terminal_several_provisioners_are_a_choice() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
+
+#[test]
+fn ca_init_takes_every_step_flag_and_refuses_what_it_cannot_do_by_name() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    pw_file(dir, "pw", "ca-secret\n");
+    let init = |tree: &str, extra: &[&str]| {
+        ferrica(dir)
+            .env("FERRICA_PATH", dir.join(tree))
+            .args([
+                "ca",
+                "init",
+                "--name",
+                "Lab",
+                "--dns",
+                "ca.lab.test",
+                "--provisioner",
+                "ops",
+            ])
+            .args(["--password-file", "pw"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = init(
+        "a",
+        &[
+            "--deployment-type",
+            "standalone",
+            "--address",
+            ":9443",
+            "--with-ca-url",
+            "https://ca.lab.internal:9443",
+            "--acme",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let defaults: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("a/config/defaults.json")).unwrap()).unwrap();
+    assert_eq!(defaults["ca-url"], "https://ca.lab.internal:9443");
+    // --pki: the certificates and keys only.
+    let out = ferrica(dir)
+        .env("FERRICA_PATH", dir.join("b"))
+        .args(["ca", "init", "--pki", "--name", "Lab", "--password-file", "pw"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(files(&dir.join("b")), ["certs", "secrets"]);
+    assert_eq!(files(&dir.join("b/certs")), ["intermediate_ca.crt", "root_ca.crt"]);
+    assert_eq!(files(&dir.join("b/secrets")), ["intermediate_ca_key", "root_ca_key"]);
+    openssl_ok(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            "b/certs/root_ca.crt",
+            "b/certs/intermediate_ca.crt",
+        ],
+    );
+    // The rest parse and are refused with the reason, before anything is written.
+    for (flags, why) in [
+        (&["--deployment-type", "hosted"][..], "smallstep's hosted service"),
+        (&["--ssh"][..], "--ssh is step's, and ferrica has no SSH CA yet"),
+        (&["--remote-management"][..], "no admin API"),
+        (&["--admin-subject", "me@lab.test"][..], "no admin API"),
+        (&["--ra", "StepCAS"][..], "registration-authority"),
+        (&["--kms", "azurekms"][..], "KMS"),
+        (&["--helm"][..], "Helm"),
+        (&["--context", "lab"][..], "contexts"),
+        (&["--profile", "p"][..], "contexts"),
+        (&["--authority", "x"][..], "contexts"),
+        (&["--with-ca-url", "ca.lab.test"][..], "not an https:// URL"),
+    ] {
+        let out = init("c", flags);
+        assert_clean_error(&out, 2, why);
+        assert!(!dir.join("c").exists(), "{flags:?} wrote files");
+    }
+}

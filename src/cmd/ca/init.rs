@@ -13,6 +13,16 @@ use crate::pki::keys::{KeySpec, PrivateKey};
 
 /// Creates the PKI.
 pub fn run(a: InitArgs) -> Result<u8> {
+    if let Some((flag, why)) = a.step.refusal() {
+        return Err(UserError::usage(format!("{flag} is step's, and {why}")).into());
+    }
+    if a.deployment_type != "standalone" {
+        return Err(UserError::usage(format!(
+            "--deployment-type {} needs smallstep's hosted service; ferrica runs standalone",
+            a.deployment_type
+        ))
+        .into());
+    }
     let base = super::ferrica_path()?;
     let base = if base.is_absolute() {
         base
@@ -29,7 +39,10 @@ pub fn run(a: InitArgs) -> Result<u8> {
         tty,
         &mut missing,
     )?;
-    let dns = if a.dns.is_empty() {
+    // --pki writes no configuration, so neither names nor a provisioner are asked for.
+    let dns = if a.pki && a.dns.is_empty() {
+        vec!["localhost".to_string()]
+    } else if a.dns.is_empty() {
         answer(
             None,
             "What DNS names or IP addresses will clients use (comma-separated)?",
@@ -48,7 +61,7 @@ pub fn run(a: InitArgs) -> Result<u8> {
         a.dns.clone()
     };
     let provisioner = answer(
-        a.provisioner.clone(),
+        a.provisioner.clone().or_else(|| a.pki.then(|| "unused".to_string())),
         "What would you like to name the first provisioner?",
         "--provisioner",
         tty,
@@ -72,14 +85,17 @@ pub fn run(a: InitArgs) -> Result<u8> {
     .map_err(|e| UserError::usage(e.to_string()))?;
 
     // Every output, checked before any work.
-    let files = [
+    let files: Vec<(&str, u32)> = [
         ("certs/root_ca.crt", PUBLIC_MODE),
         ("certs/intermediate_ca.crt", PUBLIC_MODE),
         ("secrets/root_ca_key", KEY_MODE),
         ("secrets/intermediate_ca_key", KEY_MODE),
         ("config/ca.json", PUBLIC_MODE),
         ("config/defaults.json", PUBLIC_MODE),
-    ];
+    ]
+    .into_iter()
+    .filter(|(f, _)| !(a.pki && f.starts_with("config/")))
+    .collect();
     for (f, _) in &files {
         if base.join(f).exists() && !a.force {
             return Err(UserError::input(format!(
@@ -103,7 +119,7 @@ pub fn run(a: InitArgs) -> Result<u8> {
         file: a.password_file.clone(),
         purpose: Purpose::Encrypt,
     }];
-    if a.provisioner_password_file.is_some() {
+    if a.provisioner_password_file.is_some() && !a.pki {
         needs.push(PasswordNeed {
             what: "the provisioner key".into(),
             flag: "--provisioner-password-file",
@@ -124,7 +140,7 @@ pub fn run(a: InitArgs) -> Result<u8> {
     }
     let mut pws = password::resolve(&needs, &mut Stdin::default())?.into_iter();
     let ca_pw = pws.next().expect("always needed");
-    let prov_pw = if a.provisioner_password_file.is_some() {
+    let prov_pw = if a.provisioner_password_file.is_some() && !a.pki {
         pws.next().expect("needed")
     } else {
         ca_pw.clone()
@@ -157,17 +173,35 @@ pub fn run(a: InitArgs) -> Result<u8> {
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("0 is a valid nanosecond");
-    let pki = build(&params, existing_root, &prov_pw, now).map_err(|e| UserError::input(e.to_string()))?;
+    let mut pki = build(&params, existing_root, &prov_pw, now).map_err(|e| UserError::input(e.to_string()))?;
+    if let Some(url) = &a.with_ca_url {
+        let host = url
+            .strip_prefix("https://")
+            .map(|r| r.split(['/', ':']).next().unwrap_or_default());
+        if host.is_none_or(str::is_empty) || url.contains(char::is_whitespace) {
+            return Err(
+                UserError::usage(format!("--with-ca-url {url:?} is not an https:// URL"))
+                    .hint("e.g. --with-ca-url https://ca.lab.internal:9000")
+                    .into(),
+            );
+        }
+        pki.defaults["ca-url"] = url.trim_end_matches('/').into();
+    }
 
     // Write everything, or nothing.
-    for dir in ["certs", "secrets", "config"] {
+    let dirs: &[&str] = if a.pki {
+        &["certs", "secrets"]
+    } else {
+        &["certs", "secrets", "config"]
+    };
+    for dir in dirs {
         std::fs::create_dir_all(base.join(dir)).with_context(|| format!("creating {}", base.join(dir).display()))?;
     }
     std::fs::set_permissions(
         base.join("secrets"),
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )?;
-    if !a.no_db {
+    if !a.no_db && !a.pki {
         std::fs::create_dir_all(base.join("db"))?;
     }
     let pem = |der: &[u8]| crate::cmd::certificate::create::pem_block("CERTIFICATE", der.to_vec());
@@ -187,6 +221,7 @@ pub fn run(a: InitArgs) -> Result<u8> {
     if let Some(k) = &pki.root_key {
         contents.push(("secrets/root_ca_key", k.to_pem(Some(&ca_pw))?.into_bytes()));
     }
+    contents.retain(|(rel, _)| files.iter().any(|(f, _)| f == rel));
     let mut out = OutputSet::new(a.force);
     for (rel, data) in &contents {
         let mode = files.iter().find(|(f, _)| f == rel).map_or(PUBLIC_MODE, |(_, m)| *m);
@@ -201,8 +236,10 @@ pub fn run(a: InitArgs) -> Result<u8> {
     }
     eprintln!("  intermediate certificate:  {}", show("certs/intermediate_ca.crt"));
     eprintln!("  intermediate private key:  {}", show("secrets/intermediate_ca_key"));
-    eprintln!("  configuration:             {}", show("config/ca.json"));
-    eprintln!("  JWK provisioner:           {provisioner}");
+    if !a.pki {
+        eprintln!("  configuration:             {}", show("config/ca.json"));
+        eprintln!("  JWK provisioner:           {provisioner}");
+    }
     eprintln!("Root fingerprint (stdout):");
     crate::cmd::print_stdout(format!("{}\n", pki.root_fingerprint).as_bytes())?;
     Ok(0)
