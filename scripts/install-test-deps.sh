@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue), pebble-challtestsrv
 # (the DNS server ACME tests resolve names with), lego, uacme, dehydrated and certbot (PyPI, in the venv) as ACME clients, setsid
-# (util-linux: runs ferrica with no controlling terminal), script (bsdutils: gives it a pty), ssh-keygen, and a
+# (util-linux: runs ferrica with no controlling terminal), script (bsdutils: gives it a pty), ssh-keygen, jq (judges the
+# seed scripts), and a
 # Python venv (.venv-test) with jwcrypto and PyJWT, the independent JOSE implementations. Safe to run again; uses sudo when not root.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ command -v script >/dev/null || need+=(bsdutils)
 [[ -e /etc/ssl/certs/ca-certificates.crt ]] || need+=(ca-certificates)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v keytool >/dev/null || need+=(default-jre-headless)
 command -v pebble-challtestsrv >/dev/null || need+=(pebble)
@@ -35,7 +37,7 @@ if ((${#need[@]})); then
 fi
 
 # In CI a missing tool is a failure, not a skip.
-for tool in openssl setsid script certutil keytool curl pebble-challtestsrv lego uacme dehydrated; do
+for tool in openssl setsid script certutil keytool curl jq pebble-challtestsrv lego uacme dehydrated; do
   command -v "$tool" >/dev/null || { echo "error: $tool is still missing" >&2; exit 1; }
 done
 

@@ -556,7 +556,7 @@ pub struct InitArgs {
     /// The PKI name (root \"<name> Root CA\", intermediate \"<name> Intermediate CA\").
     #[arg(long)]
     pub name: Option<String>,
-    /// A DNS name or IP of the CA (repeatable).
+    /// A DNS name or IP of the CA (repeatable, or comma-separated as step takes it).
     #[arg(long)]
     pub dns: Vec<String>,
     /// The listen address of `ferrica serve`.

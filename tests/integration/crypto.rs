@@ -56,8 +56,11 @@ fn steps_token_and_keys() {
     let token = token.trim();
     let ok = verify(token.as_bytes(), "ci@example.test", AUD, &[]);
     assert!(ok.status.success(), "{}", stderr_of(&ok));
-    let claims: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
-    assert_eq!(claims["sub"], "svc.example.test");
+    // step's shape: the verified token's header, payload and signature.
+    let shown: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(shown["payload"]["sub"], "svc.example.test");
+    assert_eq!(shown["header"]["alg"], "ES256");
+    assert_eq!(shown["signature"], token.rsplit('.').next().unwrap());
 
     assert_clean_error(
         &verify(token.as_bytes(), "other@example.test", AUD, &[]),

@@ -15,6 +15,7 @@ mod hostile;
 mod inspect;
 mod keys;
 mod passwords;
+mod seeds;
 mod serve;
 mod step_compat;
 mod toolbox;

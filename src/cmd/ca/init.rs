@@ -58,7 +58,13 @@ pub fn run(a: InitArgs) -> Result<u8> {
         })
         .unwrap_or_default()
     } else {
-        a.dns.clone()
+        // step takes `--dns a,b` as well as `--dns a --dns b`.
+        a.dns
+            .iter()
+            .flat_map(|d| d.split(','))
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty())
+            .collect()
     };
     let provisioner = answer(
         a.provisioner.clone().or_else(|| a.pki.then(|| "unused".to_string())),

@@ -107,7 +107,9 @@ pub fn run_jwt(cmd: JwtCommand) -> Result<u8> {
             };
             jws::check_claims(&claims, &checks, super::now_unix())
                 .map_err(|e| UserError::negative(format!("invalid token: {e}")))?;
-            crate::cmd::print_stdout((serde_json::to_string_pretty(&claims)? + "\n").as_bytes())?;
+            // step prints the verified token as `jwt inspect` does: header, payload, signature.
+            let out = json!({ "header": c.header, "payload": claims, "signature": b64(&c.signature) });
+            crate::cmd::print_stdout((serde_json::to_string_pretty(&out)? + "\n").as_bytes())?;
             Ok(0)
         }
         JwtCommand::Inspect(a) => inspect(a, true),
