@@ -46,6 +46,9 @@ pub struct CaClientArgs {
     /// The root certificate the CA must present a chain to (default: root in defaults.json).
     #[arg(long, env = "FERRICA_ROOT", value_name = "FILE")]
     pub root: Option<String>,
+    /// step's in-process CA (`--offline`): parsed so that it is refused with the reason.
+    #[arg(long, hide = true)]
+    pub offline: bool,
 }
 
 /// How a client command gets its one-time token.

@@ -435,3 +435,24 @@ fn ca_init_takes_every_step_flag_and_refuses_what_it_cannot_do_by_name() {
         assert!(!dir.join("c").exists(), "{flags:?} wrote files");
     }
 }
+
+#[test]
+fn steps_offline_client_mode_is_refused_with_the_reason() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    for args in [
+        &["ca", "certificate", "a.lab.test", "a.crt", "a.key", "--offline"][..],
+        &["ca", "sign", "a.csr", "a.crt", "--offline"][..],
+        &["ca", "renew", "a.crt", "a.key", "--offline"][..],
+        &["ca", "revoke", "123", "--offline"][..],
+    ] {
+        let out = ferrica(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_clean_error(&out, 2, "--offline is step's in-process CA");
+        assert!(!dir.join("a.crt").exists());
+    }
+}

@@ -53,8 +53,20 @@ pub fn roots(flag: Option<&str>) -> Result<Vec<Vec<u8>>> {
     crate::cmd::certificate::read_certs(&path, "--root")
 }
 
+/// step's `--offline` on the client commands runs a CA in-process; ferrica's need `ferrica serve`.
+pub fn refuse_offline() -> Result<()> {
+    Err(UserError::usage(
+        "--offline is step's in-process CA, and ferrica's client commands need a running `ferrica serve`",
+    )
+    .hint("`ferrica ca token --offline` mints a token without the CA; `ferrica certificate create --ca` signs locally")
+    .into())
+}
+
 /// A client for the CA named by the flags, trusting its root.
 pub fn connect(args: &CaClientArgs, identity: Option<Identity>) -> Result<(CaClient, Vec<Vec<u8>>)> {
+    if args.offline {
+        refuse_offline()?;
+    }
     let url = ca_url(args.ca_url.as_deref())?;
     let roots = roots(args.root.as_deref())?;
     Ok((CaClient::new(&url, Trust::Roots(roots.clone()), identity)?, roots))

@@ -19,6 +19,17 @@ use crate::error::UserError;
 
 /// Dispatches a `ca` subcommand.
 pub fn run(cmd: CaCommand) -> Result<u8> {
+    let offline = match &cmd {
+        CaCommand::Certificate(a) => a.ca.offline,
+        CaCommand::Sign(a) => a.ca.offline,
+        CaCommand::Renew(a) => a.ca.offline,
+        CaCommand::Revoke(a) => a.ca.offline,
+        _ => false,
+    };
+    if offline {
+        // Before any input is read.
+        client::refuse_offline()?;
+    }
     match cmd {
         CaCommand::Init(a) => init::run(*a),
         CaCommand::Token(a) => token::run(*a),

@@ -34,6 +34,7 @@ pub fn run(cmd: ProvisionerCommand) -> Result<u8> {
                     let args = crate::cli::ca::CaClientArgs {
                         ca_url: Some(url),
                         root: l.root.clone(),
+                        offline: false,
                     };
                     let (ca, _) = super::client::connect(&args, None)?;
                     let v = ca.get("/1.0/provisioners")?.json("GET /provisioners")?;

@@ -359,6 +359,7 @@ fn online(a: TokenArgs, out: OutputSet, endpoint: &str) -> Result<u8> {
     let args = crate::cli::ca::CaClientArgs {
         ca_url: a.ca_url.clone(),
         root: a.root.clone(),
+        offline: false,
     };
     let (client, roots) = super::client::connect(&args, None)?;
     let key = match (&a.x5c_cert, &a.x5c_key) {
