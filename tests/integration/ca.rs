@@ -289,7 +289,8 @@ fn offline_tokens_carry_steps_claims() {
         .output()
         .unwrap();
     assert!(v.status.success(), "{}", stderr_of(&v));
-    let claims: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    let claims = &shown["payload"];
     assert_eq!(claims["sans"], serde_json::json!(["svc.lab.test", "10.0.0.5"]));
     assert_eq!(claims["sha"], fp.as_str());
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["nbf"].as_i64().unwrap(), 300);
