@@ -15,3 +15,4 @@ pub mod io;
 pub mod jose;
 pub mod pki;
 pub mod server;
+pub mod ssh;
