@@ -27,6 +27,9 @@ pub enum AuthError {
     /// 500.
     #[error("{0}")]
     Internal(String),
+    /// 501: the CA is not set up for this (no SSH keys, no database).
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 impl AuthError {
@@ -37,6 +40,7 @@ impl AuthError {
             AuthError::Forbidden(_) => 403,
             AuthError::BadRequest(_) => 400,
             AuthError::Internal(_) => 500,
+            AuthError::NotImplemented(_) => 501,
         }
     }
 }

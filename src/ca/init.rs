@@ -30,6 +30,8 @@ pub struct InitParams {
     pub acme: bool,
     /// Leave out the `db` stanza.
     pub no_db: bool,
+    /// Also make SSH host and user CA keys, ca.json's `ssh` section and an SSHPOP provisioner.
+    pub ssh: bool,
     /// Key type of every new key.
     pub key_spec: KeySpec,
     /// `$FERRICA_PATH`, for the paths written into the config.
@@ -52,6 +54,16 @@ pub struct Pki {
     pub defaults: Value,
     /// SHA-256 of the root, hex.
     pub root_fingerprint: String,
+    /// The SSH host and user CA keys (with `ssh`).
+    pub ssh_keys: Option<SshKeys>,
+}
+
+/// The SSH CA keys `ca init --ssh` makes.
+pub struct SshKeys {
+    /// Signs host certificates (`secrets/ssh_host_ca_key`).
+    pub host: PrivateKey,
+    /// Signs user certificates (`secrets/ssh_user_ca_key`).
+    pub user: PrivateKey,
 }
 
 /// Why init failed.
@@ -133,7 +145,18 @@ pub fn build(
         serde_json::to_value(jwk.public()?).expect("a JWK serializes"),
     );
     jwk_prov.insert("encryptedKey".into(), json!(encrypted.compact()));
+    if p.ssh {
+        jwk_prov.insert("claims".into(), json!({"enableSSHCA": true}));
+    }
     provisioners.push(jwk_prov);
+    if p.ssh {
+        // Host certificates renew and rekey with a token signed by their own key (step's SSHPOP).
+        let mut pop = Map::new();
+        pop.insert("type".into(), json!("SSHPOP"));
+        pop.insert("name".into(), json!("sshpop"));
+        pop.insert("claims".into(), json!({"enableSSHCA": true}));
+        provisioners.push(pop);
+    }
     if p.acme {
         let mut acme = Map::new();
         acme.insert("type".into(), json!("ACME"));
@@ -164,6 +187,22 @@ pub fn build(
             extra: Map::new(),
         },
         extra: Map::new(),
+    };
+    let mut config = config;
+    let ssh_keys = if p.ssh {
+        config.extra.insert(
+            "ssh".into(),
+            json!({
+                "hostKey": path_str(base, "secrets/ssh_host_ca_key"),
+                "userKey": path_str(base, "secrets/ssh_user_ca_key"),
+            }),
+        );
+        Some(SshKeys {
+            host: PrivateKey::generate(p.key_spec)?,
+            user: PrivateKey::generate(p.key_spec)?,
+        })
+    } else {
+        None
     };
     let port = p
         .address
@@ -196,6 +235,7 @@ pub fn build(
         config,
         defaults,
         root_fingerprint,
+        ssh_keys,
     })
 }
 
@@ -212,12 +252,19 @@ mod tests {
             provisioner: "ci@lab.test".into(),
             acme: true,
             no_db: false,
+            ssh: false,
             key_spec: KeySpec::P256,
             base: "/tmp/x".into(),
         };
         let pki = build(&p, None, b"pw", OffsetDateTime::now_utc()).unwrap();
         assert_eq!(pki.defaults["ca-url"], "https://ca.lab.test:9000");
         assert_eq!(pki.config.authority.provisioners.len(), 2);
+        assert!(pki.ssh_keys.is_none() && !pki.config.extra.contains_key("ssh"));
+        let ssh = build(&InitParams { ssh: true, ..p.clone() }, None, b"pw", OffsetDateTime::now_utc()).unwrap();
+        assert_eq!(ssh.config.extra["ssh"]["userKey"], "/tmp/x/secrets/ssh_user_ca_key");
+        assert_eq!(ssh.config.authority.provisioners.len(), 3);
+        assert_eq!(ssh.config.provisioner("sshpop").unwrap()["type"], "SSHPOP");
+        assert_eq!(ssh.config.provisioner("ci@lab.test").unwrap()["claims"]["enableSSHCA"], true);
         let enc = pki.config.provisioner("ci@lab.test").unwrap()["encryptedKey"]
             .as_str()
             .unwrap();

@@ -5,4 +5,5 @@ pub mod authorize;
 pub mod config;
 pub mod init;
 pub mod provisioner;
+pub mod ssh;
 pub mod store;

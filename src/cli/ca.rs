@@ -600,6 +600,10 @@ pub struct InitArgs {
     /// Write only the PKI (certificates and keys): no ca.json, defaults.json or db.
     #[arg(long)]
     pub pki: bool,
+    /// Also make SSH host and user CA keys (secrets/ssh_*_ca_key, certs/ssh_*_ca_key.pub), ca.json's `ssh`
+    /// section, enableSSHCA on the JWK provisioner and an SSHPOP provisioner.
+    #[arg(long)]
+    pub ssh: bool,
     /// step's deployment type: `standalone` (the default; `linked` and `hosted` need smallstep's service).
     #[arg(long, value_name = "TYPE", default_value = "standalone", value_parser = ["standalone", "linked", "hosted"])]
     pub deployment_type: String,
@@ -618,9 +622,6 @@ pub struct InitArgs {
 /// than "unexpected argument", and are then refused.
 #[derive(Debug, Args)]
 pub struct StepInitFlags {
-    /// step: also make SSH host and user CA keys.
-    #[arg(long, hide = true)]
-    pub ssh: bool,
     /// step: keep provisioners in the database, managed through the admin API.
     #[arg(long, hide = true)]
     pub remote_management: bool,
@@ -653,7 +654,6 @@ impl StepInitFlags {
         let no_contexts = "ferrica has no step contexts: set FERRICA_PATH (or STEPPATH) to choose the tree";
         let no_admin = "ferrica has no admin API: provisioners live in ca.json, managed with `ferrica ca provisioner`";
         [
-            (self.ssh, "--ssh", "ferrica has no SSH CA yet"),
             (self.remote_management, "--remote-management", no_admin),
             (self.admin_subject.is_some(), "--admin-subject", no_admin),
             (

@@ -419,7 +419,6 @@ fn ca_init_takes_every_step_flag_and_refuses_what_it_cannot_do_by_name() {
     // The rest parse and are refused with the reason, before anything is written.
     for (flags, why) in [
         (&["--deployment-type", "hosted"][..], "smallstep's hosted service"),
-        (&["--ssh"][..], "--ssh is step's, and ferrica has no SSH CA yet"),
         (&["--remote-management"][..], "no admin API"),
         (&["--admin-subject", "me@lab.test"][..], "no admin API"),
         (&["--ra", "StepCAS"][..], "registration-authority"),

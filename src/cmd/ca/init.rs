@@ -98,9 +98,14 @@ pub fn run(a: InitArgs) -> Result<u8> {
         ("secrets/intermediate_ca_key", KEY_MODE),
         ("config/ca.json", PUBLIC_MODE),
         ("config/defaults.json", PUBLIC_MODE),
+        ("secrets/ssh_host_ca_key", KEY_MODE),
+        ("secrets/ssh_user_ca_key", KEY_MODE),
+        ("certs/ssh_host_ca_key.pub", PUBLIC_MODE),
+        ("certs/ssh_user_ca_key.pub", PUBLIC_MODE),
     ]
     .into_iter()
     .filter(|(f, _)| !(a.pki && f.starts_with("config/")))
+    .filter(|(f, _)| a.ssh || !f.contains("ssh_"))
     .collect();
     for (f, _) in &files {
         if base.join(f).exists() && !a.force {
@@ -173,6 +178,7 @@ pub fn run(a: InitArgs) -> Result<u8> {
         provisioner: provisioner.clone(),
         acme: a.acme,
         no_db: a.no_db,
+        ssh: a.ssh,
         key_spec,
         base: base.clone(),
     };
@@ -227,6 +233,18 @@ pub fn run(a: InitArgs) -> Result<u8> {
     if let Some(k) = &pki.root_key {
         contents.push(("secrets/root_ca_key", k.to_pem(Some(&ca_pw))?.into_bytes()));
     }
+    if let Some(ssh) = &pki.ssh_keys {
+        for (which, key) in [("host", &ssh.host), ("user", &ssh.user)] {
+            let public = crate::ssh::cert::key_data_of_spki(&key.spki_der()).map_err(|e| UserError::input(e.to_string()))?;
+            let line = crate::ssh::cert::public_line(&public, &format!("{name} SSH {which} CA"));
+            let (secret, public) = match which {
+                "host" => ("secrets/ssh_host_ca_key", "certs/ssh_host_ca_key.pub"),
+                _ => ("secrets/ssh_user_ca_key", "certs/ssh_user_ca_key.pub"),
+            };
+            contents.push((secret, key.to_pem(Some(&ca_pw))?.into_bytes()));
+            contents.push((public, format!("{line}\n").into_bytes()));
+        }
+    }
     contents.retain(|(rel, _)| files.iter().any(|(f, _)| f == rel));
     let mut out = OutputSet::new(a.force);
     for (rel, data) in &contents {
@@ -242,6 +260,10 @@ pub fn run(a: InitArgs) -> Result<u8> {
     }
     eprintln!("  intermediate certificate:  {}", show("certs/intermediate_ca.crt"));
     eprintln!("  intermediate private key:  {}", show("secrets/intermediate_ca_key"));
+    if a.ssh {
+        eprintln!("  SSH user CA public key:    {}", show("certs/ssh_user_ca_key.pub"));
+        eprintln!("  SSH host CA public key:    {}", show("certs/ssh_host_ca_key.pub"));
+    }
     if !a.pki {
         eprintln!("  configuration:             {}", show("config/ca.json"));
         eprintln!("  JWK provisioner:           {provisioner}");
