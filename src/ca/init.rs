@@ -260,11 +260,20 @@ mod tests {
         assert_eq!(pki.defaults["ca-url"], "https://ca.lab.test:9000");
         assert_eq!(pki.config.authority.provisioners.len(), 2);
         assert!(pki.ssh_keys.is_none() && !pki.config.extra.contains_key("ssh"));
-        let ssh = build(&InitParams { ssh: true, ..p.clone() }, None, b"pw", OffsetDateTime::now_utc()).unwrap();
+        let ssh = build(
+            &InitParams { ssh: true, ..p.clone() },
+            None,
+            b"pw",
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
         assert_eq!(ssh.config.extra["ssh"]["userKey"], "/tmp/x/secrets/ssh_user_ca_key");
         assert_eq!(ssh.config.authority.provisioners.len(), 3);
         assert_eq!(ssh.config.provisioner("sshpop").unwrap()["type"], "SSHPOP");
-        assert_eq!(ssh.config.provisioner("ci@lab.test").unwrap()["claims"]["enableSSHCA"], true);
+        assert_eq!(
+            ssh.config.provisioner("ci@lab.test").unwrap()["claims"]["enableSSHCA"],
+            true
+        );
         let enc = pki.config.provisioner("ci@lab.test").unwrap()["encryptedKey"]
             .as_str()
             .unwrap();

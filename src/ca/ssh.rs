@@ -32,7 +32,10 @@ pub fn parse_cert_type(s: &str) -> Result<CertType, AuthError> {
 /// Refused unless the provisioner (or `authority.claims`) has `enableSSHCA`, and the CA has the key for `t`.
 pub fn check_enabled(entry: &Map<String, Value>, config: &CaConfig, t: CertType) -> Result<(), AuthError> {
     let name = entry.get("name").and_then(Value::as_str).unwrap_or_default();
-    if !claim(Some(entry), config, "enableSSHCA").and_then(Value::as_bool).unwrap_or(false) {
+    if !claim(Some(entry), config, "enableSSHCA")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
         return Err(AuthError::Unauthorized(format!(
             "provisioner {name:?} does not sign SSH certificates (its claims lack enableSSHCA)"
         )));
@@ -115,7 +118,11 @@ pub fn window(
 /// addresses, the email lists), for host certificates the DNS names and principals. Deny wins; with any allow
 /// list of the certificate's type, each principal must match one.
 pub fn check_policy(entry: &Map<String, Value>, t: CertType, principals: &[String]) -> Result<(), AuthError> {
-    let Some(policy) = entry.get("policy").and_then(|p| p.get("ssh")).and_then(|s| s.get(cert_type_name(t))) else {
+    let Some(policy) = entry
+        .get("policy")
+        .and_then(|p| p.get("ssh"))
+        .and_then(|s| s.get(cert_type_name(t)))
+    else {
         return Ok(());
     };
     let name = entry.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -124,7 +131,12 @@ pub fn check_policy(entry: &Map<String, Value>, t: CertType, principals: &[Strin
             .get(side)
             .and_then(|s| s.get(kind))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let kinds: &[&str] = match t {
@@ -142,7 +154,9 @@ pub fn check_policy(entry: &Map<String, Value>, t: CertType, principals: &[Strin
             .map_or(pattern == p, |domain| p.ends_with(&format!("@{domain}"))),
         "dns" => {
             if let Some(suffix) = pattern.strip_prefix("*.") {
-                p.strip_suffix(suffix).and_then(|l| l.strip_suffix('.')).is_some_and(|l| !l.contains('.'))
+                p.strip_suffix(suffix)
+                    .and_then(|l| l.strip_suffix('.'))
+                    .is_some_and(|l| !l.contains('.'))
             } else if pattern.starts_with('.') {
                 p.ends_with(pattern)
             } else {
@@ -155,12 +169,19 @@ pub fn check_policy(entry: &Map<String, Value>, t: CertType, principals: &[Strin
     for principal in principals {
         let p = principal.to_ascii_lowercase();
         let relevant: Vec<&&str> = kinds.iter().filter(|k| applies(k, &p)).collect();
-        if relevant.iter().any(|k| list("deny", k).iter().any(|pat| matches(k, pat, &p))) {
+        if relevant
+            .iter()
+            .any(|k| list("deny", k).iter().any(|pat| matches(k, pat, &p)))
+        {
             return Err(AuthError::Forbidden(format!(
                 "principal {principal:?} is denied by provisioner {name:?}"
             )));
         }
-        if any_allow && !relevant.iter().any(|k| list("allow", k).iter().any(|pat| matches(k, pat, &p))) {
+        if any_allow
+            && !relevant
+                .iter()
+                .any(|k| list("allow", k).iter().any(|pat| matches(k, pat, &p)))
+        {
             return Err(AuthError::Forbidden(format!(
                 "principal {principal:?} is not allowed by provisioner {name:?}"
             )));
@@ -184,8 +205,10 @@ mod tests {
     use serde_json::json;
 
     fn config() -> CaConfig {
-        CaConfig::from_json(br#"{"root":"r","crt":"c","key":"k","address":":1","dnsNames":["x"],
-            "ssh":{"userKey":"u","hostKey":"h"},"authority":{"provisioners":[]}}"#)
+        CaConfig::from_json(
+            br#"{"root":"r","crt":"c","key":"k","address":":1","dnsNames":["x"],
+            "ssh":{"userKey":"u","hostKey":"h"},"authority":{"provisioners":[]}}"#,
+        )
         .unwrap()
     }
 
@@ -199,8 +222,10 @@ mod tests {
         assert!(check_enabled(&entry(json!({"name": "p"})), &c, CertType::User).is_err());
         let on = entry(json!({"name": "p", "claims": {"enableSSHCA": true}}));
         assert!(check_enabled(&on, &c, CertType::Host).is_ok());
-        let no_keys = CaConfig::from_json(br#"{"root":"r","crt":"c","key":"k","address":":1","dnsNames":["x"],
-            "authority":{"provisioners":[]}}"#)
+        let no_keys = CaConfig::from_json(
+            br#"{"root":"r","crt":"c","key":"k","address":":1","dnsNames":["x"],
+            "authority":{"provisioners":[]}}"#,
+        )
         .unwrap();
         assert_eq!(check_enabled(&on, &no_keys, CertType::User).unwrap_err().status(), 501);
     }
@@ -210,12 +235,21 @@ mod tests {
         let c = config();
         let now = 1_000_000;
         // Backdated by a minute; the default lifetime counts from now, as for X.509.
-        assert_eq!(window(None, &c, CertType::User, None, None, now).unwrap(), (now as u64 - 60, now as u64 + 16 * 3600));
-        assert_eq!(window(None, &c, CertType::Host, None, None, now).unwrap().1, now as u64 + 720 * 3600);
+        assert_eq!(
+            window(None, &c, CertType::User, None, None, now).unwrap(),
+            (now as u64 - 60, now as u64 + 16 * 3600)
+        );
+        assert_eq!(
+            window(None, &c, CertType::Host, None, None, now).unwrap().1,
+            now as u64 + 720 * 3600
+        );
         // A backdated start cannot stretch the certificate past the maximum.
         assert!(window(None, &c, CertType::User, Some(now - 48 * 3600), Some(now + 3600), now).is_err());
         assert!(window(None, &c, CertType::User, None, Some(now + 25 * 3600), now).is_err());
-        assert!(window(None, &c, CertType::User, None, Some(now + 60), now).is_err(), "under the 5 minute minimum");
+        assert!(
+            window(None, &c, CertType::User, None, Some(now + 60), now).is_err(),
+            "under the 5 minute minimum"
+        );
         assert!(window(None, &c, CertType::User, None, Some(now - 1), now).is_err());
         let long = entry(json!({"claims": {"maxUserSSHCertDuration": "48h"}}));
         assert!(window(Some(&long), &c, CertType::User, None, Some(now + 40 * 3600), now).is_ok());
@@ -238,7 +272,10 @@ mod tests {
 
     #[test]
     fn default_principals_are_steps() {
-        assert_eq!(default_principals(CertType::User, "alice@lab.test"), ["alice", "alice@lab.test"]);
+        assert_eq!(
+            default_principals(CertType::User, "alice@lab.test"),
+            ["alice", "alice@lab.test"]
+        );
         assert_eq!(default_principals(CertType::Host, "web.lab.test"), ["web.lab.test"]);
     }
 }

@@ -2,3 +2,4 @@
 //! (PROTOCOL.certkeys) with ferrica's keys, `krl` writes OpenSSH key revocation lists (PROTOCOL.krl).
 
 pub mod cert;
+pub mod keys;

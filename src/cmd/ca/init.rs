@@ -235,7 +235,8 @@ pub fn run(a: InitArgs) -> Result<u8> {
     }
     if let Some(ssh) = &pki.ssh_keys {
         for (which, key) in [("host", &ssh.host), ("user", &ssh.user)] {
-            let public = crate::ssh::cert::key_data_of_spki(&key.spki_der()).map_err(|e| UserError::input(e.to_string()))?;
+            let public =
+                crate::ssh::cert::key_data_of_spki(&key.spki_der()).map_err(|e| UserError::input(e.to_string()))?;
             let line = crate::ssh::cert::public_line(&public, &format!("{name} SSH {which} CA"));
             let (secret, public) = match which {
                 "host" => ("secrets/ssh_host_ca_key", "certs/ssh_host_ca_key.pub"),
