@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue), pebble-challtestsrv
 # (the DNS server ACME tests resolve names with), lego, uacme, dehydrated and certbot (PyPI, in the venv) as ACME clients, setsid
-# (util-linux: runs ferrica with no controlling terminal), script (bsdutils: gives it a pty), ssh-keygen, jq (judges the
-# seed scripts), and a
+# (util-linux: runs ferrica with no controlling terminal), script (bsdutils: gives it a pty), ssh-keygen and sshd
+# (the judges of SSH certificates; no system daemon is started), jq (judges the seed scripts), and a
 # Python venv (.venv-test) with jwcrypto and PyJWT, the independent JOSE implementations. Safe to run again; uses sudo when not root.
 set -euo pipefail
 
@@ -12,6 +12,7 @@ command -v setsid >/dev/null || need+=(util-linux)
 command -v script >/dev/null || need+=(bsdutils)
 [[ -e /etc/ssl/certs/ca-certificates.crt ]] || need+=(ca-certificates)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+[[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
 command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
 command -v certutil >/dev/null || need+=(libnss3-tools)
@@ -33,7 +34,15 @@ if ((${#need[@]})); then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
+  # openssh-server's package scripts would start a system sshd; the tests start their own on 127.0.0.1.
+  made_policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  if [[ -n $made_policy ]]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 # In CI a missing tool is a failure, not a skip.
@@ -52,3 +61,4 @@ fi
 .venv-test/bin/python -c 'import jwcrypto, jwt, cryptography' || { echo "error: the Python test venv is broken" >&2; exit 1; }
 .venv-test/bin/certbot --version >/dev/null || { echo "error: certbot is missing from .venv-test" >&2; exit 1; }
 command -v ssh-keygen >/dev/null || { echo "error: ssh-keygen (openssh-client) is missing" >&2; exit 1; }
+[[ -x /usr/sbin/sshd ]] || { echo "error: sshd (openssh-server) is missing" >&2; exit 1; }

@@ -3,6 +3,7 @@
 pub mod ca;
 pub mod certificate;
 pub mod crypto;
+pub mod ssh;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -37,6 +38,9 @@ pub enum Command {
     /// The online CA: `ca init`, provisioners, tokens, and the client commands for `ferrica serve` (or step-ca).
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// SSH user and host certificates from the CA's SSH keys (`ca init --ssh`).
+    #[command(subcommand)]
+    Ssh(ssh::SshCommand),
     /// Print $FERRICA_PATH (default ~/.ferrica), where `ca init` writes.
     Path,
     /// Run the online CA: step-ca's HTTPS API (sign, renew, rekey, revoke, CRL, roots, provisioners).

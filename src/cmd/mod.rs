@@ -5,6 +5,7 @@ pub mod ca;
 pub mod certificate;
 pub mod crypto;
 pub mod serve;
+pub mod ssh;
 
 use std::io::Write;
 
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Certificate(c) => certificate::run(c),
         Command::Crypto(c) => crypto::run(*c),
         Command::Ca(c) => ca::run(c),
+        Command::Ssh(c) => ssh::run(c),
         Command::Serve(a) => serve::run(a),
         Command::Path => {
             print_stdout(format!("{}\n", ca::ferrica_path()?.display()).as_bytes())?;

@@ -17,6 +17,7 @@ mod keys;
 mod passwords;
 mod seeds;
 mod serve;
+mod ssh;
 mod step_compat;
 mod toolbox;
 mod x5c;

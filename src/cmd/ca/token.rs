@@ -104,6 +104,19 @@ pub fn mint(
     nbf: time::OffsetDateTime,
     exp: time::OffsetDateTime,
 ) -> Result<String> {
+    mint_with(key, aud, subject, sans, sha, (nbf, exp), Map::new())
+}
+
+/// [`mint`] with more claims (step's `step.ssh` for SSH tokens).
+pub fn mint_with(
+    key: &TokenKey,
+    aud: &str,
+    subject: &str,
+    sans: Option<Vec<String>>,
+    sha: Option<&str>,
+    (nbf, exp): (time::OffsetDateTime, time::OffsetDateTime),
+    extra: Map<String, Value>,
+) -> Result<String> {
     let alg = Alg::parse(key.key.jwk.alg.as_deref().unwrap_or(key.key.jwk.default_alg()?))?;
     // step-ca wants X5C tokens addressed to `<endpoint>#x5c/<provisioner>`; ferrica takes either.
     let aud = match &key.x5c {
@@ -124,6 +137,7 @@ pub fn mint(
     claims.insert("iat".into(), json!(now().unix_timestamp()));
     claims.insert("nbf".into(), json!(nbf.unix_timestamp()));
     claims.insert("exp".into(), json!(exp.unix_timestamp()));
+    claims.extend(extra);
     let mut header = Map::new();
     header.insert("typ".into(), json!("JWT"));
     match &key.x5c {

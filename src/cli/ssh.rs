@@ -1,0 +1,122 @@
+//! `ferrica ssh ...`: SSH user and host certificates, in step's grammar.
+
+use clap::{Args, Subcommand};
+
+use super::{EXIT_CODES, KeyTypeArgs};
+
+/// `ssh` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SshCommand {
+    /// Get an SSH certificate: make a key pair (or, with --sign, take a public key) and have the CA sign it.
+    /// Writes KEY_FILE, KEY_FILE.pub and KEY_FILE-cert.pub.
+    #[command(after_long_help = SSH_CERTIFICATE_HELP)]
+    Certificate(Box<SshCertificateArgs>),
+    /// Show an SSH certificate as `ssh-keygen -L` does (`--format json` for scripts).
+    Inspect(SshInspectArgs),
+    /// Print the SHA256 fingerprint of an SSH public key or of a certificate's key.
+    Fingerprint(SshFingerprintArgs),
+}
+
+const SSH_CERTIFICATE_HELP: &str = "\
+Online (default), a token for /ssh/sign is minted with --provisioner (its password from
+--provisioner-password-file) unless --token is given. With --offline the CA keys in ca.json sign directly; their
+password comes from --ca-password-file, else ca.json's \"password\".
+
+Principals default to KEY_ID for a host, and for a user to KEY_ID's local part and KEY_ID (alice, alice@lab.test).
+Lifetimes follow the provisioner's claims (user: default 16h, at most 24h; host: 30 days).
+
+EXAMPLES:
+  $ ferrica ssh certificate alice@lab.test id_ecdsa --provisioner ci@lab.test --provisioner-password-file pw
+  $ ferrica ssh certificate web.lab.test ssh_host_ecdsa_key.pub --host --sign --offline --ca-password-file pw
+";
+
+/// `ssh certificate` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshCertificateArgs {
+    /// The key id (a user's email or name, a host's name); the default principal.
+    pub key_id: String,
+    /// The private key to write (or, with --sign, the public key to sign).
+    pub key_file: String,
+    /// A host certificate (default: user).
+    #[arg(long)]
+    pub host: bool,
+    /// A principal (user or host name) the certificate is valid for (repeatable).
+    #[arg(long, short = 'n', value_name = "NAME")]
+    pub principal: Vec<String>,
+    /// Sign the existing public key KEY_FILE instead of making a key pair.
+    #[arg(long)]
+    pub sign: bool,
+    /// Start of validity: RFC 3339 or a duration from now (`-5m`).
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub not_before: Option<String>,
+    /// End of validity: RFC 3339 or a duration from now (`8h`).
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub not_after: Option<String>,
+    /// The JWK provisioner that vouches for the request (default: the only one that signs SSH).
+    #[arg(long, visible_alias = "issuer", value_name = "NAME")]
+    pub provisioner: Option<String>,
+    /// File with the provisioner key password (`-` = stdin).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FERRICA_PROVISIONER_PASSWORD_FILE",
+        hide_env_values = true
+    )]
+    pub provisioner_password_file: Option<String>,
+    /// A token from `ferrica ca token --ssh` instead of --provisioner.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// File with the password that encrypts the new private key (`-` = stdin).
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
+    /// Leave the new private key unencrypted (with --insecure).
+    #[arg(long, requires = "insecure")]
+    pub no_password: bool,
+    /// Allow --no-password.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Key type of the new key pair.
+    #[command(flatten)]
+    pub key_type: KeyTypeArgs,
+    /// Sign with the CA keys named in ca.json instead of asking the CA.
+    #[arg(long)]
+    pub offline: bool,
+    /// The CA configuration, for --offline (default: $FERRICA_PATH/config/ca.json).
+    #[arg(long, value_name = "FILE")]
+    pub ca_config: Option<String>,
+    /// With --offline: file with the SSH CA key's password (default: ca.json's "password").
+    #[arg(long, value_name = "FILE", env = "FERRICA_CA_PASSWORD_FILE", hide_env_values = true)]
+    pub ca_password_file: Option<String>,
+    /// The CA URL (default: defaults.json's ca-url).
+    #[arg(long, env = "FERRICA_CA_URL", value_name = "URL")]
+    pub ca_url: Option<String>,
+    /// The root the CA's TLS certificate must chain to (default: defaults.json's root).
+    #[arg(long, env = "FERRICA_ROOT", value_name = "FILE")]
+    pub root: Option<String>,
+    /// Do not add the key and certificate to the ssh-agent at $SSH_AUTH_SOCK.
+    #[arg(long)]
+    pub no_agent: bool,
+    /// Replace existing files.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `ssh inspect` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshInspectArgs {
+    /// The certificate (`-cert.pub`; `-` = stdin).
+    pub crt_file: String,
+    /// `text` (as `ssh-keygen -L`) or `json`.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+}
+
+/// `ssh fingerprint` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshFingerprintArgs {
+    /// A public key (`.pub`) or certificate (`-cert.pub`); `-` = stdin.
+    pub file: String,
+}

@@ -1,0 +1,363 @@
+//! SSH certificates judged by OpenSSH: `sshd` on 127.0.0.1 trusts ferrica's user CA (TrustedUserCAKeys) and
+//! presents a host certificate from its host CA; `ssh` logs in with StrictHostKeyChecking and an
+//! `@cert-authority` known_hosts line. `ssh-keygen -L` reads what ferrica writes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::common::*;
+use crate::serve::init_pki_with;
+
+/// An sshd for one test; killed on drop.
+pub(crate) struct Sshd {
+    child: Child,
+    pub(crate) port: u16,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sshd_binary() -> PathBuf {
+    let p = PathBuf::from("/usr/sbin/sshd");
+    assert!(
+        p.exists(),
+        "sshd is required (openssh-server): bash scripts/install-test-deps.sh"
+    );
+    p
+}
+
+pub(crate) fn user() -> String {
+    String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Starts sshd with the host key and certificate `host` (`host`, `host-cert.pub`), trusting `user_ca` (a .pub), and
+/// `extra` config lines.
+pub(crate) fn start_sshd(dir: &Path, host: &str, user_ca: &str, extra: &[String]) -> Sshd {
+    // As root, sshd needs its privilege-separation directory.
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let port = free_port();
+    let abs = |f: &str| dir.join(f).display().to_string();
+    let mut config = vec![
+        format!("Port {port}"),
+        "ListenAddress 127.0.0.1".into(),
+        format!("HostKey {}", abs(host)),
+        format!("HostCertificate {}", abs(&format!("{host}-cert.pub"))),
+        format!("TrustedUserCAKeys {}", abs(user_ca)),
+        "AuthorizedKeysFile none".into(),
+        "PasswordAuthentication no".into(),
+        "KbdInteractiveAuthentication no".into(),
+        "PubkeyAuthentication yes".into(),
+        "PermitRootLogin prohibit-password".into(),
+        "UsePAM no".into(),
+        "StrictModes no".into(),
+        format!("PidFile {}", abs("sshd.pid")),
+        "LogLevel VERBOSE".into(),
+    ];
+    config.extend(extra.iter().cloned());
+    std::fs::write(dir.join("sshd_config"), config.join("\n") + "\n").unwrap();
+    let check = Command::new(sshd_binary())
+        .args(["-t", "-f"])
+        .arg(dir.join("sshd_config"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "sshd -t: {}", stderr_of(&check));
+    let child = Command::new(sshd_binary())
+        .args(["-D", "-e", "-f"])
+        .arg(dir.join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let sshd = Sshd { child, port };
+    wait_for_port(port, "sshd");
+    sshd
+}
+
+/// `ssh` as `user` with `key` (and its `-cert.pub` if `cert`), trusting host certificates from `host_ca` only.
+pub(crate) fn ssh_login(dir: &Path, sshd: &Sshd, key: &str, cert: Option<&str>, host_ca: &str) -> std::process::Output {
+    let ca = std::fs::read_to_string(dir.join(host_ca)).unwrap();
+    std::fs::write(dir.join("known_hosts"), format!("@cert-authority * {ca}")).unwrap();
+    let mut c = Command::new("ssh");
+    c.current_dir(dir)
+        .args(["-F", "/dev/null", "-p", &sshd.port.to_string(), "-i", key])
+        .args([
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "BatchMode=yes",
+        ])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "UserKnownHostsFile=known_hosts",
+        ])
+        .args(["-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10"])
+        .args(["-o", "LogLevel=ERROR"]);
+    match cert {
+        Some(crt) => c.args(["-o", &format!("CertificateFile={crt}")]),
+        None => c.args(["-o", "CertificateFile=/dev/null"]),
+    };
+    c.arg(format!("{}@127.0.0.1", user()))
+        .arg("echo logged-in-as-$(id -un)")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn offline_cert(dir: &Path, args: &[&str]) -> std::process::Output {
+    ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args(["ssh", "certificate"])
+        .args(args)
+        .args(["--offline", "--ca-password-file", "pw"])
+        .output()
+        .unwrap()
+}
+
+/// What `ssh-keygen -L` says, as (field, value) lines, principals and extensions gathered.
+fn keygen_list(dir: &Path, crt: &str) -> serde_json::Value {
+    let out = tool(dir, "ssh-keygen", &["-L", "-f", crt]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut v = serde_json::json!({"principals": [], "extensions": []});
+    let mut section = "";
+    for line in text.lines().skip(1) {
+        let t = line.trim();
+        if let Some((k, val)) = t.split_once(": ").or_else(|| t.strip_suffix(':').map(|k| (k, "")))
+            && line.starts_with("        ")
+            && !line.starts_with("                ")
+        {
+            section = match k {
+                "Principals" => "principals",
+                "Extensions" => "extensions",
+                _ => "",
+            };
+            v[k] = serde_json::json!(val);
+            continue;
+        }
+        if !section.is_empty() && !t.is_empty() && t != "(none)" {
+            v[section].as_array_mut().unwrap().push(serde_json::json!(t));
+        }
+    }
+    v
+}
+
+#[test]
+fn sshd_accepts_ferricas_user_and_host_certificates_and_refuses_the_rest() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki_with(dir, &["--ssh"]);
+    let me = user();
+    // A host certificate for the address ssh connects to, and a user certificate for this user.
+    let out = offline_cert(
+        dir,
+        &[
+            "localhost",
+            "host_key",
+            "--host",
+            "--principal",
+            "127.0.0.1",
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = offline_cert(
+        dir,
+        &[
+            &format!("{me}@lab.test"),
+            "id_user",
+            "--principal",
+            &me,
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let sshd = start_sshd(dir, "host_key", "pki/certs/ssh_user_ca_key.pub", &[]);
+    let host_ca = "pki/certs/ssh_host_ca_key.pub";
+
+    let ok = ssh_login(dir, &sshd, "id_user", Some("id_user-cert.pub"), host_ca);
+    assert!(
+        ok.status.success(),
+        "{}\nsshd: {}",
+        stderr_of(&ok),
+        std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+    );
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), format!("logged-in-as-{me}"));
+
+    // The plain key without its certificate.
+    assert!(!ssh_login(dir, &sshd, "id_user", None, host_ca).status.success());
+    // A certificate for another principal.
+    let out = offline_cert(dir, &["bob@lab.test", "id_bob", "--no-password", "--insecure"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        !ssh_login(dir, &sshd, "id_bob", Some("id_bob-cert.pub"), host_ca)
+            .status
+            .success()
+    );
+    // A certificate not valid yet.
+    let out = offline_cert(
+        dir,
+        &[
+            "later@lab.test",
+            "id_later",
+            "--principal",
+            &me,
+            "--not-before",
+            "2h",
+            "--not-after",
+            "4h",
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        !ssh_login(dir, &sshd, "id_later", Some("id_later-cert.pub"), host_ca)
+            .status
+            .success()
+    );
+    // An expired one from the same CA key (signed by ssh-keygen: ferrica refuses to issue it).
+    openssl_ok(
+        dir,
+        &[
+            "pkey",
+            "-in",
+            "pki/secrets/ssh_user_ca_key",
+            "-passin",
+            "file:pw",
+            "-out",
+            "user_ca.pem",
+        ],
+    );
+    std::fs::set_permissions(
+        dir.join("user_ca.pem"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::copy(dir.join("id_user.pub"), dir.join("id_old.pub")).unwrap();
+    let out = tool(
+        dir,
+        "ssh-keygen",
+        &[
+            "-s",
+            "user_ca.pem",
+            "-I",
+            "old",
+            "-n",
+            &me,
+            "-V",
+            "20200101:20200102",
+            "id_old.pub",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        !ssh_login(dir, &sshd, "id_user", Some("id_old-cert.pub"), host_ca)
+            .status
+            .success()
+    );
+    // A host certificate from another CA is not trusted (StrictHostKeyChecking): the user CA is no host CA.
+    assert!(
+        !ssh_login(
+            dir,
+            &sshd,
+            "id_user",
+            Some("id_user-cert.pub"),
+            "pki/certs/ssh_user_ca_key.pub"
+        )
+        .status
+        .success()
+    );
+
+    // ssh-keygen -L and ferrica ssh inspect agree.
+    let k = keygen_list(dir, "id_user-cert.pub");
+    let out = ferrica(dir)
+        .args(["ssh", "inspect", "id_user-cert.pub", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(k["Key ID"], format!("\"{}\"", f["keyID"].as_str().unwrap()));
+    assert_eq!(k["Serial"], f["serial"]);
+    assert_eq!(k["principals"], f["principals"]);
+    assert_eq!(k["extensions"], f["extensions"]);
+    assert!(k["Type"].as_str().unwrap().contains("user certificate"), "{k}");
+    assert!(
+        k["Signing CA"]
+            .as_str()
+            .unwrap()
+            .contains(f["signingCA"]["fingerprint"].as_str().unwrap()),
+        "{k} {f}"
+    );
+    let host = keygen_list(dir, "host_key-cert.pub");
+    assert!(host["Type"].as_str().unwrap().contains("host certificate"), "{host}");
+    assert_eq!(host["principals"], serde_json::json!(["127.0.0.1"]));
+    assert_eq!(host["extensions"], serde_json::json!([]));
+}
+
+#[test]
+fn bad_ssh_input_is_refused_clearly_and_nothing_is_issued() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki_with(dir, &["--ssh"]);
+    // A malformed public key, a DSA key, a 1024-bit RSA key.
+    std::fs::write(dir.join("junk.pub"), "ssh-ed25519 not-base64!!\n").unwrap();
+    assert_clean_error(&offline_cert(dir, &["a", "junk.pub", "--sign"]), 3, "junk.pub");
+    let out = tool(
+        dir,
+        "ssh-keygen",
+        &["-q", "-t", "rsa", "-b", "1024", "-N", "", "-f", "weak"],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_clean_error(&offline_cert(dir, &["a", "weak.pub", "--sign"]), 3, "at least 2048");
+    std::fs::write(
+        dir.join("dsa.pub"),
+        "ssh-dss AAAAB3NzaC1kc3MAAACBAPLNoS5nsXiBQ5K4O0M9YaUVk1y8F6ZKwVtL8g6XhIGWE1YqaN0UGdoErNTnE7dUbkqD5qV0v3XzHEdBfYZL8eXbO5hrVQ== x\n",
+    )
+    .unwrap();
+    let out = offline_cert(dir, &["a", "dsa.pub", "--sign"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(!dir.join("weak-cert.pub").exists() && !dir.join("dsa-cert.pub").exists());
+    // A principal outside the provisioner's SSH policy.
+    let cfg = dir.join("pki/config/ca.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    v["authority"]["provisioners"][0]["policy"] =
+        serde_json::json!({"ssh": {"user": {"allow": {"principal": ["alice"]}}}});
+    std::fs::write(&cfg, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    assert_clean_error(
+        &offline_cert(dir, &["mallory", "id_m", "--no-password", "--insecure"]),
+        4,
+        "principal \"mallory\" is not allowed",
+    );
+    assert!(!dir.join("id_m").exists() && !dir.join("id_m-cert.pub").exists());
+    // A lifetime over the maximum.
+    assert_clean_error(
+        &offline_cert(
+            dir,
+            &["alice", "id_a", "--not-after", "48h", "--no-password", "--insecure"],
+        ),
+        4,
+        "more than the provisioner's maximum",
+    );
+    // A CA without SSH keys.
+    let d2 = tempfile::tempdir().unwrap();
+    init_pki_with(d2.path(), &[]);
+    assert_clean_error(
+        &offline_cert(d2.path(), &["alice", "id_a", "--no-password", "--insecure"]),
+        3,
+        "signs SSH",
+    );
+}
