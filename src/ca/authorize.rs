@@ -60,6 +60,8 @@ pub struct Authorized {
     pub token_id: String,
     /// The token's exp (unix seconds): the used-token record may be dropped after it.
     pub token_exp: i64,
+    /// step's `step` claim (`step.ssh` in SSH tokens), if any.
+    pub step: Option<Value>,
 }
 
 /// The audiences a `/sign` token may carry: `https://<dns>[:port]/1.0/sign` and `.../sign`, optionally with the
@@ -167,6 +169,7 @@ pub fn authorize_token(
         entry: entry.clone(),
         token_id: format!("{iss}:{jti}"),
         token_exp: exp,
+        step: claims.get("step").cloned(),
     })
 }
 
@@ -699,6 +702,7 @@ mod tests {
             entry: entry.as_object().unwrap().clone(),
             token_id: "p:j".into(),
             token_exp: 0,
+            step: None,
         }
     }
 

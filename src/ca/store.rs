@@ -27,6 +27,8 @@ const ACME_ACCOUNT_ORDERS: TableDefinition<&str, i64> = TableDefinition::new("ac
 const ACME_AUTHZ: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_authz");
 const ACME_CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_certs");
 const ACME_EAB_BOUND: TableDefinition<&str, &str> = TableDefinition::new("acme_eab_bound");
+const SSH_CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("ssh_certs");
+const SSH_REVOKED: TableDefinition<&str, &[u8]> = TableDefinition::new("revoked_ssh_certs");
 
 /// Store failures.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -90,6 +92,43 @@ pub struct Revocation {
     pub reason: String,
     /// When, unix seconds.
     pub revoked_at: i64,
+}
+
+/// An issued SSH certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshIssued {
+    /// Serial, decimal (a u64).
+    pub serial: String,
+    /// `user` or `host`.
+    pub cert_type: String,
+    /// The key id.
+    pub key_id: String,
+    /// The principals.
+    pub principals: Vec<String>,
+    /// validAfter, unix seconds.
+    pub valid_after: u64,
+    /// validBefore, unix seconds.
+    pub valid_before: u64,
+    /// The provisioner that authorized it.
+    pub provisioner: String,
+    /// The certificate in OpenSSH wire encoding (base64 in the stored JSON).
+    #[serde(with = "b64")]
+    pub cert: Vec<u8>,
+}
+
+/// What the SSH CA remembers: issued certificates (serials unique, each paid for by a token used once) and
+/// revocations, from which the KRL is made. One call per atomic operation, as for [`Store`].
+pub trait SshStore: Send + Sync {
+    /// Marks the token used (when `jti` is given) and records the certificate, atomically.
+    fn record_ssh(&self, jti: Option<(&str, i64)>, cert: &SshIssued) -> Result<(), StoreError>;
+    /// An issued SSH certificate by serial.
+    fn ssh_certificate(&self, serial: &str) -> Result<Option<SshIssued>, StoreError>;
+    /// Every issued SSH certificate (for `/ssh/hosts`).
+    fn ssh_certificates(&self) -> Result<Vec<SshIssued>, StoreError>;
+    /// Records a revocation; fails if the serial is already revoked.
+    fn revoke_ssh(&self, r: &Revocation) -> Result<(), StoreError>;
+    /// Every SSH revocation.
+    fn ssh_revocations(&self) -> Result<Vec<Revocation>, StoreError>;
 }
 
 /// The CA's persistent state.
@@ -273,6 +312,8 @@ enum WriteOp {
     Token(String, i64),
     Revoke(Revocation),
     CrlNumber,
+    SshIssued(Option<(String, i64)>, SshIssued),
+    SshRevoke(Revocation),
 }
 
 /// Most writes in one transaction.
@@ -307,6 +348,8 @@ impl RedbStore {
             tx.open_table(ACME_AUTHZ).map_err(db_err)?;
             tx.open_table(ACME_CERTS).map_err(db_err)?;
             tx.open_table(ACME_EAB_BOUND).map_err(db_err)?;
+            tx.open_table(SSH_CERTS).map_err(db_err)?;
+            tx.open_table(SSH_REVOKED).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
         let db = Arc::new(db);
@@ -389,6 +432,8 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
         let mut revoked = tx.open_table(REVOKED).map_err(db_err)?;
         let mut used = tx.open_table(USED_OTT).map_err(db_err)?;
         let mut meta = tx.open_table(META).map_err(db_err)?;
+        let mut ssh_certs = tx.open_table(SSH_CERTS).map_err(db_err)?;
+        let mut ssh_revoked = tx.open_table(SSH_REVOKED).map_err(db_err)?;
         for w in batch {
             let r = match &w.op {
                 WriteOp::Certificate(c) => {
@@ -433,6 +478,35 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
                     let n = meta.get("crl_number").map_err(db_err)?.map_or(0, |v| v.value()) + 1;
                     meta.insert("crl_number", n).map_err(db_err)?;
                     Ok(n)
+                }
+                WriteOp::SshIssued(token, c) => {
+                    let reused = match token {
+                        Some((jti, _)) => used.get(jti.as_str()).map_err(db_err)?.is_some(),
+                        None => false,
+                    };
+                    if reused {
+                        Err(StoreError::TokenReused)
+                    } else if ssh_certs.get(c.serial.as_str()).map_err(db_err)?.is_some() {
+                        Err(StoreError::DuplicateSerial(c.serial.clone()))
+                    } else {
+                        if let Some((jti, expires)) = token {
+                            used.insert(jti.as_str(), *expires).map_err(db_err)?;
+                        }
+                        let value = serde_json::to_vec(c).map_err(db_err)?;
+                        ssh_certs.insert(c.serial.as_str(), value.as_slice()).map_err(db_err)?;
+                        Ok(0)
+                    }
+                }
+                WriteOp::SshRevoke(r) => {
+                    if ssh_revoked.get(r.serial.as_str()).map_err(db_err)?.is_some() {
+                        Err(StoreError::AlreadyRevoked(r.serial.clone()))
+                    } else {
+                        let value = serde_json::to_vec(r).map_err(db_err)?;
+                        ssh_revoked
+                            .insert(r.serial.as_str(), value.as_slice())
+                            .map_err(db_err)?;
+                        Ok(0)
+                    }
                 }
             };
             results.push(r);
@@ -506,6 +580,48 @@ impl Store for RedbStore {
 
     fn next_crl_number(&self) -> Result<u64, StoreError> {
         self.write(WriteOp::CrlNumber)
+    }
+}
+
+impl SshStore for RedbStore {
+    fn record_ssh(&self, jti: Option<(&str, i64)>, cert: &SshIssued) -> Result<(), StoreError> {
+        self.write(WriteOp::SshIssued(jti.map(|(j, e)| (j.to_string(), e)), cert.clone()))
+            .map(drop)
+    }
+
+    fn ssh_certificate(&self, serial: &str) -> Result<Option<SshIssued>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(SSH_CERTS).map_err(db_err)?;
+        match t.get(serial).map_err(db_err)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(db_err)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn ssh_certificates(&self) -> Result<Vec<SshIssued>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(SSH_CERTS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            out.push(serde_json::from_slice(v.value()).map_err(db_err)?);
+        }
+        Ok(out)
+    }
+
+    fn revoke_ssh(&self, r: &Revocation) -> Result<(), StoreError> {
+        self.write(WriteOp::SshRevoke(r.clone())).map(drop)
+    }
+
+    fn ssh_revocations(&self) -> Result<Vec<Revocation>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(SSH_REVOKED).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            out.push(serde_json::from_slice(v.value()).map_err(db_err)?);
+        }
+        Ok(out)
     }
 }
 

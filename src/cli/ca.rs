@@ -535,6 +535,15 @@ pub struct TokenArgs {
     /// A rekey token.
     #[arg(long)]
     pub rekey: bool,
+    /// An SSH token (for /ssh/sign, or with --revoke /ssh/revoke), with step's `step.ssh` claims.
+    #[arg(long)]
+    pub ssh: bool,
+    /// With --ssh: for a host certificate (default: user).
+    #[arg(long, requires = "ssh")]
+    pub host: bool,
+    /// With --ssh: a principal the certificate may carry (repeatable; default: the subject).
+    #[arg(long, short = 'n', value_name = "NAME", requires = "ssh")]
+    pub principal: Vec<String>,
     /// Write the token here instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output_file: Option<String>,

@@ -79,6 +79,22 @@ pub struct ServeArgs {
     /// The URL clients reach this CA at, when it sits behind a proxy (ACME URLs and the JWS url check use it).
     #[arg(long, value_name = "URL")]
     pub external_url: Option<String>,
+    /// File with the password of ca.json's ssh.hostKey (default: the intermediate key's password).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FERRICA_SSH_HOST_PASSWORD_FILE",
+        hide_env_values = true
+    )]
+    pub ssh_host_password_file: Option<String>,
+    /// File with the password of ca.json's ssh.userKey (default: the intermediate key's password).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FERRICA_SSH_USER_PASSWORD_FILE",
+        hide_env_values = true
+    )]
+    pub ssh_user_password_file: Option<String>,
     /// step-ca's flags that have no meaning here yet: accepted by name so that the error says why (see `run`).
     #[command(flatten)]
     pub step_ca: StepCaFlags,
@@ -91,12 +107,6 @@ pub struct StepCaFlags {
     /// step-ca: the password of the intermediate key in RA mode (ferrica has no RA mode).
     #[arg(long, value_name = "FILE", hide = true)]
     pub issuer_password_file: Option<String>,
-    /// step-ca: the SSH host CA key's password (ferrica has no SSH CA yet).
-    #[arg(long, value_name = "FILE", hide = true)]
-    pub ssh_host_password_file: Option<String>,
-    /// step-ca: the SSH user CA key's password (ferrica has no SSH CA yet).
-    #[arg(long, value_name = "FILE", hide = true)]
-    pub ssh_user_password_file: Option<String>,
     /// step-ca: a registration token for linked (hosted) CAs.
     #[arg(long, value_name = "TOKEN", hide = true)]
     pub token: Option<String>,
@@ -113,16 +123,6 @@ impl StepCaFlags {
                 self.issuer_password_file.is_some(),
                 "--issuer-password-file",
                 "ferrica has no registration-authority mode",
-            ),
-            (
-                self.ssh_host_password_file.is_some(),
-                "--ssh-host-password-file",
-                "ferrica has no SSH CA yet",
-            ),
-            (
-                self.ssh_user_password_file.is_some(),
-                "--ssh-user-password-file",
-                "ferrica has no SSH CA yet",
             ),
             (self.token.is_some(), "--token", "ferrica does not link to a hosted CA"),
             (

@@ -15,6 +15,66 @@ pub enum SshCommand {
     Inspect(SshInspectArgs),
     /// Print the SHA256 fingerprint of an SSH public key or of a certificate's key.
     Fingerprint(SshFingerprintArgs),
+    /// Revoke an SSH certificate by serial: it is listed in the CA's KRL (`ssh krl`) and cannot renew.
+    Revoke(SshRevokeArgs),
+    /// Download the CA's KRL (OpenSSH's key revocation list) for sshd's RevokedKeys.
+    Krl(SshKrlArgs),
+}
+
+/// Where the CA is (`ssh` client commands).
+#[derive(Debug, Args)]
+pub struct SshCaArgs {
+    /// The CA URL (default: defaults.json's ca-url).
+    #[arg(long, env = "FERRICA_CA_URL", value_name = "URL")]
+    pub ca_url: Option<String>,
+    /// The root the CA's TLS certificate must chain to (default: defaults.json's root).
+    #[arg(long, env = "FERRICA_ROOT", value_name = "FILE")]
+    pub root: Option<String>,
+}
+
+/// `ssh revoke` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshRevokeArgs {
+    /// The certificate's serial (decimal, as `ssh-keygen -L` shows it).
+    pub serial: String,
+    /// A revocation token from `ferrica ca token SERIAL --ssh --revoke` instead of --provisioner.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// The JWK provisioner to mint the token with.
+    #[arg(long, visible_alias = "issuer", value_name = "NAME")]
+    pub provisioner: Option<String>,
+    /// File with the provisioner key password (`-` = stdin).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "FERRICA_PROVISIONER_PASSWORD_FILE",
+        hide_env_values = true
+    )]
+    pub provisioner_password_file: Option<String>,
+    /// Why (free text).
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// RFC 5280 reason code (0-10).
+    #[arg(long = "reasonCode", visible_alias = "reason-code", default_value_t = 0)]
+    pub reason_code: u8,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: SshCaArgs,
+}
+
+/// `ssh krl` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshKrlArgs {
+    /// Where to write the KRL (`-` = stdout).
+    pub file: String,
+    /// Replace FILE.
+    #[arg(short, long)]
+    pub force: bool,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: SshCaArgs,
 }
 
 const SSH_CERTIFICATE_HELP: &str = "\

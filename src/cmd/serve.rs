@@ -56,6 +56,7 @@ pub fn run(a: ServeArgs) -> Result<u8> {
     } else {
         None
     };
+    let ssh_fallback = pw.clone();
     let intermediate_key = crate::cmd::certificate::parse_key(&key_data, pw, &config.key, "--password-file")?;
     let store: Arc<RedbStore> = match &config.db {
         Some(db) => {
@@ -103,6 +104,34 @@ pub fn run(a: ServeArgs) -> Result<u8> {
     )
     .map_err(|e| UserError::input(format!("{crt} / {key}: {e}")))?;
     ca.federated_pem = federated_pem;
+    // The SSH CA keys (`ca init --ssh`), with their own password files or the intermediate's password.
+    let config = ca.config();
+    for (which, file, flag, env) in [
+        (
+            "userKey",
+            &a.ssh_user_password_file,
+            "--ssh-user-password-file",
+            "FERRICA_SSH_USER_PASSWORD_FILE",
+        ),
+        (
+            "hostKey",
+            &a.ssh_host_password_file,
+            "--ssh-host-password-file",
+            "FERRICA_SSH_HOST_PASSWORD_FILE",
+        ),
+    ] {
+        let source = crate::cmd::ssh::SshKeyPassword {
+            file: file.clone(),
+            flag,
+            env,
+            fallback: ssh_fallback.as_deref().map(|p| &p[..]),
+        };
+        let key = crate::cmd::ssh::load_ssh_ca(&config, which, &source)?;
+        match which {
+            "userKey" => ca.ssh_user = key,
+            _ => ca.ssh_host = key,
+        }
+    }
     ca.acme.http_port = a.acme_http_port;
     ca.acme.tls_port = a.acme_tls_port;
     ca.acme.external_url = a.external_url.clone();

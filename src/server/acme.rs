@@ -882,6 +882,7 @@ fn check_policy(prov: &Map<String, Value>, name: &str, ids: &[Identifier]) -> Re
         entry: prov.clone(),
         token_id: String::new(),
         token_exp: 0,
+        step: None,
     };
     let mut bad = Vec::new();
     for id in ids {

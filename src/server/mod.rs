@@ -6,6 +6,7 @@
 //! built yet.
 
 pub mod acme;
+pub mod ssh;
 pub mod tls;
 pub mod x509;
 
@@ -23,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::ca::authorize::AuthError;
 use crate::ca::config::CaConfig;
-use crate::ca::store::{AcmeStore, Store};
+use crate::ca::store::{AcmeStore, SshStore, Store};
 use crate::pki::issue::CaIssuer;
 
 /// Request bodies over this get 413.
@@ -58,6 +59,12 @@ pub struct Ca {
     pub store: Arc<dyn Store>,
     /// The ACME records (the same database as `store`).
     pub acme_store: Arc<dyn AcmeStore>,
+    /// The SSH records (the same database).
+    pub ssh_store: Arc<dyn SshStore>,
+    /// Signs SSH user certificates (ca.json's `ssh.userKey`), if the CA has one.
+    pub ssh_user: Option<crate::ssh::cert::SshCa>,
+    /// Signs SSH host certificates (`ssh.hostKey`).
+    pub ssh_host: Option<crate::ssh::cert::SshCa>,
     /// Where ACME validation connects (ports, resolver) and the external URL.
     pub acme: acme::validate::Settings,
     /// Bounds the challenge validations running at once.
@@ -93,6 +100,9 @@ impl Ca {
             intermediate_der,
             issuer,
             acme_store: store.clone(),
+            ssh_store: store.clone(),
+            ssh_user: None,
+            ssh_host: None,
             store,
             acme: acme::validate::Settings::standard(),
             acme_validations: Arc::new(tokio::sync::Semaphore::new(acme::validate::MAX_CONCURRENT)),
@@ -254,6 +264,8 @@ pub fn app(ca: Arc<Ca>) -> Router {
     Router::new()
         .merge(api())
         .nest("/1.0", api())
+        .merge(ssh::routes())
+        .nest("/1.0", ssh::routes())
         .nest("/acme", acme::routes())
         .nest("/2.0/acme", acme::routes())
         .fallback(|| async { ApiError::new(404, "not found") })

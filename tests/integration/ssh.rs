@@ -361,3 +361,244 @@ fn bad_ssh_input_is_refused_clearly_and_nothing_is_issued() {
         "signs SSH",
     );
 }
+
+fn online(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
+    ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args(args)
+        .args(["--ca-url", url, "--root", "pki/certs/root_ca.crt"])
+        .output()
+        .unwrap()
+}
+
+fn serial_of(dir: &Path, crt: &str) -> String {
+    let out = ferrica(dir)
+        .args(["ssh", "inspect", crt, "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["serial"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_online_ca_signs_over_ssh_sign_and_a_revocation_reaches_sshd_through_the_krl() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki_with(dir, &["--ssh"]);
+    let server = crate::serve::start(dir);
+    let url = server.url.clone();
+    let me = user();
+    // A user certificate with the provisioner's password; a host certificate with a token minted first.
+    let out = online(
+        dir,
+        &url,
+        &[
+            "ssh",
+            "certificate",
+            &format!("{me}@lab.test"),
+            "id_user",
+            "--principal",
+            &me,
+            "--provisioner-password-file",
+            "pw",
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let token = online(
+        dir,
+        &url,
+        &[
+            "ca",
+            "token",
+            "localhost",
+            "--ssh",
+            "--host",
+            "-n",
+            "127.0.0.1",
+            "--password-file",
+            "pw",
+        ],
+    );
+    assert!(token.status.success(), "{}", stderr_of(&token));
+    let token = String::from_utf8(token.stdout).unwrap();
+    let out = online(
+        dir,
+        &url,
+        &[
+            "ssh",
+            "certificate",
+            "localhost",
+            "host_key",
+            "--host",
+            "--token",
+            token.trim(),
+            "--principal",
+            "127.0.0.1",
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // The token was used once.
+    let again = online(
+        dir,
+        &url,
+        &[
+            "ssh",
+            "certificate",
+            "localhost",
+            "host2",
+            "--host",
+            "--token",
+            token.trim(),
+            "-n",
+            "127.0.0.1",
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert_clean_error(&again, 4, "token already used");
+    // /ssh/roots has both CA keys in step-ca's shape (base64 wire encoding).
+    let (code, body) = crate::serve::curl(dir, &[&format!("{url}/ssh/roots")]);
+    assert_eq!(code, 200, "{body}");
+    let roots: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let user_ca = std::fs::read_to_string(dir.join("pki/certs/ssh_user_ca_key.pub")).unwrap();
+    assert!(user_ca.contains(roots["userKey"][0].as_str().unwrap()), "{body}");
+
+    // sshd with the CA's KRL as RevokedKeys: the user logs in until the certificate is revoked.
+    let out = online(dir, &url, &["ssh", "krl", "revoked.krl"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let sshd = start_sshd(
+        dir,
+        "host_key",
+        "pki/certs/ssh_user_ca_key.pub",
+        &[format!("RevokedKeys {}", dir.join("revoked.krl").display())],
+    );
+    let host_ca = "pki/certs/ssh_host_ca_key.pub";
+    let ok = ssh_login(dir, &sshd, "id_user", Some("id_user-cert.pub"), host_ca);
+    assert!(ok.status.success(), "{}", stderr_of(&ok));
+    let serial = serial_of(dir, "id_user-cert.pub");
+    let out = online(
+        dir,
+        &url,
+        &[
+            "ssh",
+            "revoke",
+            &serial,
+            "--provisioner-password-file",
+            "pw",
+            "--reason",
+            "left",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_clean_error(
+        &online(
+            dir,
+            &url,
+            &["ssh", "revoke", &serial, "--provisioner-password-file", "pw"],
+        ),
+        4,
+        "already revoked",
+    );
+    let out = online(dir, &url, &["ssh", "krl", "revoked.krl", "--force"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let q = tool(
+        dir,
+        "ssh-keygen",
+        &["-Q", "-f", "revoked.krl", "id_user-cert.pub", "host_key-cert.pub"],
+    );
+    let shown = String::from_utf8_lossy(&q.stdout);
+    assert!(
+        shown.contains("id_user-cert.pub (id_user-cert.pub): REVOKED"),
+        "{shown}"
+    );
+    assert!(shown.contains("host_key-cert.pub (host_key-cert.pub): ok"), "{shown}");
+    let refused = ssh_login(dir, &sshd, "id_user", Some("id_user-cert.pub"), host_ca);
+    assert!(!refused.status.success(), "a revoked certificate logged in");
+    // A new certificate for the same user works again (the KRL lists serials, not keys).
+    let out = online(
+        dir,
+        &url,
+        &[
+            "ssh",
+            "certificate",
+            &format!("{me}@lab.test"),
+            "id_new",
+            "--principal",
+            &me,
+            "--provisioner-password-file",
+            "pw",
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        ssh_login(dir, &sshd, "id_new", Some("id_new-cert.pub"), host_ca)
+            .status
+            .success()
+    );
+
+    // /ssh/hosts and /ssh/check-host know the host.
+    let (_, body) = crate::serve::curl(dir, &[&format!("{url}/ssh/hosts")]);
+    assert!(body.contains("\"hostname\":\"127.0.0.1\""), "{body}");
+    let (_, body) = crate::serve::curl(
+        dir,
+        &[
+            "-d",
+            r#"{"type":"host","principal":"127.0.0.1"}"#,
+            &format!("{url}/ssh/check-host"),
+        ],
+    );
+    assert_eq!(body, r#"{"exists":true}"#);
+
+    // Tokens for something else are refused, and nothing is issued: an X.509 token, a host token for a user.
+    std::fs::copy(dir.join("id_user.pub"), dir.join("k.pub")).unwrap();
+    let x509 = online(dir, &url, &["ca", "token", "x.lab.test", "--password-file", "pw"]);
+    let x509 = String::from_utf8(x509.stdout).unwrap();
+    assert_clean_error(
+        &online(
+            dir,
+            &url,
+            &[
+                "ssh",
+                "certificate",
+                "x.lab.test",
+                "k.pub",
+                "--sign",
+                "--token",
+                x509.trim(),
+            ],
+        ),
+        4,
+        "invalid audience",
+    );
+    let host_token = online(
+        dir,
+        &url,
+        &["ca", "token", "h.lab.test", "--ssh", "--host", "--password-file", "pw"],
+    );
+    let host_token = String::from_utf8(host_token.stdout).unwrap();
+    assert_clean_error(
+        &online(
+            dir,
+            &url,
+            &[
+                "ssh",
+                "certificate",
+                "h.lab.test",
+                "k.pub",
+                "--sign",
+                "--token",
+                host_token.trim(),
+            ],
+        ),
+        4,
+        "is not the token's",
+    );
+    assert!(!dir.join("k-cert.pub").exists());
+    drop(server);
+}

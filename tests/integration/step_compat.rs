@@ -188,7 +188,7 @@ fn steppath_names_the_tree_and_step_ca_is_serve() {
     // step-ca's flags without a meaning here are refused with the reason, not as unknown arguments.
     let out = Command::new(&link)
         .arg(&path)
-        .args(["--password-file", "pw", "--ssh-host-password-file", "pw"])
+        .args(["--password-file", "pw", "--issuer-password-file", "pw"])
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
@@ -196,7 +196,7 @@ fn steppath_names_the_tree_and_step_ca_is_serve() {
     assert_clean_error(
         &out,
         2,
-        "--ssh-host-password-file is step-ca's, and ferrica has no SSH CA yet",
+        "--issuer-password-file is step-ca's, and ferrica has no registration-authority mode",
     );
 }
 

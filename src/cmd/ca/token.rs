@@ -154,14 +154,15 @@ pub fn run(a: TokenArgs) -> Result<u8> {
     if let Some(f) = &a.output_file {
         out.check(Path::new(f), "--output-file")?;
     }
-    let endpoint = if a.revoke {
-        "revoke"
-    } else if a.renew {
-        "renew"
-    } else if a.rekey {
-        "rekey"
-    } else {
-        "sign"
+    let endpoint = match (a.ssh, a.revoke, a.renew, a.rekey) {
+        (false, true, _, _) => "revoke",
+        (false, _, true, _) => "renew",
+        (false, _, _, true) => "rekey",
+        (false, ..) => "sign",
+        (true, true, _, _) => "ssh/revoke",
+        (true, _, true, _) => "ssh/renew",
+        (true, _, _, true) => "ssh/rekey",
+        (true, ..) => "ssh/sign",
     };
     if a.x5c_cert.is_some() && a.offline {
         return Err(
@@ -278,9 +279,39 @@ pub fn run(a: TokenArgs) -> Result<u8> {
         None => None,
     };
 
-    let (nbf, exp) = token_validity(&a)?;
-    let token = mint(&key, &aud, &a.subject, token_sans(&a), sha.as_deref(), nbf, exp)?;
+    let validity = token_validity(&a)?;
+    let token = mint_with(
+        &key,
+        &aud,
+        &a.subject,
+        token_sans(&a),
+        sha.as_deref(),
+        validity,
+        ssh_claims(&a, endpoint),
+    )?;
     emit(&a, out, &token)
+}
+
+/// step's `step.ssh` claims for an SSH sign token: the certificate type, the key id (the subject) and principals.
+fn ssh_claims(a: &TokenArgs, endpoint: &str) -> Map<String, Value> {
+    let mut extra = Map::new();
+    if endpoint == "ssh/sign" {
+        let t = if a.host {
+            ssh_key::certificate::CertType::Host
+        } else {
+            ssh_key::certificate::CertType::User
+        };
+        let principals = if a.principal.is_empty() {
+            vec![a.subject.clone()]
+        } else {
+            a.principal.clone()
+        };
+        extra.insert(
+            "step".into(),
+            json!({"ssh": crate::cmd::ssh::ssh_claims(t, &a.subject, &principals, None, None)}),
+        );
+    }
+    extra
 }
 
 /// The subject must be non-empty, and each --san a valid name (the CA would refuse a certificate for it anyway).
@@ -336,6 +367,9 @@ fn default_ca_url(base: &Path, config: Option<&CaConfig>) -> Result<String> {
 
 /// The token's sans: none for revoke tokens, else --san or the subject.
 fn token_sans(a: &TokenArgs) -> Option<Vec<String>> {
+    if a.ssh {
+        return None;
+    }
     if a.revoke {
         None
     } else if a.san.is_empty() {
@@ -388,7 +422,10 @@ fn online(a: TokenArgs, out: OutputSet, endpoint: &str) -> Result<u8> {
             &mut Stdin::default(),
         )?,
     };
-    let (nbf, exp) = token_validity(&a)?;
-    let token = super::client::mint_for(&client, &roots, &key, endpoint, &a.subject, token_sans(&a), nbf, exp)?;
+    let validity = token_validity(&a)?;
+    let sha = fingerprint(&roots[0], FingerprintHash::Sha256, FingerprintFormat::Hex);
+    let aud = format!("{}/1.0/{endpoint}", client.url());
+    let extra = ssh_claims(&a, endpoint);
+    let token = mint_with(&key, &aud, &a.subject, token_sans(&a), Some(&sha), validity, extra)?;
     emit(&a, out, &token)
 }

@@ -2,6 +2,7 @@
 
 mod certificate;
 mod inspect;
+mod revoke;
 
 use anyhow::Result;
 use serde_json::Value;
@@ -13,7 +14,7 @@ use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
 use crate::pki::keys::PrivateKey;
 use crate::ssh::cert::SshCa;
 
-pub use certificate::random_serial;
+pub use certificate::{random_serial, ssh_claims};
 
 /// Dispatches an `ssh` subcommand.
 pub fn run(cmd: SshCommand) -> Result<u8> {
@@ -21,6 +22,8 @@ pub fn run(cmd: SshCommand) -> Result<u8> {
         SshCommand::Certificate(a) => certificate::run(*a),
         SshCommand::Inspect(a) => inspect::run_inspect(a),
         SshCommand::Fingerprint(a) => inspect::run_fingerprint(a),
+        SshCommand::Revoke(a) => revoke::run_revoke(a),
+        SshCommand::Krl(a) => revoke::run_krl(a),
     }
 }
 
