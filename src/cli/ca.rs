@@ -541,7 +541,8 @@ pub struct TokenArgs {
     /// With --ssh: for a host certificate (default: user).
     #[arg(long, requires = "ssh")]
     pub host: bool,
-    /// With --ssh: a principal the certificate may carry (repeatable; default: the subject).
+    /// With --ssh: a principal the certificate may carry (repeatable; default: the subject, and for a user's email
+    /// its local part first, as step does).
     #[arg(long, short = 'n', value_name = "NAME", requires = "ssh")]
     pub principal: Vec<String>,
     /// Write the token here instead of stdout.

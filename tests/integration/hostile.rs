@@ -326,7 +326,7 @@ fn federation_lists_the_root_and_the_federated_roots() {
 }
 
 /// Waits until `step-ca` says it serves, or panics with its output.
-fn wait_for_step_ca(log: &Path) {
+pub(crate) fn wait_for_step_ca(log: &Path) {
     let start = std::time::Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -338,7 +338,7 @@ fn wait_for_step_ca(log: &Path) {
     }
 }
 
-struct Killed(std::process::Child);
+pub(crate) struct Killed(pub(crate) std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {

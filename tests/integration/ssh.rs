@@ -602,3 +602,143 @@ fn the_online_ca_signs_over_ssh_sign_and_a_revocation_reaches_sshd_through_the_k
     assert!(!dir.join("k-cert.pub").exists());
     drop(server);
 }
+
+#[test]
+fn step_ssh_certificate_works_against_ferrica_and_ferricas_against_step_ca() {
+    let (Some(step), Some(step_ca)) = (step_tool("step"), step_tool("step-ca")) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let url = format!("https://127.0.0.1:{port}");
+    init_pki_with(dir, &["--ssh", "--address", &address]);
+    let step_cmd = |args: &[&str]| {
+        Command::new(&step)
+            .args(args)
+            .current_dir(dir)
+            .env("STEPPATH", dir.join("step"))
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let me = user();
+    {
+        // step 0.15 as the client of ferrica serve, with a token from `ferrica ca token --ssh`.
+        let _server = crate::serve::start_at(dir, &address);
+        let token = online(dir, &url, &["ca", "token", &me, "--ssh", "--password-file", "pw"]);
+        assert!(token.status.success(), "{}", stderr_of(&token));
+        let token = String::from_utf8(token.stdout).unwrap();
+        let out = step_cmd(&[
+            "ssh",
+            "certificate",
+            &me,
+            "id_step",
+            "--token",
+            token.trim(),
+            "--ca-url",
+            &url,
+            "--root",
+            "pki/certs/root_ca.crt",
+            "--no-password",
+            "--insecure",
+        ]);
+        assert!(dir.join("id_step-cert.pub").exists(), "step: {}", stderr_of(&out));
+        let host = online(
+            dir,
+            &url,
+            &[
+                "ssh",
+                "certificate",
+                "localhost",
+                "host_key",
+                "--host",
+                "-n",
+                "127.0.0.1",
+                "--provisioner-password-file",
+                "pw",
+                "--no-password",
+                "--insecure",
+            ],
+        );
+        assert!(host.status.success(), "{}", stderr_of(&host));
+        let sshd = start_sshd(dir, "host_key", "pki/certs/ssh_user_ca_key.pub", &[]);
+        let login = ssh_login(
+            dir,
+            &sshd,
+            "id_step",
+            Some("id_step-cert.pub"),
+            "pki/certs/ssh_host_ca_key.pub",
+        );
+        assert!(login.status.success(), "{}", stderr_of(&login));
+        // And step's `ssh inspect` reads ferrica's certificate.
+        let out = step_cmd(&["ssh", "inspect", "host_key-cert.pub"]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("host certificate"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    // step-ca 0.19 serving the PKI ferrica made (its SSH keys included), ferrica's client against it.
+    let log = dir.join("step-ca.log");
+    let child = Command::new(&step_ca)
+        .arg(dir.join("pki/config/ca.json"))
+        .args(["--password-file", "pw"])
+        .current_dir(dir)
+        .env("STEPPATH", dir.join("step"))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.join("step-ca.out")).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _ca = crate::hostile::Killed(child);
+    crate::hostile::wait_for_step_ca(&log);
+    let out = online(
+        dir,
+        &url,
+        &[
+            "ssh",
+            "certificate",
+            &format!("{me}@lab.test"),
+            "id_ref",
+            "-n",
+            &me,
+            "--provisioner-password-file",
+            "pw",
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let k = keygen_list(dir, "id_ref-cert.pub");
+    assert_eq!(k["principals"], serde_json::json!([me]));
+    let host = online(
+        dir,
+        &url,
+        &[
+            "ssh",
+            "certificate",
+            "localhost",
+            "host_ref",
+            "--host",
+            "-n",
+            "127.0.0.1",
+            "--provisioner-password-file",
+            "pw",
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert!(host.status.success(), "{}", stderr_of(&host));
+    let sshd = start_sshd(dir, "host_ref", "pki/certs/ssh_user_ca_key.pub", &[]);
+    let login = ssh_login(
+        dir,
+        &sshd,
+        "id_ref",
+        Some("id_ref-cert.pub"),
+        "pki/certs/ssh_host_ca_key.pub",
+    );
+    assert!(login.status.success(), "{}", stderr_of(&login));
+}

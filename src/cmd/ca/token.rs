@@ -301,8 +301,9 @@ fn ssh_claims(a: &TokenArgs, endpoint: &str) -> Map<String, Value> {
         } else {
             ssh_key::certificate::CertType::User
         };
+        // step's defaults: a host's name; a user's name and, for an email, its local part first.
         let principals = if a.principal.is_empty() {
-            vec![a.subject.clone()]
+            crate::ca::ssh::default_principals(t, &a.subject)
         } else {
             a.principal.clone()
         };
