@@ -19,7 +19,21 @@ pub struct ClaimsUpdate {
     pub disable_renewal: Option<bool>,
     /// allowRenewalAfterExpiry
     pub allow_renewal_after_expiry: Option<bool>,
+    /// enableSSHCA
+    pub enable_ssh_ca: Option<bool>,
+    /// The SSH lifetimes: (claim, value), claim one of min/max/default{User,Host}SSHCertDuration.
+    pub ssh: Vec<(&'static str, String)>,
 }
+
+/// step-ca's SSH lifetime claims and their defaults.
+pub const SSH_CLAIMS: [(&str, &str); 6] = [
+    ("minUserSSHCertDuration", "5m"),
+    ("maxUserSSHCertDuration", "24h"),
+    ("defaultUserSSHCertDuration", "16h"),
+    ("minHostSSHCertDuration", "5m"),
+    ("maxHostSSHCertDuration", "720h"),
+    ("defaultHostSSHCertDuration", "720h"),
+];
 
 /// An x509 name policy update: allow/deny lists by name type.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +99,36 @@ pub fn apply_claims(p: &mut Map<String, Value>, u: &ClaimsUpdate) -> Result<(), 
     }
     if let Some(b) = u.allow_renewal_after_expiry {
         claims.insert("allowRenewalAfterExpiry".into(), json!(b));
+    }
+    if let Some(b) = u.enable_ssh_ca {
+        claims.insert("enableSSHCA".into(), json!(b));
+    }
+    for (key, v) in &u.ssh {
+        let d = parse_duration(v).map_err(|e| format!("{key} {v:?}: {e}"))?;
+        if d <= time::Duration::ZERO {
+            return Err(format!("{key} {v:?} must be positive"));
+        }
+        claims.insert((*key).into(), json!(v));
+    }
+    let ssh = |k: &str| {
+        let dflt = SSH_CLAIMS.iter().find(|(n, _)| *n == k).map_or("0s", |(_, d)| d);
+        parse_duration(claims.get(k).and_then(Value::as_str).unwrap_or(dflt)).unwrap_or(time::Duration::ZERO)
+    };
+    for kind in ["User", "Host"] {
+        let (min, max, def) = (
+            ssh(&format!("min{kind}SSHCertDuration")),
+            ssh(&format!("max{kind}SSHCertDuration")),
+            ssh(&format!("default{kind}SSHCertDuration")),
+        );
+        if !(min <= def && def <= max) {
+            return Err(format!(
+                "the SSH {} durations must satisfy min <= default <= max (now {}s <= {}s <= {}s)",
+                kind.to_lowercase(),
+                min.whole_seconds(),
+                def.whole_seconds(),
+                max.whole_seconds()
+            ));
+        }
     }
     // step-ca's defaults for what is unset: 5m / 24h / 24h.
     let get = |k: &str, dflt: &str| {

@@ -377,6 +377,27 @@ pub struct ProvisionerOptions {
     /// Allow renewing expired certificates (`=false` to turn off).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub allow_renewal_after_expiry: Option<bool>,
+    /// Let the provisioner sign SSH certificates (claims.enableSSHCA; `--ssh=false` to stop).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub ssh: Option<bool>,
+    /// Shortest SSH user certificate lifetime (default 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub ssh_user_min_dur: Option<String>,
+    /// Longest SSH user certificate lifetime (default 24h).
+    #[arg(long, value_name = "DURATION")]
+    pub ssh_user_max_dur: Option<String>,
+    /// SSH user certificate lifetime when the request names none (default 16h).
+    #[arg(long, value_name = "DURATION")]
+    pub ssh_user_default_dur: Option<String>,
+    /// Shortest SSH host certificate lifetime (default 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub ssh_host_min_dur: Option<String>,
+    /// Longest SSH host certificate lifetime (default 720h).
+    #[arg(long, value_name = "DURATION")]
+    pub ssh_host_max_dur: Option<String>,
+    /// SSH host certificate lifetime when the request names none (default 720h).
+    #[arg(long, value_name = "DURATION")]
+    pub ssh_host_default_dur: Option<String>,
     /// Policy: allow DNS names matching this (e.g. *.lab.internal; repeatable).
     #[arg(long, value_name = "PATTERN")]
     pub allow_dns: Vec<String>,

@@ -742,3 +742,67 @@ fn step_ssh_certificate_works_against_ferrica_and_ferricas_against_step_ca() {
     );
     assert!(login.status.success(), "{}", stderr_of(&login));
 }
+
+#[test]
+fn provisioner_flags_turn_ssh_on_and_set_its_lifetimes() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki_with(dir, &["--ssh"]);
+    let ca = |args: &[&str]| {
+        ferrica(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = ca(&[
+        "ca",
+        "provisioner",
+        "add",
+        "ops",
+        "--type",
+        "JWK",
+        "--create",
+        "--password-file",
+        "pw",
+        "--ssh",
+        "--ssh-user-max-dur",
+        "48h",
+        "--ssh-user-default-dur",
+        "40h",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = offline_cert(
+        dir,
+        &["alice", "id_a", "--provisioner", "ops", "--no-password", "--insecure"],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let f: serde_json::Value = serde_json::from_slice(
+        &ferrica(dir)
+            .args(["ssh", "inspect", "id_a-cert.pub", "--format", "json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let t = |k: &str| {
+        time::OffsetDateTime::parse(f[k].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    assert_eq!((t("validBefore") - t("validAfter")).whole_hours(), 40);
+    // min <= default <= max is checked; --ssh=false turns SSH off again.
+    assert_clean_error(
+        &ca(&["ca", "provisioner", "update", "ops", "--ssh-user-default-dur", "72h"]),
+        2,
+        "min <= default <= max",
+    );
+    let out = ca(&["ca", "provisioner", "update", "ops", "--ssh=false"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_clean_error(
+        &offline_cert(
+            dir,
+            &["alice", "id_b", "--provisioner", "ops", "--no-password", "--insecure"],
+        ),
+        4,
+        "lack enableSSHCA",
+    );
+}

@@ -198,9 +198,18 @@ fn apply_options(p: &mut serde_json::Map<String, Value>, o: &ProvisionerOptions)
                 "defaultTLSCertDuration" => claims.default = Some(s()?),
                 "disableRenewal" => claims.disable_renewal = Some(b()?),
                 "allowRenewalAfterExpiry" => claims.allow_renewal_after_expiry = Some(b()?),
+                "enableSSHCA" => claims.enable_ssh_ca = Some(b()?),
+                k if crate::ca::provisioner::SSH_CLAIMS.iter().any(|(n, _)| *n == k) => {
+                    let name = crate::ca::provisioner::SSH_CLAIMS
+                        .iter()
+                        .find(|(n, _)| *n == k)
+                        .expect("found")
+                        .0;
+                    claims.ssh.push((name, s()?));
+                }
                 other => {
                     return Err(UserError::usage(format!("--claims {other:?} is not a claim ferrica applies"))
-                        .hint("minTLSCertDuration, maxTLSCertDuration, defaultTLSCertDuration, disableRenewal, allowRenewalAfterExpiry")
+                        .hint("minTLSCertDuration, maxTLSCertDuration, defaultTLSCertDuration, disableRenewal, allowRenewalAfterExpiry, enableSSHCA, {min,max,default}{User,Host}SSHCertDuration")
                         .into());
                 }
             }
@@ -213,6 +222,24 @@ fn apply_options(p: &mut serde_json::Map<String, Value>, o: &ProvisionerOptions)
         default: or(&o.x509_default_dur, claims.default),
         disable_renewal: o.disable_renewal.or(claims.disable_renewal),
         allow_renewal_after_expiry: o.allow_renewal_after_expiry.or(claims.allow_renewal_after_expiry),
+        enable_ssh_ca: o.ssh.or(claims.enable_ssh_ca),
+        ssh: {
+            let mut ssh = claims.ssh;
+            for (name, flag) in [
+                ("minUserSSHCertDuration", &o.ssh_user_min_dur),
+                ("maxUserSSHCertDuration", &o.ssh_user_max_dur),
+                ("defaultUserSSHCertDuration", &o.ssh_user_default_dur),
+                ("minHostSSHCertDuration", &o.ssh_host_min_dur),
+                ("maxHostSSHCertDuration", &o.ssh_host_max_dur),
+                ("defaultHostSSHCertDuration", &o.ssh_host_default_dur),
+            ] {
+                if let Some(v) = flag {
+                    ssh.retain(|(n, _)| *n != name);
+                    ssh.push((name, v.clone()));
+                }
+            }
+            ssh
+        },
     };
     if let Some(b) = o.require_eab {
         if p.get("type").and_then(Value::as_str) != Some("ACME") {
