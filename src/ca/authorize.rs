@@ -62,6 +62,9 @@ pub struct Authorized {
     pub token_exp: i64,
     /// step's `step` claim (`step.ssh` in SSH tokens), if any.
     pub step: Option<Value>,
+    /// For an SSHPOP token: the SSH certificate of its `sshpop` header, whose key signed the token (the caller
+    /// checks that one of the CA's SSH keys signed the certificate).
+    pub sshpop: Option<ssh_key::Certificate>,
 }
 
 /// The audiences a `/sign` token may carry: `https://<dns>[:port]/1.0/sign` and `.../sign`, optionally with the
@@ -120,10 +123,17 @@ pub fn authorize_token(
     if !audience_ok_for(claims.get("aud").unwrap_or(&Value::Null), config, endpoint, Some(iss)) {
         return Err(unauthorized("provisioner not found or invalid audience"));
     }
-    let (entry, key) = match decoded.header.get("x5c") {
+    let mut sshpop = None;
+    let (entry, key) = match (decoded.header.get("x5c"), decoded.header.get("sshpop")) {
         // X5C: signed by the key of a certificate whose chain (in the header) leads to the provisioner's roots.
-        Some(x5c) => x5c_signer(x5c, iss, config, now)?,
-        None => {
+        (Some(x5c), _) => x5c_signer(x5c, iss, config, now)?,
+        // SSHPOP: signed by the key of the SSH certificate in the header.
+        (None, Some(pop)) => {
+            let (entry, key, cert) = sshpop_signer(pop, iss, config)?;
+            sshpop = Some(cert);
+            (entry, key)
+        }
+        (None, None) => {
             let entry = config
                 .authority
                 .provisioners
@@ -170,7 +180,41 @@ pub fn authorize_token(
         token_id: format!("{iss}:{jti}"),
         token_exp: exp,
         step: claims.get("step").cloned(),
+        sshpop,
     })
+}
+
+/// The SSHPOP provisioner `iss` and the key of the SSH certificate in the `sshpop` header (base64 of its wire
+/// encoding, as step sends it), once the certificate's own signature verifies.
+fn sshpop_signer<'c>(
+    header: &Value,
+    iss: &str,
+    config: &'c CaConfig,
+) -> Result<(&'c Map<String, Value>, Jwk, ssh_key::Certificate), AuthError> {
+    use base64::Engine as _;
+    let unauthorized = |m: String| AuthError::Unauthorized(m);
+    let entry = config
+        .authority
+        .provisioners
+        .iter()
+        .find(|p| {
+            p.get("type").and_then(Value::as_str) == Some("SSHPOP")
+                && p.get("name").and_then(Value::as_str) == Some(iss)
+        })
+        .ok_or_else(|| unauthorized("provisioner not found or invalid audience".into()))?;
+    let text = header
+        .as_str()
+        .ok_or_else(|| unauthorized("invalid token: the sshpop header is not a string".into()))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| unauthorized("invalid token: the sshpop header is not base64".into()))?;
+    let cert = ssh_key::Certificate::from_bytes(&bytes)
+        .map_err(|e| unauthorized(format!("invalid token: the sshpop certificate: {e}")))?;
+    crate::ssh::cert::verify_signature(&cert).map_err(|e| unauthorized(format!("invalid token: sshpop: {e}")))?;
+    let spki = crate::ssh::cert::spki_of(cert.public_key())
+        .map_err(|e| unauthorized(format!("invalid token: the sshpop certificate's key: {e}")))?;
+    let key = Jwk::from_spki(&spki).map_err(|e| unauthorized(format!("invalid token: the sshpop key: {e}")))?;
+    Ok((entry, key, cert))
 }
 
 /// The single-use key of a token that passed its signature check, and its exp: the `jti`, or without one the
@@ -703,6 +747,7 @@ mod tests {
             token_id: "p:j".into(),
             token_exp: 0,
             step: None,
+            sshpop: None,
         }
     }
 

@@ -19,6 +19,42 @@ pub enum SshCommand {
     Revoke(SshRevokeArgs),
     /// Download the CA's KRL (OpenSSH's key revocation list) for sshd's RevokedKeys.
     Krl(SshKrlArgs),
+    /// Renew a host certificate: an SSHPOP token signed by its key, the same key and principals, a fresh lifetime.
+    Renew(SshRenewArgs),
+    /// Rekey a host certificate: as renew, for a new key pair (written to --out, or over KEY_FILE with --force).
+    Rekey(SshRenewArgs),
+}
+
+/// `ssh renew` and `ssh rekey` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshRenewArgs {
+    /// The host certificate (`-cert.pub`).
+    pub crt_file: String,
+    /// Its private key (OpenSSH or PEM).
+    pub key_file: String,
+    /// renew: where to write the new certificate (default: over CRT_FILE, with --force); rekey: the new private key
+    /// (and OUT.pub, OUT-cert.pub; default: over KEY_FILE, with --force).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<String>,
+    /// File with KEY_FILE's password (`-` = stdin); rekey encrypts the new key with it too.
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
+    /// rekey: leave the new key unencrypted (with --insecure).
+    #[arg(long, requires = "insecure")]
+    pub no_password: bool,
+    /// Allow --no-password.
+    #[arg(long)]
+    pub insecure: bool,
+    /// The SSHPOP provisioner (default: the CA's only one).
+    #[arg(long, value_name = "NAME")]
+    pub provisioner: Option<String>,
+    /// Replace existing files.
+    #[arg(short, long)]
+    pub force: bool,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: SshCaArgs,
 }
 
 /// Where the CA is (`ssh` client commands).

@@ -883,6 +883,7 @@ fn check_policy(prov: &Map<String, Value>, name: &str, ids: &[Identifier]) -> Re
         token_id: String::new(),
         token_exp: 0,
         step: None,
+        sshpop: None,
     };
     let mut bad = Vec::new();
     for id in ids {

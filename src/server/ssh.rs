@@ -33,6 +33,8 @@ pub fn routes() -> Router<Arc<Ca>> {
     Router::new()
         .route("/ssh/sign", post(sign))
         .route("/ssh/revoke", post(revoke))
+        .route("/ssh/renew", post(renew))
+        .route("/ssh/rekey", post(rekey))
         .route("/ssh/roots", get(roots))
         .route("/ssh/federation", get(roots))
         .route("/ssh/hosts", get(hosts))
@@ -256,6 +258,90 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
     }
     tracing::info!(serial = c.serial(), key_id = %token_key_id, cert_type = rules::cert_type_name(cert_type), "ssh certificate");
     Ok(answer)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RenewRequest {
+    ott: String,
+    #[serde(default)]
+    public_key: Option<String>,
+}
+
+/// `POST /ssh/renew`: `{ott}` with an SSHPOP token signed by the host certificate's key -> 201 `{crt}`: the same
+/// key, key id and principals, the same lifetime from now. User certificates do not renew (as with step-ca).
+async fn renew(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let req: RenewRequest = json_body(body)?;
+    let answer = blocking(move || renew_blocking(&ca, req, "ssh/renew")).await?;
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+/// `POST /ssh/rekey`: `{ott, publicKey}` -> 201 `{crt}`: as renew, for a new key.
+async fn rekey(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let req: RenewRequest = json_body(body)?;
+    let answer = blocking(move || renew_blocking(&ca, req, "ssh/rekey")).await?;
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+fn renew_blocking(ca: &Ca, req: RenewRequest, endpoint: &str) -> Result<Value, ApiError> {
+    let now = now();
+    let config = ca.config();
+    let auth = authorize::authorize_token(&req.ott, &config, endpoint, now, ca.started)?;
+    let old = auth.sshpop.clone().ok_or_else(|| {
+        AuthError::Unauthorized(format!(
+            "{endpoint} takes an SSHPOP token (signed by the certificate's key)"
+        ))
+    })?;
+    if old.cert_type() != CertType::Host {
+        return Err(ApiError::new(400, "the sshpop certificate must be a host certificate"));
+    }
+    let ca_key = signer(ca, CertType::Host)?;
+    if old.signature_key() != ca_key.public() {
+        return Err(
+            AuthError::Unauthorized("the sshpop certificate was not signed by this CA's host key".into()).into(),
+        );
+    }
+    let serial = old.serial().to_string();
+    let revoked = ca
+        .ssh_store
+        .ssh_revocations()
+        .map_err(|e| ApiError::new(500, e.to_string()))?
+        .iter()
+        .any(|r| r.serial == serial);
+    if revoked {
+        return Err(AuthError::Unauthorized(format!("SSH certificate {serial} is revoked")).into());
+    }
+    let (after, before) = (old.valid_after() as i64, old.valid_before() as i64);
+    // A rekey proves possession with a certificate that is still valid; a renewal follows the renewal claims.
+    if endpoint == "ssh/rekey" && !(after <= now && now < before) {
+        return Err(AuthError::Unauthorized("the sshpop certificate is not valid now".into()).into());
+    }
+    authorize::check_renewal(Some(&auth.entry), &config, after, before, now)?;
+    authorize::use_token(ca.store.as_ref(), &auth)?;
+    let subject = match (endpoint, &req.public_key) {
+        ("ssh/rekey", Some(k)) => decode_key(k, "publicKey")?,
+        ("ssh/rekey", None) => return Err(ApiError::new(400, "missing publicKey")),
+        _ => old.public_key().clone(),
+    };
+    let backdate = authorize::BACKDATE.whole_seconds();
+    let window = ((now - backdate) as u64, (now - backdate + (before - after)) as u64);
+    let mut spec = CertSpec::new(
+        CertType::Host,
+        old.key_id(),
+        old.valid_principals().to_vec(),
+        window,
+        crate::cmd::ssh::random_serial(),
+    );
+    spec.critical_options = old
+        .critical_options()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    spec.extensions = old.extensions().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let c = cert::sign(&spec, &subject, &random_nonce()?, ca_key).map_err(|e| ApiError::new(400, e.to_string()))?;
+    record(ca, None, &c, &auth.provisioner)?;
+    tracing::info!(old = %serial, serial = c.serial(), endpoint, "ssh host certificate");
+    Ok(json!({"crt": wire(&c)?}))
 }
 
 #[derive(Deserialize)]

@@ -198,6 +198,49 @@ pub fn key_data_of_spki(spki: &[u8]) -> Result<KeyData, SshError> {
     }
 }
 
+/// The SubjectPublicKeyInfo DER of an SSH public key (EC, Ed25519, RSA), to verify with it through ferrica's JOSE
+/// and X.509 code.
+pub fn spki_of(key: &KeyData) -> Result<Vec<u8>, SshError> {
+    use crate::pki::ext::tlv;
+    let oid = |arcs: &[u8]| tlv(0x06, arcs);
+    let bits = |b: &[u8]| tlv(0x03, &[&[0u8][..], b].concat());
+    let (alg, public) = match key {
+        KeyData::Ecdsa(k) => {
+            let curve: &[u8] = match k.curve() {
+                EcdsaCurve::NistP256 => &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+                EcdsaCurve::NistP384 => &[0x2b, 0x81, 0x04, 0x00, 0x22],
+                EcdsaCurve::NistP521 => &[0x2b, 0x81, 0x04, 0x00, 0x23],
+            };
+            let ec = oid(&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]);
+            (tlv(0x30, &[ec, oid(curve)].concat()), k.as_sec1_bytes().to_vec())
+        }
+        KeyData::Ed25519(k) => (tlv(0x30, &oid(&[0x2b, 0x65, 0x70])), k.0.to_vec()),
+        KeyData::Rsa(k) => {
+            let int = |m: &Mpint| {
+                let p = m.as_positive_bytes().unwrap_or_default();
+                let body = if p.first().is_some_and(|b| b & 0x80 != 0) {
+                    [&[0u8][..], p].concat()
+                } else {
+                    p.to_vec()
+                };
+                tlv(0x02, &body)
+            };
+            let rsa = oid(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]);
+            (
+                tlv(0x30, &[rsa, vec![0x05, 0x00]].concat()),
+                tlv(0x30, &[int(&k.n), int(&k.e)].concat()),
+            )
+        }
+        other => {
+            return Err(SshError::Key(format!(
+                "{} keys are not supported here",
+                other.algorithm()
+            )));
+        }
+    };
+    Ok(tlv(0x30, &[alg, bits(&public)].concat()))
+}
+
 /// Refuses what an SSH CA must not certify: DSA, RSA under 2048 bits, security keys and unknown types.
 pub fn check_key(key: &KeyData) -> Result<(), SshError> {
     match key {
@@ -436,6 +479,21 @@ mod tests {
         );
         assert!(sign(&CertSpec { serial: 0, ..s.clone() }, &subject, &[1; 32], &ca).is_err());
         assert!(sign(&CertSpec { valid_before: 100, ..s }, &subject, &[1; 32], &ca).is_err());
+    }
+
+    #[test]
+    fn spki_round_trips_for_every_key_type() {
+        for spec in [
+            KeySpec::P256,
+            KeySpec::P384,
+            KeySpec::P521,
+            KeySpec::Ed25519,
+            KeySpec::Rsa(2048),
+        ] {
+            let key = PrivateKey::generate(spec).unwrap();
+            let data = key_data_of_spki(&key.spki_der()).unwrap();
+            assert_eq!(spki_of(&data).unwrap(), key.spki_der(), "{spec:?}");
+        }
     }
 
     #[test]

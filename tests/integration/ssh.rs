@@ -806,3 +806,98 @@ fn provisioner_flags_turn_ssh_on_and_set_its_lifetimes() {
         "lack enableSSHCA",
     );
 }
+
+#[test]
+fn a_host_certificate_renews_and_rekeys_with_sshpop_and_a_user_certificate_cannot() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki_with(dir, &["--ssh"]);
+    let server = crate::serve::start(dir);
+    let url = server.url.clone();
+    let me = user();
+    let cert = |args: &[&str]| {
+        let mut full = vec!["ssh", "certificate"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["--provisioner-password-file", "pw", "--no-password", "--insecure"]);
+        let out = online(dir, &url, &full);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    };
+    cert(&["localhost", "host_key", "--host", "-n", "127.0.0.1"]);
+    cert(&[&me, "id_user", "-n", &me]);
+    let first = serial_of(dir, "host_key-cert.pub");
+    let fp =
+        |f: &str| String::from_utf8(ferrica(dir).args(["ssh", "fingerprint", f]).output().unwrap().stdout).unwrap();
+
+    // Renew in place: only with --force; a new serial, the same key and principals.
+    assert_clean_error(
+        &online(dir, &url, &["ssh", "renew", "host_key-cert.pub", "host_key"]),
+        3,
+        "--force",
+    );
+    let out = online(dir, &url, &["ssh", "renew", "host_key-cert.pub", "host_key", "--force"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_ne!(serial_of(dir, "host_key-cert.pub"), first);
+    assert_eq!(fp("host_key-cert.pub"), fp("host_key.pub"));
+    assert_eq!(
+        keygen_list(dir, "host_key-cert.pub")["principals"],
+        serde_json::json!(["127.0.0.1"])
+    );
+
+    // Rekey to a new key pair; sshd serves it and ssh trusts it.
+    let out = online(
+        dir,
+        &url,
+        &[
+            "ssh",
+            "rekey",
+            "host_key-cert.pub",
+            "host_key",
+            "--out",
+            "host_new",
+            "--no-password",
+            "--insecure",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_ne!(fp("host_new-cert.pub"), fp("host_key.pub"));
+    assert_eq!(fp("host_new-cert.pub"), fp("host_new.pub"));
+    let sshd = start_sshd(dir, "host_new", "pki/certs/ssh_user_ca_key.pub", &[]);
+    let login = ssh_login(
+        dir,
+        &sshd,
+        "id_user",
+        Some("id_user-cert.pub"),
+        "pki/certs/ssh_host_ca_key.pub",
+    );
+    assert!(login.status.success(), "{}", stderr_of(&login));
+
+    // A user certificate does not renew (as with step-ca), nor does a revoked host certificate.
+    assert_clean_error(
+        &online(dir, &url, &["ssh", "renew", "id_user-cert.pub", "id_user", "--force"]),
+        4,
+        "must be a host certificate",
+    );
+    let serial = serial_of(dir, "host_new-cert.pub");
+    let out = online(
+        dir,
+        &url,
+        &["ssh", "revoke", &serial, "--provisioner-password-file", "pw"],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_clean_error(
+        &online(dir, &url, &["ssh", "renew", "host_new-cert.pub", "host_new", "--force"]),
+        4,
+        "revoked",
+    );
+    // A key that is not the certificate's.
+    assert_clean_error(
+        &online(
+            dir,
+            &url,
+            &["ssh", "renew", "host_key-cert.pub", "id_user", "--out", "x-cert.pub"],
+        ),
+        2,
+        "is not the key of",
+    );
+    drop(server);
+}

@@ -2,6 +2,7 @@
 
 mod certificate;
 mod inspect;
+mod renew;
 mod revoke;
 
 use anyhow::Result;
@@ -24,6 +25,8 @@ pub fn run(cmd: SshCommand) -> Result<u8> {
         SshCommand::Fingerprint(a) => inspect::run_fingerprint(a),
         SshCommand::Revoke(a) => revoke::run_revoke(a),
         SshCommand::Krl(a) => revoke::run_krl(a),
+        SshCommand::Renew(a) => renew::run(a, false),
+        SshCommand::Rekey(a) => renew::run(a, true),
     }
 }
 
