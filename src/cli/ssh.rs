@@ -23,6 +23,70 @@ pub enum SshCommand {
     Renew(SshRenewArgs),
     /// Rekey a host certificate: as renew, for a new key pair (written to --out, or over KEY_FILE with --force).
     Rekey(SshRenewArgs),
+    /// Configure ssh (or with --host, sshd) to trust the CA: the CA's templates written (known_hosts
+    /// `@cert-authority`, an ssh_config include; sshd_config lines, the user CA key, the KRL), or printed.
+    Config(SshConfigArgs),
+    /// Exit 0 if the certificate needs renewal (past --expires-in before its end, default 2/3 of its life), else 1.
+    NeedsRenewal(SshNeedsRenewalArgs),
+    /// List the hosts the CA has valid certificates for.
+    Hosts(SshHostsArgs),
+    /// Exit 0 if the CA has a valid host certificate for HOSTNAME, else 1.
+    CheckHost(SshCheckHostArgs),
+}
+
+/// `ssh config` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshConfigArgs {
+    /// The host side: sshd_config lines, the user CA key and the KRL (default: the user side).
+    #[arg(long)]
+    pub host: bool,
+    /// Only print the CA keys to trust (host CA keys for users; with --host, user CA keys).
+    #[arg(long)]
+    pub roots: bool,
+    /// Template data, e.g. --set Certificate=ssh_host_ed25519_key-cert.pub --set Key=ssh_host_ed25519_key.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print what would be written instead of writing it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: SshCaArgs,
+}
+
+/// `ssh needs-renewal` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshNeedsRenewalArgs {
+    /// The certificate (`-cert.pub`).
+    pub crt_file: String,
+    /// A duration (`4h`) or a percentage of the lifetime (`50%`) before the end.
+    #[arg(long, value_name = "DURATION|PERCENT")]
+    pub expires_in: Option<String>,
+}
+
+/// `ssh hosts` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshHostsArgs {
+    /// `text` (one host name per line) or `json`.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: SshCaArgs,
+}
+
+/// `ssh check-host` flags.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_CODES)]
+pub struct SshCheckHostArgs {
+    /// The host name.
+    pub hostname: String,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: SshCaArgs,
 }
 
 /// `ssh renew` and `ssh rekey` flags.

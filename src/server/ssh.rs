@@ -40,6 +40,8 @@ pub fn routes() -> Router<Arc<Ca>> {
         .route("/ssh/hosts", get(hosts))
         .route("/ssh/check-host", post(check_host))
         .route("/ssh/krl", get(krl))
+        .route("/ssh/config", post(config))
+        .route("/ssh/config/{type}", post(config_typed))
 }
 
 fn now() -> i64 {
@@ -472,6 +474,93 @@ async fn hosts(State(ca): State<Arc<Ca>>) -> Result<Response, ApiError> {
         .map(|h| json!({"hostname": h, "hostID": "", "hostTags": []}))
         .collect();
     Ok(axum::Json(json!({"hosts": hosts})).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct ConfigRequest {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    data: std::collections::BTreeMap<String, String>,
+}
+
+/// One rendered template, as step-ca answers `/ssh/config`: `content` is base64.
+fn template(name: &str, kind: &str, path: &str, content: &[u8]) -> Value {
+    json!({"name": name, "type": kind, "comment": "#", "path": path, "content": B64.encode(content)})
+}
+
+/// `POST /ssh/config`: `{type: "user"|"host", data}` -> `{userTemplates}` or `{hostTemplates}`: the files a user's
+/// ssh or a host's sshd needs to trust this CA (known_hosts `@cert-authority` and an ssh_config include; the
+/// sshd_config lines, the user CA key and the KRL). `data` fills `StepPath`, `Certificate` and `Key`.
+async fn config(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let req: ConfigRequest = json_body(body)?;
+    config_answer(ca, req).await
+}
+
+/// `POST /ssh/config/{type}` (step-ca's other spelling).
+async fn config_typed(
+    State(ca): State<Arc<Ca>>,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let mut req: ConfigRequest = json_body(body).unwrap_or_default();
+    req.kind = kind;
+    config_answer(ca, req).await
+}
+
+async fn config_answer(ca: Arc<Ca>, req: ConfigRequest) -> Result<Response, ApiError> {
+    let get = |k: &str, dflt: &str| {
+        req.data
+            .get(k)
+            .cloned()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| dflt.to_string())
+    };
+    let safe = |v: &str| !v.contains(['\n', '\r', '"']);
+    let (step_path, crt, key) = (
+        get("StepPath", "~/.step"),
+        get("Certificate", "ssh_host_ecdsa_key-cert.pub"),
+        get("Key", "ssh_host_ecdsa_key"),
+    );
+    if ![&step_path, &crt, &key].iter().all(|v| safe(v)) {
+        return Err(ApiError::new(400, "template data may not contain newlines or quotes"));
+    }
+    match req.kind.as_str() {
+        "" | "user" => {
+            let host = ca
+                .ssh_host
+                .as_ref()
+                .ok_or_else(|| ApiError::new(404, "the CA has no SSH host key"))?;
+            let include = format!("Host *\n\tInclude \"{step_path}/ssh/config\"\n");
+            let step_config = format!("Match all\n\tUserKnownHostsFile \"{step_path}/ssh/known_hosts\"\n");
+            let known = format!("@cert-authority * {}\n", host.public_line(""));
+            Ok(axum::Json(json!({"userTemplates": [
+                template("config.tpl", "snippet", "~/.ssh/config", include.as_bytes()),
+                template("step_config.tpl", "file", &format!("{step_path}/ssh/config"), step_config.as_bytes()),
+                template("known_hosts.tpl", "file", &format!("{step_path}/ssh/known_hosts"), known.as_bytes()),
+            ]}))
+            .into_response())
+        }
+        "host" => {
+            let user = ca
+                .ssh_user
+                .as_ref()
+                .ok_or_else(|| ApiError::new(404, "the CA has no SSH user key"))?;
+            let sshd = format!(
+                "Match all\n\tTrustedUserCAKeys /etc/ssh/ca.pub\n\tHostCertificate /etc/ssh/{crt}\n\tHostKey /etc/ssh/{key}\n\tRevokedKeys /etc/ssh/revoked.krl\n"
+            );
+            let ca_line = format!("{}\n", user.public_line(""));
+            let ca2 = ca.clone();
+            let krl = blocking(move || krl_bytes(&ca2)).await?;
+            Ok(axum::Json(json!({"hostTemplates": [
+                template("sshd_config.tpl", "snippet", "/etc/ssh/sshd_config", sshd.as_bytes()),
+                template("ca.tpl", "file", "/etc/ssh/ca.pub", ca_line.as_bytes()),
+                template("revoked.krl", "file", "/etc/ssh/revoked.krl", &krl),
+            ]}))
+            .into_response())
+        }
+        other => Err(ApiError::new(400, format!("unsupported type {other:?}"))),
+    }
 }
 
 #[derive(Deserialize)]

@@ -901,3 +901,147 @@ fn a_host_certificate_renews_and_rekeys_with_sshpop_and_a_user_certificate_canno
     );
     drop(server);
 }
+
+#[test]
+fn ssh_config_makes_ssh_trust_the_host_ca_and_tells_sshd_what_to_trust() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki_with(dir, &["--ssh"]);
+    let server = crate::serve::start(dir);
+    let url = server.url.clone();
+    let me = user();
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(home.join(".ssh/config"), "Host old\n\tUser someone\n").unwrap();
+    let with_home = |args: &[&str]| {
+        ferrica(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .env("HOME", &home)
+            .args(args)
+            .args(["--ca-url", &url, "--root", "pki/certs/root_ca.crt"])
+            .output()
+            .unwrap()
+    };
+    // The user side, written twice: the include is added once.
+    for _ in 0..2 {
+        let out = with_home(&["ssh", "config"]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    let ssh_config = std::fs::read_to_string(home.join(".ssh/config")).unwrap();
+    assert!(ssh_config.starts_with("Host old\n"), "{ssh_config}");
+    assert_eq!(ssh_config.matches("Include").count(), 1, "{ssh_config}");
+    let known = std::fs::read_to_string(dir.join("pki/ssh/known_hosts")).unwrap();
+    let host_ca = std::fs::read_to_string(dir.join("pki/certs/ssh_host_ca_key.pub")).unwrap();
+    let host_ca_key = host_ca.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    assert_eq!(known.trim(), format!("@cert-authority * {host_ca_key}"));
+
+    // With it, plain `ssh -F ~/.ssh/config` trusts ferrica's host certificate under StrictHostKeyChecking.
+    for args in [
+        &[
+            "ssh",
+            "certificate",
+            "localhost",
+            "host_key",
+            "--host",
+            "-n",
+            "127.0.0.1",
+        ][..],
+        &["ssh", "certificate", &me, "id_user", "-n", &me][..],
+    ] {
+        let out = with_home(
+            &[
+                args,
+                &["--provisioner-password-file", "pw", "--no-password", "--insecure"],
+            ]
+            .concat(),
+        );
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    let sshd = start_sshd(dir, "host_key", "pki/certs/ssh_user_ca_key.pub", &[]);
+    let out = Command::new("ssh")
+        .current_dir(dir)
+        .env("HOME", &home)
+        .args([
+            "-F",
+            &home.join(".ssh/config").display().to_string(),
+            "-p",
+            &sshd.port.to_string(),
+        ])
+        .args([
+            "-i",
+            "id_user",
+            "-o",
+            "CertificateFile=id_user-cert.pub",
+            "-o",
+            "IdentitiesOnly=yes",
+        ])
+        .args([
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ])
+        .args(["-o", "GlobalKnownHostsFile=/dev/null"])
+        .arg(format!("{me}@127.0.0.1"))
+        .arg("echo via-config")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "via-config");
+
+    // The host side, as a dry run: sshd_config lines with the --set names, the user CA key, the KRL.
+    let out = with_home(&[
+        "ssh",
+        "config",
+        "--host",
+        "--dry-run",
+        "--set",
+        "Certificate=h-cert.pub",
+        "--set",
+        "Key=h",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "TrustedUserCAKeys /etc/ssh/ca.pub",
+        "HostCertificate /etc/ssh/h-cert.pub",
+        "HostKey /etc/ssh/h",
+        "RevokedKeys /etc/ssh/revoked.krl",
+        "# /etc/ssh/revoked.krl",
+    ] {
+        assert!(shown.contains(line), "{line}: {shown}");
+    }
+    let user_ca = std::fs::read_to_string(dir.join("pki/certs/ssh_user_ca_key.pub")).unwrap();
+    let user_ca_key = user_ca.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    assert!(shown.contains(&user_ca_key), "{shown}");
+    // --roots prints the keys to trust.
+    let out = with_home(&["ssh", "config", "--roots"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), host_ca_key);
+    let out = with_home(&["ssh", "config", "--roots", "--host"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), user_ca_key);
+
+    // hosts, check-host, needs-renewal.
+    let out = with_home(&["ssh", "hosts"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "127.0.0.1");
+    assert_eq!(with_home(&["ssh", "check-host", "127.0.0.1"]).status.code(), Some(0));
+    assert_eq!(
+        with_home(&["ssh", "check-host", "elsewhere.lab.test"]).status.code(),
+        Some(1)
+    );
+    let needs = |args: &[&str]| {
+        ferrica(dir)
+            .args([&["ssh", "needs-renewal", "id_user-cert.pub"][..], args].concat())
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(needs(&[]), Some(1));
+    assert_eq!(needs(&["--expires-in", "100%"]), Some(0));
+    assert_eq!(needs(&["--expires-in", "1h"]), Some(1));
+    assert_eq!(needs(&["--expires-in", "48h"]), Some(0));
+    drop(server);
+}

@@ -1,6 +1,7 @@
 //! `ferrica ssh ...`
 
 mod certificate;
+mod config;
 mod inspect;
 mod renew;
 mod revoke;
@@ -27,6 +28,10 @@ pub fn run(cmd: SshCommand) -> Result<u8> {
         SshCommand::Krl(a) => revoke::run_krl(a),
         SshCommand::Renew(a) => renew::run(a, false),
         SshCommand::Rekey(a) => renew::run(a, true),
+        SshCommand::Config(a) => config::run_config(a),
+        SshCommand::NeedsRenewal(a) => config::run_needs_renewal(a),
+        SshCommand::Hosts(a) => config::run_hosts(a),
+        SshCommand::CheckHost(a) => config::run_check_host(a),
     }
 }
 
