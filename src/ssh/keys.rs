@@ -51,8 +51,17 @@ fn elements(mut data: &[u8]) -> Option<Vec<&[u8]>> {
     Some(out)
 }
 
-/// `key` as OpenSSH's private key format, encrypted with `password` when given.
-pub fn openssh_private(key: &PrivateKey, comment: &str, password: Option<&[u8]>) -> Result<String, SshError> {
+/// Which private key fields to encode: a key file's, or those an agent takes beside a certificate.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    /// The algorithm name and every field (OpenSSH's private key format).
+    Key,
+    /// Only what the certificate does not carry (the agent's ADD_IDENTITY for a certificate).
+    BesideCertificate,
+}
+
+/// `key`'s fields in OpenSSH's wire encoding.
+fn wire_fields(key: &PrivateKey, which: Fields) -> Result<Vec<u8>, SshError> {
     let bad = || SshError::Key("cannot read the key's PKCS#8 form".into());
     let info_der = key.pkcs8_der();
     // PrivateKeyInfo ::= SEQUENCE { version, algorithm, privateKey OCTET STRING, ... }
@@ -67,6 +76,7 @@ pub fn openssh_private(key: &PrivateKey, comment: &str, password: Option<&[u8]>)
             .encode(w)
             .map_err(|err| SshError::Key(err.to_string()))
     };
+    let full = which == Fields::Key;
     match key.kind() {
         KeyKind::Ec(curve) => {
             // ECPrivateKey ::= SEQUENCE { version, privateKey OCTET STRING, ... }
@@ -80,17 +90,21 @@ pub fn openssh_private(key: &PrivateKey, comment: &str, password: Option<&[u8]>)
                 Curve::P384 => ("ecdsa-sha2-nistp384", "nistp384"),
                 Curve::P521 => ("ecdsa-sha2-nistp521", "nistp521"),
             };
-            alg.encode(&mut wire).map_err(e)?;
-            name.encode(&mut wire).map_err(e)?;
-            point.as_sec1_bytes().to_vec().encode(&mut wire).map_err(e)?;
-            // The scalar at its full width (a zero first only when the top bit is set), as `ssh-key` reads it: a
-            // minimal mpint of a scalar that starts with zero bytes would be refused as too short.
-            let d = if d.first().is_some_and(|b| b & 0x80 != 0) {
-                [&[0u8][..], d].concat()
+            if full {
+                alg.encode(&mut wire).map_err(e)?;
+                name.encode(&mut wire).map_err(e)?;
+                point.as_sec1_bytes().to_vec().encode(&mut wire).map_err(e)?;
+                // The scalar at its full width (a zero first only when the top bit is set), as `ssh-key` reads
+                // it: a minimal mpint of a scalar that starts with zero bytes would be refused as too short.
+                let d = if d.first().is_some_and(|b| b & 0x80 != 0) {
+                    [&[0u8][..], d].concat()
+                } else {
+                    d.to_vec()
+                };
+                d.encode(&mut wire).map_err(e)?;
             } else {
-                d.to_vec()
-            };
-            d.encode(&mut wire).map_err(e)?;
+                mpint(d, &mut wire)?;
+            }
         }
         KeyKind::Ed25519 => {
             // CurvePrivateKey ::= OCTET STRING (the 32-byte seed), inside the privateKey OCTET STRING.
@@ -98,7 +112,9 @@ pub fn openssh_private(key: &PrivateKey, comment: &str, password: Option<&[u8]>)
             let ssh_key::public::KeyData::Ed25519(pk) = &public else {
                 return Err(bad());
             };
-            "ssh-ed25519".encode(&mut wire).map_err(e)?;
+            if full {
+                "ssh-ed25519".encode(&mut wire).map_err(e)?;
+            }
             pk.0.to_vec().encode(&mut wire).map_err(e)?;
             [seed, &pk.0[..]].concat().encode(&mut wire).map_err(e)?;
         }
@@ -108,12 +124,52 @@ pub fn openssh_private(key: &PrivateKey, comment: &str, password: Option<&[u8]>)
             if r.len() < 9 {
                 return Err(bad());
             }
-            "ssh-rsa".encode(&mut wire).map_err(e)?;
-            for i in [1, 2, 3, 8, 4, 5] {
+            let order: &[usize] = if full {
+                "ssh-rsa".encode(&mut wire).map_err(e)?;
+                &[1, 2, 3, 8, 4, 5]
+            } else {
+                &[3, 8, 4, 5]
+            };
+            for &i in order {
                 mpint(r[i], &mut wire)?;
             }
         }
     }
+    Ok(wire)
+}
+
+/// The ssh-agent request (draft-miller-ssh-agent, framed) that adds `key`, or with `cert` the certificate identity,
+/// for `lifetime` seconds (SSH_AGENTC_ADD_ID_CONSTRAINED with SSH_AGENT_CONSTRAIN_LIFETIME).
+pub fn agent_add_request(
+    key: &PrivateKey,
+    cert: Option<&ssh_key::Certificate>,
+    comment: &str,
+    lifetime: u32,
+) -> Result<Vec<u8>, SshError> {
+    let e = |err: ssh_encoding::Error| SshError::Key(err.to_string());
+    let mut body = vec![25u8];
+    match cert {
+        Some(c) => {
+            c.algorithm().to_certificate_type().encode(&mut body).map_err(e)?;
+            let mut blob = Vec::new();
+            c.encode(&mut blob).map_err(e)?;
+            blob.encode(&mut body).map_err(e)?;
+            body.extend(wire_fields(key, Fields::BesideCertificate)?);
+        }
+        None => body.extend(wire_fields(key, Fields::Key)?),
+    }
+    comment.encode(&mut body).map_err(e)?;
+    body.push(1); // SSH_AGENT_CONSTRAIN_LIFETIME
+    lifetime.encode(&mut body).map_err(e)?;
+    let mut framed = Vec::with_capacity(body.len() + 4);
+    (body.len() as u32).encode(&mut framed).map_err(e)?;
+    framed.extend(body);
+    Ok(framed)
+}
+
+/// `key` as OpenSSH's private key format, encrypted with `password` when given.
+pub fn openssh_private(key: &PrivateKey, comment: &str, password: Option<&[u8]>) -> Result<String, SshError> {
+    let wire = wire_fields(key, Fields::Key)?;
     let data = KeypairData::decode(&mut wire.as_slice()).map_err(|err| SshError::Key(err.to_string()))?;
     let mut out = ssh_key::PrivateKey::new(data, comment).map_err(|err| SshError::Key(err.to_string()))?;
     if let Some(pw) = password {

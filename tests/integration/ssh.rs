@@ -1045,3 +1045,89 @@ fn ssh_config_makes_ssh_trust_the_host_ca_and_tells_sshd_what_to_trust() {
     assert_eq!(needs(&["--expires-in", "48h"]), Some(0));
     drop(server);
 }
+
+#[test]
+fn with_an_ssh_agent_the_user_key_and_certificate_land_in_it_and_log_in() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki_with(dir, &["--ssh"]);
+    let me = user();
+    let sock = dir.join("agent.sock");
+    let agent = Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&sock)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _agent = crate::hostile::Killed(agent);
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let issue = |args: &[&str]| {
+        ferrica(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .env("SSH_AUTH_SOCK", &sock)
+            .args(["ssh", "certificate"])
+            .args(args)
+            .args(["--offline", "--ca-password-file", "pw", "--no-password", "--insecure"])
+            .output()
+            .unwrap()
+    };
+    let listed = || {
+        let out = Command::new("ssh-add")
+            .arg("-L")
+            .env("SSH_AUTH_SOCK", &sock)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // --no-agent leaves it empty; host certificates never go in.
+    assert!(issue(&[&me, "id_quiet", "-n", &me, "--no-agent"]).status.success());
+    assert!(
+        issue(&["localhost", "host_key", "--host", "-n", "127.0.0.1"])
+            .status
+            .success()
+    );
+    assert!(!listed().contains("cert-v01"), "{}", listed());
+    let out = issue(&[&me, "id_agent", "-n", &me, "--kty", "OKP"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("SSH Agent: yes"), "{}", stderr_of(&out));
+    let keys = listed();
+    let cert = std::fs::read_to_string(dir.join("id_agent-cert.pub")).unwrap();
+    let cert_blob = cert.split_whitespace().nth(1).unwrap();
+    assert!(keys.contains(cert_blob), "{keys}");
+    // ssh finds the identity in the agent alone.
+    let sshd = start_sshd(dir, "host_key", "pki/certs/ssh_user_ca_key.pub", &[]);
+    std::fs::write(
+        dir.join("known_hosts"),
+        format!(
+            "@cert-authority * {}",
+            std::fs::read_to_string(dir.join("pki/certs/ssh_host_ca_key.pub")).unwrap()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("ssh")
+        .current_dir(dir)
+        .env("SSH_AUTH_SOCK", &sock)
+        .args(["-F", "/dev/null", "-p", &sshd.port.to_string(), "-o", "BatchMode=yes"])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "UserKnownHostsFile=known_hosts",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+        ])
+        .arg(format!("{me}@127.0.0.1"))
+        .arg("echo from-agent")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "from-agent");
+}

@@ -144,6 +144,23 @@ pub fn run(a: SshCertificateArgs) -> Result<u8> {
         eprintln!("✔ Public Key: {}.pub", a.key_file);
     }
     eprintln!("✔ Certificate: {crt_file}");
+    // A user certificate goes into the ssh-agent too, key and certificate, for the certificate's lifetime.
+    if let (Some(key), CertType::User, false) = (&new_key, cert_type, a.no_agent)
+        && let Some(sock) = std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty())
+    {
+        let lifetime = certificate
+            .valid_before()
+            .saturating_sub(now.unix_timestamp().max(0) as u64);
+        let lifetime = u32::try_from(lifetime).unwrap_or(u32::MAX).max(1);
+        let added = [None, Some(&certificate)].into_iter().try_for_each(|c| {
+            let req = crate::ssh::keys::agent_add_request(key, c, &a.key_id, lifetime).map_err(|e| e.to_string())?;
+            crate::io::agent::send(std::path::Path::new(&sock), &req)
+        });
+        match added {
+            Ok(()) => eprintln!("✔ SSH Agent: yes (for {lifetime} s)"),
+            Err(e) => eprintln!("warning: SSH Agent: {e}"),
+        }
+    }
     Ok(0)
 }
 
