@@ -50,10 +50,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kid = jwk.kid.clone().unwrap_or_default();
     let signer = SigningKey::from_jwk(jwk)?;
 
+    // ENDPOINT=ssh: /1.0/ssh/sign with a P-256 public key and an SSH token (step.ssh claims); else /1.0/sign.
+    let ssh = std::env::var("ENDPOINT").is_ok_and(|e| e == "ssh");
+    let path = if ssh { "/1.0/ssh/sign" } else { "/1.0/sign" };
     let key = PrivateKey::generate(KeySpec::P256)?;
     let csr_der = create_csr("bench.lab.test", &[San::parse("bench.lab.test")], &key)?;
     let csr = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", csr_der));
-    let aud = format!("{}/1.0/sign", url.trim_end_matches('/'));
+    let ssh_key = {
+        use base64::Engine as _;
+        let data = ferrica::ssh::cert::key_data_of_spki(&key.spki_der())?;
+        let mut blob = Vec::new();
+        ssh_encoding::Encode::encode(&data, &mut blob)?;
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    };
+    let aud = format!("{}{path}", url.trim_end_matches('/'));
     let (host, port) = ferrica::io::remote::host_port(url).map_err(|e| e.to_string())?;
 
     let mut roots = rustls::RootCertStore::empty();
@@ -79,13 +89,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let bodies: Vec<Bytes> = (0..n)
             .map(|i| {
-                let claims = json!({"iss": name, "aud": aud, "sub": "bench.lab.test", "sans": ["bench.lab.test"],
+                let mut claims = json!({"iss": name, "aud": aud, "sub": "bench.lab.test", "sans": ["bench.lab.test"],
                     "jti": format!("bench-{c}-{now}-{i}"), "iat": now, "nbf": now, "exp": now + 600});
+                if ssh {
+                    claims["sub"] = json!("bench");
+                    claims.as_object_mut().unwrap().remove("sans");
+                    claims["step"] = json!({"ssh": {"certType": "user", "keyID": "bench", "principals": ["bench"],
+                        "validAfter": "", "validBefore": ""}});
+                }
                 let mut h = Map::new();
                 h.insert("kid".into(), json!(kid));
                 h.insert("typ".into(), json!("JWT"));
                 let ott = jws::sign_compact(&signer, Alg::Es256, h, &serde_json::to_vec(&claims).unwrap()).unwrap();
-                Bytes::from(json!({"csr": csr, "ott": ott}).to_string())
+                let body = if ssh {
+                    json!({"publicKey": ssh_key, "ott": ott, "certType": "user", "keyID": "bench", "principals": ["bench"]})
+                } else {
+                    json!({"csr": csr, "ott": ott})
+                };
+                Bytes::from(body.to_string())
             })
             .collect();
         let bodies = Arc::new(bodies);
@@ -111,7 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         if i >= bodies.len() {
                             break;
                         }
-                        let req = hyper::Request::post("/1.0/sign")
+                        let req = hyper::Request::post(path)
                             .header("host", host.as_str())
                             .header("content-type", "application/json")
                             .body(Full::new(bodies[i].clone()))

@@ -121,6 +121,10 @@ pub struct SshIssued {
 pub trait SshStore: Send + Sync {
     /// Marks the token used (when `jti` is given) and records the certificate, atomically.
     fn record_ssh(&self, jti: Option<(&str, i64)>, cert: &SshIssued) -> Result<(), StoreError>;
+    /// [`SshStore::record_ssh`] for async callers (no thread held while the batch commits).
+    fn record_ssh_async(&self, jti: Option<(&str, i64)>, cert: &SshIssued) -> Pending {
+        Pending::Ready(self.record_ssh(jti, cert))
+    }
     /// An issued SSH certificate by serial.
     fn ssh_certificate(&self, serial: &str) -> Result<Option<SshIssued>, StoreError>;
     /// Every issued SSH certificate (for `/ssh/hosts`).
@@ -587,6 +591,17 @@ impl SshStore for RedbStore {
     fn record_ssh(&self, jti: Option<(&str, i64)>, cert: &SshIssued) -> Result<(), StoreError> {
         self.write(WriteOp::SshIssued(jti.map(|(j, e)| (j.to_string(), e)), cert.clone()))
             .map(drop)
+    }
+
+    fn record_ssh_async(&self, jti: Option<(&str, i64)>, cert: &SshIssued) -> Pending {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        match self.submit(Write {
+            op: WriteOp::SshIssued(jti.map(|(j, e)| (j.to_string(), e)), cert.clone()),
+            reply: Reply::Async(reply),
+        }) {
+            Ok(()) => Pending::Waiting(answer),
+            Err(e) => Pending::Ready(Err(e)),
+        }
     }
 
     fn ssh_certificate(&self, serial: &str) -> Result<Option<SshIssued>, StoreError> {

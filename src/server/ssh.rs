@@ -121,9 +121,15 @@ fn random_nonce() -> Result<Vec<u8>, ApiError> {
 }
 
 fn record(ca: &Ca, token: Option<(&str, i64)>, c: &ssh_key::Certificate, provisioner: &str) -> Result<(), ApiError> {
+    ca.ssh_store
+        .record_ssh(token, &issued_record(c, provisioner)?)
+        .map_err(|e| ApiError::from(authorize::store_error(e)))
+}
+
+fn issued_record(c: &ssh_key::Certificate, provisioner: &str) -> Result<SshIssued, ApiError> {
     let mut blob = Vec::new();
     c.encode(&mut blob).map_err(|e| ApiError::new(500, e.to_string()))?;
-    let issued = SshIssued {
+    Ok(SshIssued {
         serial: c.serial().to_string(),
         cert_type: rules::cert_type_name(c.cert_type()).into(),
         key_id: c.key_id().to_string(),
@@ -132,10 +138,7 @@ fn record(ca: &Ca, token: Option<(&str, i64)>, c: &ssh_key::Certificate, provisi
         valid_before: c.valid_before(),
         provisioner: provisioner.to_string(),
         cert: blob,
-    };
-    ca.ssh_store
-        .record_ssh(token, &issued)
-        .map_err(|e| ApiError::from(authorize::store_error(e)))
+    })
 }
 
 fn wire(c: &ssh_key::Certificate) -> Result<String, ApiError> {
@@ -148,11 +151,20 @@ fn wire(c: &ssh_key::Certificate) -> Result<String, ApiError> {
 /// 201 `{crt[, addUserCrt]}`, with a JWK or X5C token carrying step's `step.ssh` claims.
 async fn sign(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let req: SignRequest = json_body(body)?;
-    let answer = blocking(move || sign_blocking(&ca, req)).await?;
+    let store = ca.ssh_store.clone();
+    // The crypto on a blocking thread; the write (token and certificate, one transaction) awaited without one.
+    let (answer, record, token) = blocking(move || sign_blocking(&ca, req)).await?;
+    store
+        .record_ssh_async(Some((&token.0, token.1)), &record)
+        .done()
+        .await
+        .map_err(|e| ApiError::from(authorize::store_error(e)))?;
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
-fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
+type Signed = (Value, SshIssued, (String, i64));
+
+fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Signed, ApiError> {
     let now = now();
     let config = ca.config();
     let auth = authorize::authorize_token(&req.ott, &config, "ssh/sign", now, ca.started)?;
@@ -230,7 +242,7 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
         crate::cmd::ssh::random_serial(),
     );
     let c = cert::sign(&spec, &subject, &random_nonce()?, ca_key).map_err(|e| ApiError::new(400, e.to_string()))?;
-    record(ca, Some((&auth.token_id, auth.token_exp)), &c, &auth.provisioner)?;
+    let issued = issued_record(&c, &auth.provisioner)?;
     let mut answer = json!({"crt": wire(&c)?});
     // step-ca's "add user": a second user certificate, for the same window, that lets the provisioning account
     // create the user on first login.
@@ -259,7 +271,7 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Value, ApiError> {
         answer["addUserCrt"] = json!(wire(&c2)?);
     }
     tracing::info!(serial = c.serial(), key_id = %token_key_id, cert_type = rules::cert_type_name(cert_type), "ssh certificate");
-    Ok(answer)
+    Ok((answer, issued, (auth.token_id, auth.token_exp)))
 }
 
 #[derive(Deserialize)]
