@@ -19,11 +19,22 @@ EXIT CODES:
 
 /// ferrica: a private certificate authority in one binary.
 #[derive(Debug, Parser)]
-#[command(name = "ferrica", version, about, propagate_version = true, after_long_help = EXIT_CODES)]
+#[command(
+    name = "ferrica",
+    version,
+    about,
+    propagate_version = true,
+    disable_version_flag = true,
+    arg_required_else_help = true,
+    after_long_help = EXIT_CODES
+)]
 pub struct Cli {
+    /// Print the version as `ferrica version` does (step's `-v`).
+    #[arg(short = 'v', short_alias = 'V', long = "version")]
+    pub version: bool,
     /// The command to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Top-level command groups.
@@ -43,8 +54,27 @@ pub enum Command {
     Ssh(ssh::SshCommand),
     /// Print $FERRICA_PATH (default ~/.ferrica), where `ca init` writes.
     Path,
-    /// Run the online CA: step-ca's HTTPS API (sign, renew, rekey, revoke, CRL, roots, provisioners).
+    /// Run the online CA: step-ca's HTTPS API (sign, renew, rekey, revoke, CRL, roots, provisioners), ACME and SSH.
     Serve(ServeArgs),
+    /// Print the version as step does (`ferrica/X.Y.Z (linux/amd64)`).
+    Version,
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    #[command(
+        after_long_help = "EXAMPLES:\n  $ ferrica completions bash > /etc/bash_completion.d/ferrica\n  $ ferrica completions zsh > \"${fpath[1]}/_ferrica\""
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages: ferrica(1) and one per subcommand (ferrica-certificate-create(1), ...).
+    #[command(
+        after_long_help = "Without --out, ferrica(1) goes to stdout.\n\nEXAMPLES:\n  $ ferrica man --out /usr/local/share/man/man1\n  $ ferrica man | man -l -"
+    )]
+    Man {
+        /// The directory to write the pages into.
+        #[arg(long, value_name = "DIR")]
+        out: Option<String>,
+    },
 }
 
 /// `ferrica serve` flags.
@@ -52,10 +82,11 @@ pub enum Command {
 #[command(
     after_long_help = "The intermediate key's password comes from --password-file (or FERRICA_PASSWORD_FILE), else\n\
 \"password\" in ca.json, else piped stdin or a prompt on a terminal. The first stderr line says where it listens.\n\
-SIGTERM and SIGINT stop accepting, let open requests finish (10 s at most) and exit 0.\n\n\
-Built so far: GET /health /version /root/{sha} /roots(.pem) /intermediates(.pem) /provisioners\n\
-/provisioners/{kid}/encrypted-key and POST /sign (under / and /1.0/). Not yet: /renew /rekey /revoke /crl, mTLS,\n\
-SIGHUP reload, ACME.\n\nEXAMPLES:\n  $ ferrica serve --password-file pw\n  $ ferrica serve /etc/ferrica/ca.json --address 127.0.0.1:9443"
+SIGTERM and SIGINT stop accepting, let open requests finish (10 s at most) and exit 0; SIGHUP re-reads ca.json.\n\n\
+Routes (under / and /1.0/): GET /health /version /root/{sha} /roots(.pem) /intermediates(.pem) /federation\n\
+/provisioners /provisioners/{kid}/encrypted-key /crl; POST /sign /renew /rekey /revoke (tokens or mTLS); ACME\n\
+under /acme/{provisioner}/; SSH under /ssh/ (sign, renew, rekey, revoke, roots, federation, hosts, check-host,\n\
+config, krl) with ca.json's ssh keys.\n\nEXAMPLES:\n  $ ferrica serve --password-file pw\n  $ ferrica serve /etc/ferrica/ca.json --address 127.0.0.1:9443"
 )]
 pub struct ServeArgs {
     /// The CA configuration (default: $FERRICA_PATH/config/ca.json).

@@ -9,6 +9,7 @@ mod ca;
 mod common;
 mod create;
 mod crypto;
+mod distribution;
 mod errors;
 mod fingerprint;
 mod hostile;

@@ -1,0 +1,209 @@
+//! Distribution: `version`, `completions`, `man`, and the installer and GitHub Action scripts run against a
+//! loopback HTTP server that serves release assets built here.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::common::*;
+
+#[test]
+fn version_completions_and_man_pages() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let line = |args: &[&str]| {
+        let out = ferrica(dir).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // step prints `Smallstep CLI/0.15.16 (linux/amd64)` for `step version` and `step -v`.
+    let v = line(&["version"]);
+    assert!(
+        v.starts_with(&format!("ferrica/{} (linux/", env!("CARGO_PKG_VERSION"))) && v.ends_with(")\n"),
+        "{v}"
+    );
+    assert_eq!(line(&["-v"]), v);
+    assert_eq!(line(&["--version"]), v);
+    // Completions for each shell; bash's loads and registers the command.
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        assert!(line(&["completions", shell]).contains("ferrica"), "{shell}");
+    }
+    std::fs::write(dir.join("c.bash"), line(&["completions", "bash"])).unwrap();
+    let out = tool(dir, "bash", &["-c", "source ./c.bash && complete -p ferrica"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ferrica"),
+        "{}",
+        stderr_of(&out)
+    );
+    let bad = ferrica(dir).args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr_of(&bad).contains("'tcsh'"), "{}", stderr_of(&bad));
+    // Man pages: one per command, each with the exit codes.
+    std::fs::create_dir(dir.join("man")).unwrap();
+    line(&["man", "--out", "man"]);
+    let pages = files(&dir.join("man"));
+    for p in [
+        "ferrica.1",
+        "ferrica-certificate-create.1",
+        "ferrica-ca-init.1",
+        "ferrica-ssh-certificate.1",
+        "ferrica-serve.1",
+    ] {
+        assert!(pages.iter().any(|f| f == p), "{p} missing: {pages:?}");
+    }
+    assert!(pages.len() > 60, "{}", pages.len());
+    for p in &pages {
+        let text = std::fs::read_to_string(dir.join("man").join(p)).unwrap();
+        assert!(text.starts_with(".ie") || text.contains(".TH"), "{p}");
+        assert!(text.contains("EXIT"), "{p} has no exit codes");
+    }
+    assert!(line(&["man"]).contains(".TH ferrica 1"));
+}
+
+/// A directory served over HTTP on 127.0.0.1 (python3's http.server); killed on drop.
+struct Served(Child, u16);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve_dir(root: &Path) -> Served {
+    let port = free_port();
+    let child = Command::new("python3")
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
+        .current_dir(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, "python3 -m http.server");
+    Served(child, port)
+}
+
+/// Release assets as the release workflow names them, built from this binary.
+fn release_assets(dir: &Path) -> std::path::PathBuf {
+    let rel = dir.join("release");
+    std::fs::create_dir_all(rel.join("stage")).unwrap();
+    // A stand-in that runs this build (the debug binary is too large to pack quickly in every test run).
+    std::fs::write(rel.join("stage/ferrica"), format!("#!/bin/sh\nexec '{BIN}' \"$@\"\n")).unwrap();
+    std::fs::set_permissions(
+        rel.join("stage/ferrica"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let arch = if cfg!(target_arch = "aarch64") {
+        "aarch64"
+    } else {
+        "x86_64"
+    };
+    let asset = format!("ferrica-{arch}-linux.tar.gz");
+    let out = tool(&rel, "tar", &["-czf", &asset, "-C", "stage", "ferrica"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let sum = tool(&rel, "sha256sum", &[&asset]);
+    std::fs::write(rel.join(format!("{asset}.sha256")), sum.stdout).unwrap();
+    rel
+}
+
+fn script(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(name)
+}
+
+#[test]
+fn the_installer_checks_the_checksum_and_asks_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let rel = release_assets(dir);
+    let http = serve_dir(&rel);
+    let install = |bin: &str| {
+        Command::new("sh")
+            .arg(script("install.sh"))
+            .env("FERRICA_BASE_URL", format!("http://127.0.0.1:{}", http.1))
+            .env("FERRICA_INSTALL_DIR", dir.join(bin))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = install("bin");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v = Command::new(dir.join("bin/ferrica")).arg("version").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&v.stdout).starts_with("ferrica/"),
+        "{}",
+        stderr_of(&v)
+    );
+    // A checksum that does not match: refused, nothing installed.
+    let sum = files(&rel).into_iter().find(|f| f.ends_with(".sha256")).unwrap();
+    std::fs::write(rel.join(&sum), format!("{}  x\n", "0".repeat(64))).unwrap();
+    let out = install("bin2");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("checksum mismatch"), "{}", stderr_of(&out));
+    assert!(!dir.join("bin2/ferrica").exists());
+}
+
+#[test]
+fn the_action_installs_puts_ferrica_on_path_and_bootstraps_a_ca() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let rel = release_assets(dir);
+    let http = serve_dir(&rel);
+    crate::serve::init_pki(dir);
+    let server = crate::serve::start(dir);
+    let fp = String::from_utf8(
+        ferrica(dir)
+            .args(["certificate", "fingerprint", "pki/certs/root_ca.crt"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let (gh_path, gh_out) = (dir.join("github_path"), dir.join("github_output"));
+    let out = Command::new("bash")
+        .arg(script("action.sh"))
+        .current_dir(dir)
+        .env("INPUT_BASE_URL", format!("http://127.0.0.1:{}", http.1))
+        .env("INPUT_CA_URL", &server.url)
+        .env("INPUT_FINGERPRINT", fp.trim())
+        .env("RUNNER_TEMP", dir.join("runner"))
+        .env("GITHUB_PATH", &gh_path)
+        .env("GITHUB_OUTPUT", &gh_out)
+        .env("FERRICA_PATH", dir.join("client"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let bin_dir = dir.join("runner/ferrica-bin");
+    assert_eq!(
+        std::fs::read_to_string(&gh_path).unwrap().trim(),
+        bin_dir.display().to_string()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&gh_out).unwrap().trim(),
+        format!("path={}", bin_dir.join("ferrica").display())
+    );
+    assert!(dir.join("client/certs/root_ca.crt").exists() && dir.join("client/config/defaults.json").exists());
+    // A wrong fingerprint fails the step.
+    let out = Command::new("bash")
+        .arg(script("action.sh"))
+        .env("INPUT_BASE_URL", format!("http://127.0.0.1:{}", http.1))
+        .env("INPUT_CA_URL", &server.url)
+        .env("INPUT_FINGERPRINT", "00".repeat(32))
+        .env("RUNNER_TEMP", dir.join("runner2"))
+        .env("FERRICA_PATH", dir.join("client2"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!dir.join("client2/certs/root_ca.crt").exists());
+    // A version that is neither latest nor vX.Y.Z.
+    let out = Command::new("bash")
+        .arg(script("action.sh"))
+        .env("INPUT_VERSION", "1.2")
+        .env("RUNNER_TEMP", dir.join("runner3"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    drop(server);
+}
