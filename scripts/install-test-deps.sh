@@ -50,6 +50,10 @@ for tool in openssl setsid script certutil keytool curl jq pebble-challtestsrv l
   command -v "$tool" >/dev/null || { echo "error: $tool is still missing" >&2; exit 1; }
 done
 
+# cargo-deb packs the Debian package the distribution test installs with dpkg (crates.io).
+command -v cargo-deb >/dev/null || cargo install --locked --quiet cargo-deb
+command -v cargo-deb >/dev/null || { echo "error: cargo-deb is still missing" >&2; exit 1; }
+
 # Independent JOSE implementations for the interop tests (PyPI), in a venv of the project's own.
 cd "$(dirname "$0")/.."
 # certbot is the ACME client most users run against the CA.

@@ -207,3 +207,78 @@ fn the_action_installs_puts_ferrica_on_path_and_bootstraps_a_ca() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     drop(server);
 }
+
+#[test]
+fn the_debian_package_installs_works_and_removes_cleanly() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("note: not root; skipping the dpkg -i test (CI runs as root)");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // The package of this build (the release workflow packs the stripped static binary the same way).
+    let deb = dir.join("ferrica_test.deb");
+    let out = Command::new("timeout")
+        .args(["300", "bash"])
+        .arg(script("build-deb.sh"))
+        .args(["--profile", "dev", "--output"])
+        .arg(&deb)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "build-deb.sh: {}", stderr_of(&out));
+    let list = String::from_utf8(tool(dir, "dpkg-deb", &["-c", deb.to_str().unwrap()]).stdout).unwrap();
+    for path in [
+        "./usr/bin/ferrica",
+        "./usr/share/man/man1/ferrica.1.gz",
+        "./usr/share/man/man1/ferrica-ca-init.1.gz",
+        "./usr/share/bash-completion/completions/ferrica",
+        "./usr/share/zsh/vendor-completions/_ferrica",
+        "./usr/share/fish/vendor_completions.d/ferrica.fish",
+        "./usr/share/doc/ferrica/copyright",
+    ] {
+        assert!(list.contains(path), "{path} not in the package:\n{list}");
+    }
+    let info = String::from_utf8(
+        tool(
+            dir,
+            "dpkg-deb",
+            &["-f", deb.to_str().unwrap(), "Package", "License", "Depends"],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(info.contains("Package: ferrica"), "{info}");
+    let out = tool(dir, "dpkg", &["-i", deb.to_str().unwrap()]);
+    assert!(out.status.success(), "dpkg -i: {}", stderr_of(&out));
+    let v = tool(dir, "/usr/bin/ferrica", &["version"]);
+    assert!(
+        String::from_utf8_lossy(&v.stdout).starts_with("ferrica/"),
+        "{}",
+        stderr_of(&v)
+    );
+    let out = Command::new("/usr/bin/ferrica")
+        .args([
+            "certificate",
+            "create",
+            "--profile",
+            "root-ca",
+            "Deb Root",
+            "ca.crt",
+            "ca.key",
+            "--no-password",
+            "--insecure",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    openssl_ok(dir, &["x509", "-in", "ca.crt", "-noout", "-subject"]);
+    let out = tool(dir, "dpkg", &["-r", "ferrica"]);
+    assert!(out.status.success(), "dpkg -r: {}", stderr_of(&out));
+    assert!(!Path::new("/usr/bin/ferrica").exists());
+    assert!(!Path::new("/usr/share/man/man1/ferrica.1.gz").exists());
+    let status = tool(dir, "dpkg", &["-s", "ferrica"]);
+    assert!(!status.status.success() || String::from_utf8_lossy(&status.stdout).contains("deinstall"));
+}
