@@ -106,6 +106,28 @@ fn release_assets(dir: &Path) -> std::path::PathBuf {
     rel
 }
 
+/// Where the recipes download release assets from.
+const RELEASES: &str = "https://github.com/ferrica/ferrica/releases/latest/download";
+
+fn recipe(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("ci").join(name)
+}
+
+/// A YAML file as JSON, read by PyYAML from the test venv.
+fn yaml(path: &Path) -> serde_json::Value {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python");
+    let out = Command::new(&py)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(path)
+        .output()
+        .expect("the test venv (bash scripts/install-test-deps.sh)");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn script(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(name)
 }
@@ -250,8 +272,42 @@ fn the_debian_package_installs_works_and_removes_cleanly() {
     )
     .unwrap();
     assert!(info.contains("Package: ferrica"), "{info}");
-    let out = tool(dir, "dpkg", &["-i", deb.to_str().unwrap()]);
-    assert!(out.status.success(), "dpkg -i: {}", stderr_of(&out));
+    // ci/travis.yml as written: download the .deb and its checksum, check, `sudo dpkg -i`, use it.
+    let rel = dir.join("release");
+    std::fs::create_dir(&rel).unwrap();
+    std::fs::copy(&deb, rel.join("ferrica_amd64.deb")).unwrap();
+    let sum = tool(&rel, "sha256sum", &["ferrica_amd64.deb"]);
+    std::fs::write(rel.join("ferrica_amd64.deb.sha256"), sum.stdout).unwrap();
+    let http = serve_dir(&rel);
+    let travis = yaml(&recipe("travis.yml"));
+    let work = dir.join("travis");
+    std::fs::create_dir(&work).unwrap();
+    for section in ["before_install", "script"] {
+        for line in travis[section].as_array().unwrap() {
+            let line = line
+                .as_str()
+                .unwrap()
+                .replace(RELEASES, &format!("http://127.0.0.1:{}", http.1))
+                .replace("sudo ", "");
+            let out = Command::new("bash")
+                .args(["-eo", "pipefail", "-c", &line])
+                .current_dir(&work)
+                .env("CA_PASS", "travis-secret")
+                .env(
+                    "PATH",
+                    format!("/usr/bin:{}", std::env::var("PATH").unwrap_or_default()),
+                )
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "travis.yml {section}: {line}\n{}",
+                stderr_of(&out)
+            );
+        }
+    }
+    openssl_ok(&work, &["verify", "-CAfile", "ca.crt", "tls.crt"]);
     let v = tool(dir, "/usr/bin/ferrica", &["version"]);
     assert!(
         String::from_utf8_lossy(&v.stdout).starts_with("ferrica/"),
@@ -281,4 +337,87 @@ fn the_debian_package_installs_works_and_removes_cleanly() {
     assert!(!Path::new("/usr/share/man/man1/ferrica.1.gz").exists());
     let status = tool(dir, "dpkg", &["-s", "ferrica"]);
     assert!(!status.status.success() || String::from_utf8_lossy(&status.stdout).contains("deinstall"));
+}
+
+#[test]
+fn workflows_and_the_action_match_githubs_schemas_and_the_actions_recipe_runs_as_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let check = root.join(".venv-test/bin/check-jsonschema");
+    let mut workflows: Vec<String> = files(&root.join(".github/workflows"))
+        .into_iter()
+        .map(|f| root.join(".github/workflows").join(f).display().to_string())
+        .collect();
+    workflows.push(recipe("github-actions.yml").display().to_string());
+    for (schema, paths) in [
+        ("vendor.github-workflows", workflows),
+        (
+            "vendor.github-actions",
+            vec![root.join("action.yml").display().to_string()],
+        ),
+    ] {
+        let out = Command::new(&check)
+            .args(["--builtin-schema", schema])
+            .args(&paths)
+            .output()
+            .expect("check-jsonschema (bash scripts/install-test-deps.sh)");
+        assert!(
+            out.status.success(),
+            "{schema}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr_of(&out)
+        );
+    }
+    // The action's inputs in action.yml are the ones scripts/action.sh reads.
+    let action = yaml(&root.join("action.yml"));
+    let sh = std::fs::read_to_string(script("action.sh")).unwrap();
+    for i in action["inputs"].as_object().unwrap().keys() {
+        let var = format!("INPUT_{}", i.to_uppercase().replace('-', "_"));
+        assert!(sh.contains(&var), "action.sh does not read {var}");
+    }
+
+    // ci/github-actions.yml as written: the action step (through its script), then the run steps on its PATH.
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let rel = release_assets(dir);
+    let http = serve_dir(&rel);
+    let wf = yaml(&recipe("github-actions.yml"));
+    let steps = wf["jobs"]["test"]["steps"].as_array().unwrap();
+    let uses = steps
+        .iter()
+        .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("ferrica/ferrica@")))
+        .unwrap();
+    let gh_path = dir.join("github_path");
+    let mut action = Command::new("bash");
+    action
+        .arg(script("action.sh"))
+        .env("INPUT_BASE_URL", format!("http://127.0.0.1:{}", http.1))
+        .env("RUNNER_TEMP", dir.join("runner"))
+        .env("GITHUB_PATH", &gh_path)
+        .stdin(Stdio::null());
+    for (k, v) in uses["with"].as_object().unwrap() {
+        action.env(
+            format!("INPUT_{}", k.to_uppercase().replace('-', "_")),
+            v.as_str().unwrap(),
+        );
+    }
+    let out = action.output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let bin_dir = std::fs::read_to_string(&gh_path).unwrap().trim().to_string();
+    let work = dir.join("work");
+    std::fs::create_dir(&work).unwrap();
+    for step in steps.iter().filter(|s| s["run"].is_string()) {
+        let out = Command::new("bash")
+            .args(["-eo", "pipefail", "-c", step["run"].as_str().unwrap()])
+            .current_dir(&work)
+            .env("CA_PASS", "actions-secret")
+            .env(
+                "PATH",
+                format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()),
+            )
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", step["name"], stderr_of(&out));
+    }
+    openssl_ok(&work, &["verify", "-CAfile", "ca.crt", "tls.crt"]);
 }
