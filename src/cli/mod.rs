@@ -3,6 +3,7 @@
 pub mod ca;
 pub mod certificate;
 pub mod crypto;
+pub mod examples;
 pub mod ssh;
 
 use clap::{Args, Parser, Subcommand};

@@ -69,6 +69,13 @@ fn man(dir: Option<&str>) -> Result<u8> {
     let render = |c: &clap::Command| -> Result<Vec<u8>> {
         let mut page = Vec::new();
         clap_mangen::Man::new(c.clone()).render(&mut page)?;
+        let examples = crate::cli::examples::for_page(c.get_name());
+        if !examples.is_empty() && !String::from_utf8_lossy(&page).contains("EXAMPLES") {
+            page.extend_from_slice(b".SH EXAMPLES\n");
+            for ex in examples {
+                page.extend_from_slice(format!(".PP\n\\fB$ {}\\fR\n", ex.replace('-', "\\-")).as_bytes());
+            }
+        }
         // Every page documents the exit codes, whether or not the command's help repeats them.
         if !String::from_utf8_lossy(&page).contains("EXIT CODES") {
             page.extend_from_slice(b".SH \"EXIT STATUS\"\n");

@@ -55,6 +55,7 @@ fn version_completions_and_man_pages() {
         let text = std::fs::read_to_string(dir.join("man").join(p)).unwrap();
         assert!(text.starts_with(".ie") || text.contains(".TH"), "{p}");
         assert!(text.contains("EXIT"), "{p} has no exit codes");
+        assert!(text.contains("EXAMPLES"), "{p} has no examples");
     }
     assert!(line(&["man"]).contains(".TH ferrica 1"));
 }
