@@ -1003,9 +1003,43 @@ fn new_order(
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
+    // A valid authorization this account holds for an identifier is reused (RFC 8555 §7.1.3 allows it): the
+    // newest orders' authorizations, still valid now.
+    let mut reusable: Vec<Authz> = Vec::new();
+    for order_id in ca
+        .acme_store
+        .acme_orders_of(&acct.id)
+        .map_err(store_err)?
+        .iter()
+        .rev()
+        .take(50)
+    {
+        let Some(o) = load::<Order>(ca, AcmeTable::Order, order_id)? else {
+            continue;
+        };
+        for a in &o.authorizations {
+            if reusable.iter().any(|z| &z.id == a) {
+                continue;
+            }
+            if let Some(z) = load::<Authz>(ca, AcmeTable::Authz, a)?
+                && z.account == acct.id
+                && z.current_status(t) == "valid"
+            {
+                reusable.push(z);
+            }
+        }
+    }
     let mut authzs = Vec::new();
+    let mut order_authzs: Vec<Authz> = Vec::new();
     for id in &ids {
         let (ident, wildcard) = model::authz_identifier(id);
+        if let Some(z) = reusable
+            .iter()
+            .find(|z| z.identifier == ident && z.wildcard == wildcard)
+        {
+            order_authzs.push(z.clone());
+            continue;
+        }
         let types = model::challenge_types(&ident, wildcard, &enabled);
         if types.is_empty() {
             return Err(
@@ -1023,7 +1057,7 @@ fn new_order(
                 error: None,
             });
         }
-        authzs.push(Authz {
+        let z = Authz {
             id: random_id(12)?,
             account: acct.id.clone(),
             identifier: ident,
@@ -1031,9 +1065,11 @@ fn new_order(
             expires: t + model::PENDING_LIFETIME,
             wildcard,
             challenges,
-        });
+        };
+        order_authzs.push(z.clone());
+        authzs.push(z);
     }
-    let order = Order {
+    let mut order = Order {
         id: random_id(12)?,
         account: acct.id.clone(),
         provisioner: base.provisioner.clone(),
@@ -1042,13 +1078,15 @@ fn new_order(
         identifiers: ids,
         not_before: nb.map(|t| t.unix_timestamp()),
         not_after: na.map(|t| t.unix_timestamp()),
-        authorizations: authzs.iter().map(|a| a.id.clone()).collect(),
+        authorizations: order_authzs.iter().map(|a| a.id.clone()).collect(),
         certificate: None,
         error: None,
         replaces: replaces.as_ref().map(|(s, _)| s.clone()),
         replaces_id: replaces.map(|(_, id)| id),
         profile,
     };
+    // All reused and valid: ready at once.
+    order.refresh(&order_authzs, t);
     let encoded: Vec<(String, Vec<u8>)> = authzs
         .iter()
         .map(|a| Ok((a.id.clone(), serde_json::to_vec(a).map_err(store_err)?)))

@@ -235,6 +235,12 @@ fn instant_acme_exercises_eab_key_change_deactivation_ip_identifiers_ari_revocat
         let second = issue(&account, &ids, &web, Some(ari_id(&first_der)), None)
             .await
             .expect("replacement");
+        // The account's valid authorizations are reused: a new order for the same names is ready at once.
+        let mut reused = account
+            .new_order(&NewOrder::new(&ids))
+            .await
+            .expect("order with reused authorizations");
+        assert_eq!(reused.state().status, OrderStatus::Ready);
         let e = account
             .new_order(&NewOrder::new(&ids).replaces(ari_id(&first_der)))
             .await
