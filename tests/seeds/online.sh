@@ -10,7 +10,7 @@ echo "$pass" > pw.txt
 port=$SEED_PORT
 url=https://127.0.0.1:$port
 
-step ca init --name Lab --dns 127.0.0.1,localhost \
+step ca init --ssh --name Lab --dns 127.0.0.1,localhost \
   --address 127.0.0.1:$port --provisioner ci@lab.test --password-file pw.txt
 [[ $(step path) == "$STEPPATH" ]]
 step ca provisioner add acme --type ACME --claims '{"maxTLSCertDuration": "4320h", "defaultTLSCertDuration": "744h"}'
@@ -19,7 +19,7 @@ step-ca "$(step path)/config/ca.json" --password-file pw.txt > step-ca.log 2>&1 
 ca_pid=$!
 trap 'kill $ca_pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sk "$url/health" > /dev/null && break; sleep 0.1; done
-step ca provisioner list | jq -e 'map(.name) == ["ci@lab.test", "acme"]'
+step ca provisioner list | jq -e 'map(.name) | contains(["ci@lab.test", "acme", "sshpop"])'
 
 # Bootstrap a client tree by fingerprint, as a CI job does.
 fp=$(step certificate fingerprint "$(step path)/certs/root_ca.crt")
@@ -72,3 +72,13 @@ step ca roots roots.pem
 grep -c "BEGIN CERTIFICATE" roots.pem | grep -qx 1
 step ca federation federation.pem
 grep -q "BEGIN CERTIFICATE" federation.pem
+
+# SSH: a user certificate with the provisioner's password, a host certificate with a token minted first.
+step ssh certificate alice@lab.test id_alice --provisioner ci@lab.test --provisioner-password-file pw.txt \
+  --no-password --insecure
+ssh-keygen -L -f id_alice-cert.pub | grep -q 'Key ID: "alice@lab.test"'
+ssh-keygen -L -f id_alice-cert.pub | grep -q 'user certificate'
+TOKEN=$(step ca token web.lab.test --ssh --host --provisioner ci@lab.test --password-file pw.txt)
+step ssh certificate web.lab.test id_web --host --token "$TOKEN" --no-password --insecure
+ssh-keygen -L -f id_web-cert.pub | grep -q 'host certificate'
+step ssh inspect id_web-cert.pub | grep -q web.lab.test
