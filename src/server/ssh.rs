@@ -153,16 +153,24 @@ async fn sign(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) ->
     let req: SignRequest = json_body(body)?;
     let store = ca.ssh_store.clone();
     // The crypto on a blocking thread; the write (token and certificate, one transaction) awaited without one.
-    let (answer, record, token) = blocking(move || sign_blocking(&ca, req)).await?;
+    let (answer, record, token, add_user) = blocking(move || sign_blocking(&ca, req)).await?;
     store
         .record_ssh_async(Some((&token.0, token.1)), &record)
         .done()
         .await
         .map_err(|e| ApiError::from(authorize::store_error(e)))?;
+    // The add-user certificate only once the token has paid for the main one.
+    if let Some(extra) = add_user {
+        store
+            .record_ssh_async(None, &extra)
+            .done()
+            .await
+            .map_err(|e| ApiError::from(authorize::store_error(e)))?;
+    }
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
-type Signed = (Value, SshIssued, (String, i64));
+type Signed = (Value, SshIssued, (String, i64), Option<SshIssued>);
 
 fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Signed, ApiError> {
     let now = now();
@@ -244,6 +252,7 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Signed, ApiError> {
     let c = cert::sign(&spec, &subject, &random_nonce()?, ca_key).map_err(|e| ApiError::new(400, e.to_string()))?;
     let issued = issued_record(&c, &auth.provisioner)?;
     let mut answer = json!({"crt": wire(&c)?});
+    let mut add_user = None;
     // step-ca's "add user": a second user certificate, for the same window, that lets the provisioning account
     // create the user on first login.
     if let Some(add) = req.add_user_public_key.as_deref().filter(|s| !s.is_empty()) {
@@ -267,11 +276,11 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Signed, ApiError> {
             format!("sudo useradd -m {p}; nc -q0 localhost 22"),
         );
         let c2 = cert::sign(&extra, &key, &random_nonce()?, ca_key).map_err(|e| ApiError::new(400, e.to_string()))?;
-        record(ca, None, &c2, &auth.provisioner)?;
+        add_user = Some(issued_record(&c2, &auth.provisioner)?);
         answer["addUserCrt"] = json!(wire(&c2)?);
     }
     tracing::info!(serial = c.serial(), key_id = %token_key_id, cert_type = rules::cert_type_name(cert_type), "ssh certificate");
-    Ok((answer, issued, (auth.token_id, auth.token_exp)))
+    Ok((answer, issued, (auth.token_id, auth.token_exp), add_user))
 }
 
 #[derive(Deserialize)]

@@ -1131,3 +1131,56 @@ fn with_an_ssh_agent_the_user_key_and_certificate_land_in_it_and_log_in() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "from-agent");
 }
+
+#[test]
+fn add_user_public_key_gets_steps_provisioner_certificate_beside_the_users() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki_with(dir, &["--ssh"]);
+    let server = crate::serve::start(dir);
+    let url = server.url.clone();
+    for k in ["alice", "adder"] {
+        let out = tool(dir, "ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", k]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    let blob = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let token = online(
+        dir,
+        &url,
+        &["ca", "token", "alice", "--ssh", "-n", "alice", "--password-file", "pw"],
+    );
+    let token = String::from_utf8(token.stdout).unwrap();
+    let body = serde_json::json!({"publicKey": blob("alice.pub"), "ott": token.trim(), "certType": "user",
+        "keyID": "alice", "principals": ["alice"], "addUserPublicKey": blob("adder.pub")});
+    std::fs::write(dir.join("req.json"), body.to_string()).unwrap();
+    let (code, answer) = crate::serve::curl(dir, &["-d", "@req.json", &format!("{url}/1.0/ssh/sign")]);
+    assert_eq!(code, 201, "{answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    std::fs::write(
+        dir.join("adder-cert.pub"),
+        format!(
+            "ssh-ed25519-cert-v01@openssh.com {}\n",
+            v["addUserCrt"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let k = keygen_list(dir, "adder-cert.pub");
+    assert_eq!(k["Key ID"], "\"alice-provisioner\"");
+    assert_eq!(k["principals"], serde_json::json!(["provisioner"]));
+    let text = String::from_utf8_lossy(&tool(dir, "ssh-keygen", &["-L", "-f", "adder-cert.pub"]).stdout).to_string();
+    assert!(
+        text.contains("force-command sudo useradd -m alice; nc -q0 localhost 22"),
+        "{text}"
+    );
+    // The same token again: refused, whatever it asks for.
+    let (code, _) = crate::serve::curl(dir, &["-d", "@req.json", &format!("{url}/1.0/ssh/sign")]);
+    assert_eq!(code, 401);
+    drop(server);
+}
