@@ -248,12 +248,9 @@ pub struct SshCertificateArgs {
     /// With --offline: file with the SSH CA key's password (default: ca.json's "password").
     #[arg(long, value_name = "FILE", env = "FERRICA_CA_PASSWORD_FILE", hide_env_values = true)]
     pub ca_password_file: Option<String>,
-    /// The CA URL (default: defaults.json's ca-url).
-    #[arg(long, env = "FERRICA_CA_URL", value_name = "URL")]
-    pub ca_url: Option<String>,
-    /// The root the CA's TLS certificate must chain to (default: defaults.json's root).
-    #[arg(long, env = "FERRICA_ROOT", value_name = "FILE")]
-    pub root: Option<String>,
+    /// The CA (online).
+    #[command(flatten)]
+    pub ca: SshCaArgs,
     /// Do not add the key and certificate to the ssh-agent at $SSH_AUTH_SOCK.
     #[arg(long)]
     pub no_agent: bool,

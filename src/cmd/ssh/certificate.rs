@@ -242,12 +242,7 @@ fn online(
     (not_before, not_after): (Option<i64>, Option<i64>),
 ) -> Result<ssh_key::Certificate> {
     use crate::cmd::ca::client;
-    let args = crate::cli::ca::CaClientArgs {
-        ca_url: a.ca_url.clone(),
-        root: a.root.clone(),
-        offline: false,
-    };
-    let (ca, roots) = client::connect(&args, None)?;
+    let (ca, roots) = super::connect(&a.ca)?;
     let mut stdin = Stdin::default();
     let token = match &a.token {
         Some(t) => t.trim().to_string(),

@@ -9,17 +9,11 @@ use serde_json::{Value, json};
 use ssh_encoding::Decode as _;
 
 use crate::cli::ssh::{SshCaArgs, SshCheckHostArgs, SshConfigArgs, SshHostsArgs, SshNeedsRenewalArgs};
-use crate::cmd::ca::client;
 use crate::error::UserError;
 use crate::ssh::cert;
 
 fn connect(a: &SshCaArgs) -> Result<crate::io::http::CaClient> {
-    let args = crate::cli::ca::CaClientArgs {
-        ca_url: a.ca_url.clone(),
-        root: a.root.clone(),
-        offline: false,
-    };
-    Ok(client::connect(&args, None)?.0)
+    Ok(super::connect(a)?.0)
 }
 
 /// `~/...` under $HOME.

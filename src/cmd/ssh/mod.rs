@@ -35,6 +35,16 @@ pub fn run(cmd: SshCommand) -> Result<u8> {
     }
 }
 
+/// A client for the CA named by `--ca-url` and `--root` (or defaults.json), and the roots it is trusted with.
+fn connect(a: &crate::cli::ssh::SshCaArgs) -> Result<(crate::io::http::CaClient, Vec<Vec<u8>>)> {
+    let args = crate::cli::ca::CaClientArgs {
+        ca_url: a.ca_url.clone(),
+        root: a.root.clone(),
+        offline: false,
+    };
+    crate::cmd::ca::client::connect(&args, None)
+}
+
 /// Where a password for an SSH CA key comes from.
 pub struct SshKeyPassword<'a> {
     /// The flag naming a file, if given (`--ssh-user-password-file`, `--ca-password-file`).

@@ -71,12 +71,7 @@ pub fn run(a: SshRenewArgs, rekey: bool) -> Result<u8> {
         return Err(UserError::usage(format!("KEY_FILE {} is not the key of {}", a.key_file, a.crt_file)).into());
     }
 
-    let args = crate::cli::ca::CaClientArgs {
-        ca_url: a.ca.ca_url.clone(),
-        root: a.ca.root.clone(),
-        offline: false,
-    };
-    let (ca, roots) = client::connect(&args, None)?;
+    let (ca, roots) = super::connect(&a.ca)?;
     let name = client::provisioner_named(&ca, a.provisioner.as_deref(), "SSHPOP")?;
     let endpoint = if rekey { "ssh/rekey" } else { "ssh/renew" };
     let token = sshpop_token(&key, &old, &name, &format!("{}/1.0/{endpoint}", ca.url()), &roots[0])?;

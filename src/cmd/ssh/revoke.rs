@@ -3,19 +3,11 @@
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::ssh::{SshCaArgs, SshKrlArgs, SshRevokeArgs};
+use super::connect;
+use crate::cli::ssh::{SshKrlArgs, SshRevokeArgs};
 use crate::cmd::ca::client;
 use crate::error::UserError;
 use crate::io::password::Stdin;
-
-fn connect(a: &SshCaArgs) -> Result<(crate::io::http::CaClient, Vec<Vec<u8>>)> {
-    let args = crate::cli::ca::CaClientArgs {
-        ca_url: a.ca_url.clone(),
-        root: a.root.clone(),
-        offline: false,
-    };
-    client::connect(&args, None)
-}
 
 /// Revokes by serial with a token for `/ssh/revoke`.
 pub fn run_revoke(a: SshRevokeArgs) -> Result<u8> {
