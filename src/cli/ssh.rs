@@ -224,8 +224,8 @@ pub struct SshCertificateArgs {
         hide_env_values = true
     )]
     pub provisioner_password_file: Option<String>,
-    /// A token from `ferrica ca token --ssh` instead of --provisioner.
-    #[arg(long, value_name = "TOKEN")]
+    /// A token from `ferrica ca token --ssh` instead of --provisioner (online only).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "offline")]
     pub token: Option<String>,
     /// File with the password that encrypts the new private key (`-` = stdin).
     #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
@@ -243,7 +243,7 @@ pub struct SshCertificateArgs {
     #[arg(long)]
     pub offline: bool,
     /// The CA configuration, for --offline (default: $FERRICA_PATH/config/ca.json).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "offline")]
     pub ca_config: Option<String>,
     /// With --offline: file with the SSH CA key's password (default: ca.json's "password").
     #[arg(long, value_name = "FILE", env = "FERRICA_CA_PASSWORD_FILE", hide_env_values = true)]

@@ -352,6 +352,28 @@ fn bad_ssh_input_is_refused_clearly_and_nothing_is_issued() {
         4,
         "more than the provisioner's maximum",
     );
+    // Flags of the other mode are refused, not ignored: a token offline, a ca.json online.
+    let out = offline_cert(
+        dir,
+        &["alice", "id_t", "--token", "x.y.z", "--no-password", "--insecure"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let out = ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args([
+            "ssh",
+            "certificate",
+            "alice",
+            "id_t",
+            "--ca-config",
+            "pki/config/ca.json",
+            "--no-password",
+            "--insecure",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(!dir.join("id_t").exists());
     // A CA without SSH keys.
     let d2 = tempfile::tempdir().unwrap();
     init_pki_with(d2.path(), &[]);
