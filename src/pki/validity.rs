@@ -88,6 +88,33 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::nanoseconds(nanos))
 }
 
+/// Whether a certificate valid from `not_before` to `not_after` needs renewal at `now`: with no `expires_in`, once
+/// two thirds of its lifetime have passed; with `75%` when less than that share of the lifetime is left; with a
+/// duration (`8h`) when less than that is left. The error names what is wrong with `expires_in`.
+pub fn needs_renewal(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+    expires_in: Option<&str>,
+) -> Result<bool, String> {
+    let life = not_after - not_before;
+    let left = not_after - now;
+    match expires_in {
+        None => Ok(now - not_before > life * 2 / 3),
+        Some(p) if p.ends_with('%') => {
+            let pct: f64 = p
+                .trim_end_matches('%')
+                .parse()
+                .map_err(|_| format!("--expires-in {p}: bad percentage"))?;
+            if !(0.0..=100.0).contains(&pct) {
+                return Err(format!("--expires-in {p}: the percentage must be 0..100"));
+            }
+            Ok(left < Duration::seconds_f64(life.as_seconds_f64() * pct / 100.0))
+        }
+        Some(d) => Ok(left < parse_duration(d).map_err(|e| format!("--expires-in {d}: {e}"))?),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

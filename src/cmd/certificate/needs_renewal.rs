@@ -42,22 +42,8 @@ fn check(a: &NeedsRenewalArgs) -> anyhow::Result<bool> {
         let na = c.validity().not_after.to_datetime();
         let life = na - nb;
         let left = na - now;
-        let needs = match a.expires_in.as_deref() {
-            None => now - nb > life * 2 / 3,
-            Some(p) if p.ends_with('%') => {
-                let pct: f64 = p
-                    .trim_end_matches('%')
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("--expires-in {p}: bad percentage"))?;
-                if !(0.0..=100.0).contains(&pct) {
-                    anyhow::bail!("--expires-in {p}: the percentage must be 0..100");
-                }
-                left < Duration::seconds_f64(life.as_seconds_f64() * pct / 100.0)
-            }
-            Some(d) => {
-                left < crate::pki::validity::parse_duration(d).map_err(|e| anyhow::anyhow!("--expires-in {d}: {e}"))?
-            }
-        };
+        let needs = crate::pki::validity::needs_renewal(nb, na, now, a.expires_in.as_deref())
+            .map_err(|e| anyhow::anyhow!(e))?;
         if a.verbose {
             let subject = c.subject().to_string();
             eprintln!(

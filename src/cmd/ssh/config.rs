@@ -137,28 +137,17 @@ pub fn run_needs_renewal(a: SshNeedsRenewalArgs) -> Result<u8> {
     let text = crate::io::input::read_input(&a.crt_file, "the certificate")?;
     let c = cert::parse_certificate(&String::from_utf8_lossy(&text))
         .map_err(|e| UserError::input(format!("{}: {e}", a.crt_file)))?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let (after, before) = (c.valid_after() as i64, c.valid_before() as i64);
-    let life = (before - after).max(1);
-    let left = before - now;
-    let needs = match a.expires_in.as_deref() {
-        None => now - after > life * 2 / 3,
-        Some(p) if p.ends_with('%') => {
-            let pct: f64 = p
-                .trim_end_matches('%')
-                .parse()
-                .map_err(|_| UserError::usage(format!("--expires-in {p}: bad percentage")))?;
-            if !(0.0..=100.0).contains(&pct) {
-                return Err(UserError::usage(format!("--expires-in {p}: the percentage must be 0..100")).into());
-            }
-            (left as f64) < life as f64 * pct / 100.0
-        }
-        Some(d) => {
-            let d = crate::pki::validity::parse_duration(d)
-                .map_err(|e| UserError::usage(format!("--expires-in {d}: {e}")))?;
-            left < d.whole_seconds()
-        }
+    let at = |t: u64| {
+        time::OffsetDateTime::from_unix_timestamp(t.min(253_402_300_799) as i64)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     };
+    let needs = crate::pki::validity::needs_renewal(
+        at(c.valid_after()),
+        at(c.valid_before()),
+        time::OffsetDateTime::now_utc(),
+        a.expires_in.as_deref(),
+    )
+    .map_err(UserError::usage)?;
     Ok(if needs { 0 } else { 1 })
 }
 
