@@ -325,8 +325,27 @@ fn federation_lists_the_root_and_the_federated_roots() {
     assert!(pem.contains(std::fs::read_to_string(&fed).unwrap().trim()), "{pem}");
 }
 
+/// `step-ca` serving `dir/pki/config/ca.json` with the password in `dir/pw` (STEPPATH `dir/step`), once it says it
+/// serves; killed on drop.
+pub(crate) fn start_step_ca(step_ca: &Path, dir: &Path) -> Killed {
+    let child = Command::new(step_ca)
+        .arg(dir.join("pki/config/ca.json"))
+        .args(["--password-file", "pw"])
+        .current_dir(dir)
+        .env("STEPPATH", dir.join("step"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(dir.join("step-ca.log")).unwrap())
+        .stderr(std::fs::File::create(dir.join("step-ca.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let killed = Killed(child);
+    // step-ca logs to stderr.
+    wait_for_step_ca(&dir.join("step-ca.err"));
+    killed
+}
+
 /// Waits until `step-ca` says it serves, or panics with its output.
-pub(crate) fn wait_for_step_ca(log: &Path) {
+fn wait_for_step_ca(log: &Path) {
     let start = std::time::Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -378,23 +397,7 @@ fn a_pki_from_ca_init_serves_with_step_ca_and_step_tokens_unchanged() {
     };
     let ca_flags = ["--ca-url", url.as_str(), "--root", "pki/certs/root_ca.crt"];
 
-    let run_step_ca = || {
-        let log = dir.join("step-ca.log");
-        let child = Command::new(&step_ca)
-            .arg(dir.join("pki/config/ca.json"))
-            .args(["--password-file", "pw"])
-            .current_dir(dir)
-            .env("STEPPATH", dir.join("step"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.join("step-ca.err")).unwrap())
-            .spawn()
-            .unwrap();
-        let killed = Killed(child);
-        // step-ca logs to stderr.
-        wait_for_step_ca(&dir.join("step-ca.err"));
-        killed
-    };
+    let run_step_ca = || start_step_ca(&step_ca, dir);
 
     // step-ca serves the ferrica PKI: health, and a certificate from ferrica's JWK provisioner.
     {

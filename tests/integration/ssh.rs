@@ -704,19 +704,7 @@ fn step_ssh_certificate_works_against_ferrica_and_ferricas_against_step_ca() {
         );
     }
     // step-ca 0.19 serving the PKI ferrica made (its SSH keys included), ferrica's client against it.
-    let log = dir.join("step-ca.log");
-    let child = Command::new(&step_ca)
-        .arg(dir.join("pki/config/ca.json"))
-        .args(["--password-file", "pw"])
-        .current_dir(dir)
-        .env("STEPPATH", dir.join("step"))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(dir.join("step-ca.out")).unwrap())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _ca = crate::hostile::Killed(child);
-    crate::hostile::wait_for_step_ca(&log);
+    let _ca = crate::hostile::start_step_ca(&step_ca, dir);
     let out = online(
         dir,
         &url,
