@@ -385,12 +385,7 @@ fn bad_ssh_input_is_refused_clearly_and_nothing_is_issued() {
 }
 
 fn online(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
-    ferrica(dir)
-        .env("FERRICA_PATH", dir.join("pki"))
-        .args(args)
-        .args(["--ca-url", url, "--root", "pki/certs/root_ca.crt"])
-        .output()
-        .unwrap()
+    crate::serve::client(dir, url).args(args).output().unwrap()
 }
 
 fn serial_of(dir: &Path, crt: &str) -> String {
@@ -924,11 +919,9 @@ fn ssh_config_makes_ssh_trust_the_host_ca_and_tells_sshd_what_to_trust() {
     std::fs::create_dir_all(home.join(".ssh")).unwrap();
     std::fs::write(home.join(".ssh/config"), "Host old\n\tUser someone\n").unwrap();
     let with_home = |args: &[&str]| {
-        ferrica(dir)
-            .env("FERRICA_PATH", dir.join("pki"))
+        crate::serve::client(dir, &url)
             .env("HOME", &home)
             .args(args)
-            .args(["--ca-url", &url, "--root", "pki/certs/root_ca.crt"])
             .output()
             .unwrap()
     };
