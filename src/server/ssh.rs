@@ -464,32 +464,34 @@ async fn krl(State(ca): State<Arc<Ca>>) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
+/// The principals of the host certificates that are still valid and not revoked, sorted, once each.
+fn valid_hosts(ca: &Ca) -> Result<Vec<String>, ApiError> {
+    let now = now() as u64;
+    let internal = |e: StoreError| ApiError::new(500, e.to_string());
+    let revoked: Vec<String> = ca
+        .ssh_store
+        .ssh_revocations()
+        .map_err(internal)?
+        .into_iter()
+        .map(|r| r.serial)
+        .collect();
+    let mut names: Vec<String> = ca
+        .ssh_store
+        .ssh_certificates()
+        .map_err(internal)?
+        .into_iter()
+        .filter(|c| c.cert_type == "host" && c.valid_before > now && !revoked.contains(&c.serial))
+        .flat_map(|c| c.principals)
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// `GET /ssh/hosts`: the hosts the CA has certified and whose certificates are still valid (step-ca's
 /// `{"hosts": [{"hostname": ...}]}`).
 async fn hosts(State(ca): State<Arc<Ca>>) -> Result<Response, ApiError> {
-    let list = blocking(move || {
-        let now = now() as u64;
-        let internal = |e: StoreError| ApiError::new(500, e.to_string());
-        let revoked: Vec<String> = ca
-            .ssh_store
-            .ssh_revocations()
-            .map_err(internal)?
-            .into_iter()
-            .map(|r| r.serial)
-            .collect();
-        let mut names: Vec<String> = ca
-            .ssh_store
-            .ssh_certificates()
-            .map_err(internal)?
-            .into_iter()
-            .filter(|c| c.cert_type == "host" && c.valid_before > now && !revoked.contains(&c.serial))
-            .flat_map(|c| c.principals)
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
-    })
-    .await?;
+    let list = blocking(move || valid_hosts(&ca)).await?;
     let hosts: Vec<Value> = list
         .into_iter()
         .map(|h| json!({"hostname": h, "hostID": "", "hostTags": []}))
@@ -591,7 +593,8 @@ struct CheckHostRequest {
     principal: String,
 }
 
-/// `POST /ssh/check-host`: `{type: "host", principal}` -> `{exists}`: whether a valid host certificate names it.
+/// `POST /ssh/check-host`: `{type: "host", principal}` -> `{exists}`: whether a valid host certificate, not
+/// revoked, names it (the hosts `/ssh/hosts` lists).
 async fn check_host(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let req: CheckHostRequest = json_body(body)?;
     if req.kind != "host" {
@@ -600,16 +603,6 @@ async fn check_host(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejectio
     if req.principal.is_empty() {
         return Err(ApiError::new(400, "missing or empty principal"));
     }
-    let exists = blocking(move || {
-        let now = now() as u64;
-        let certs = ca
-            .ssh_store
-            .ssh_certificates()
-            .map_err(|e| ApiError::new(500, e.to_string()))?;
-        Ok(certs
-            .iter()
-            .any(|c| c.cert_type == "host" && c.valid_before > now && c.principals.contains(&req.principal)))
-    })
-    .await?;
+    let exists = blocking(move || Ok(valid_hosts(&ca)?.contains(&req.principal))).await?;
     Ok(axum::Json(json!({"exists": exists})).into_response())
 }
