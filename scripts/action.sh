@@ -8,7 +8,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 version=${INPUT_VERSION:-latest}
 export FERRICA_REPO=${FERRICA_REPO:-ferrica/ferrica}
 [[ -n $FERRICA_REPO ]] || FERRICA_REPO=ferrica/ferrica
+if [[ ${INPUT_INSTALL:-false} == true && -z ${INPUT_CA_URL:-} ]]; then
+  echo "error: install: true needs ca-url and fingerprint (it installs that CA's root)" >&2
+  exit 2
+fi
 if [[ -n ${INPUT_BASE_URL:-} ]]; then
+  [[ $version == latest ]] || { echo "error: base-url names the assets' directory itself; leave version at latest" >&2; exit 2; }
   export FERRICA_BASE_URL=$INPUT_BASE_URL
 elif [[ $version != latest ]]; then
   [[ $version =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "error: version '$version' is not latest or vX.Y.Z" >&2; exit 2; }

@@ -7,6 +7,10 @@
 set -eu
 
 repo=${FERRICA_REPO:-ferrica/ferrica}
+if [ -n "${FERRICA_BASE_URL:-}" ] && [ -n "${FERRICA_VERSION:-}" ]; then
+  echo "error: FERRICA_BASE_URL names the assets' directory itself; FERRICA_VERSION would be ignored, so unset one" >&2
+  exit 2
+fi
 if [ -n "${FERRICA_VERSION:-}" ]; then
   default_base="https://github.com/$repo/releases/download/$FERRICA_VERSION"
 else

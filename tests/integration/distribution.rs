@@ -156,6 +156,17 @@ fn the_installer_checks_the_checksum_and_asks_nothing() {
         "{}",
         stderr_of(&v)
     );
+    // A version beside a base URL would be ignored: refused.
+    let out = Command::new("sh")
+        .arg(script("install.sh"))
+        .env("FERRICA_BASE_URL", format!("http://127.0.0.1:{}", http.1))
+        .env("FERRICA_VERSION", "v1.2.3")
+        .env("FERRICA_INSTALL_DIR", dir.join("bin3"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(!dir.join("bin3/ferrica").exists());
     // A checksum that does not match: refused, nothing installed.
     let sum = files(&rel).into_iter().find(|f| f.ends_with(".sha256")).unwrap();
     std::fs::write(rel.join(&sum), format!("{}  x\n", "0".repeat(64))).unwrap();
@@ -219,6 +230,19 @@ fn the_action_installs_puts_ferrica_on_path_and_bootstraps_a_ca() {
         .unwrap();
     assert!(!out.status.success());
     assert!(!dir.join("client2/certs/root_ca.crt").exists());
+    // Inputs that would be ignored are refused: install without a CA, a version beside base-url.
+    for (k, v) in [("INPUT_INSTALL", "true"), ("INPUT_VERSION", "v1.2.3")] {
+        let out = Command::new("bash")
+            .arg(script("action.sh"))
+            .env("INPUT_BASE_URL", format!("http://127.0.0.1:{}", http.1))
+            .env(k, v)
+            .env("RUNNER_TEMP", dir.join("runner4"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{k}: {}", stderr_of(&out));
+        assert!(!dir.join("runner4/ferrica-bin/ferrica").exists());
+    }
     // A version that is neither latest nor vX.Y.Z.
     let out = Command::new("bash")
         .arg(script("action.sh"))
