@@ -1,6 +1,7 @@
 # The offline toolkit as step's documentation and its users' CI recipes write it, verbatim. Run by
 # tests/integration/seeds.rs twice: with `step` on PATH being ferrica under that name, and with `step` a shell
-# function that calls `ferrica`. openssl, jq and sha256sum judge the results.
+# function that calls `ferrica`. openssl, jq and sha256sum judge the results. Pipes end in `grep ... >/dev/null`,
+# not `grep -q`: grep -q stops reading at the first match, and under pipefail the writer's SIGPIPE fails the line.
 pass=lab-secret
 echo "$pass" > pw.txt
 
@@ -12,7 +13,7 @@ step certificate create svc.lab.test svc.crt svc.key --profile leaf \
   --ca intermediate_ca.crt --ca-key intermediate_ca.key --no-password --insecure \
   --not-after 24h --san svc.lab.test --san 10.0.0.7
 openssl verify -CAfile root_ca.crt -untrusted intermediate_ca.crt svc.crt
-openssl x509 -in svc.crt -noout -ext subjectAltName | grep -q "IP Address:10.0.0.7"
+openssl x509 -in svc.crt -noout -ext subjectAltName | grep "IP Address:10.0.0.7" >/dev/null
 
 # The JSON that jq scripts written for step read.
 step certificate inspect svc.crt --format json | jq -e '.validity.end and .validity.length == 86400'
@@ -21,8 +22,8 @@ step certificate inspect svc.crt --format json | jq -e '.subject.common_name[0] 
 step certificate inspect root_ca.crt --format json | jq -e '.extensions.basic_constraints.is_ca and .signature.self_signed'
 serial=$(step certificate inspect svc.crt --format json | jq -r .serial_number)
 [[ $serial == $(python3 -c "print(int('$(openssl x509 -in svc.crt -noout -serial | cut -d= -f2)', 16))") ]]
-step certificate inspect svc.crt --short | grep -q "svc.lab.test"
-step certificate inspect svc.crt | grep -q "Subject: CN=svc.lab.test"
+step certificate inspect svc.crt --short | grep "svc.lab.test" >/dev/null
+step certificate inspect svc.crt | grep "Subject: CN=svc.lab.test" >/dev/null
 
 # Fingerprints agree with openssl.
 fp=$(step certificate fingerprint root_ca.crt)
@@ -32,9 +33,9 @@ fp=$(step certificate fingerprint root_ca.crt)
 step certificate bundle svc.crt intermediate_ca.crt svc-bundle.crt
 step certificate verify svc-bundle.crt --roots root_ca.crt
 step certificate format svc.crt --out svc.der
-openssl x509 -inform der -in svc.der -noout -subject | grep -q svc.lab.test
+openssl x509 -inform der -in svc.der -noout -subject | grep svc.lab.test >/dev/null
 step certificate p12 svc.p12 svc.crt svc.key --password-file pw.txt
-openssl pkcs12 -in svc.p12 -nokeys -passin file:pw.txt | grep -q "BEGIN CERTIFICATE"
+openssl pkcs12 -in svc.p12 -nokeys -passin file:pw.txt | grep "BEGIN CERTIFICATE" >/dev/null
 
 # A CSR signed by the intermediate.
 step certificate create api.lab.test api.csr api.key --csr --no-password --insecure
@@ -50,7 +51,7 @@ if step certificate needs-renewal root_ca.crt --expires-in 1h; then exit 1; fi
 echo "$pass" | step crypto keypair pub.pem priv.pem --kty EC --crv P-384
 openssl pkey -in priv.pem -passin file:pw.txt -noout
 step crypto keypair ed.pub ed.key --kty OKP --crv Ed25519 --no-password --insecure
-openssl pkey -in ed.key -noout -text | grep -q ED25519
+openssl pkey -in ed.key -noout -text | grep ED25519 >/dev/null
 step crypto key public priv.pem --password-file pw.txt | openssl pkey -pubin -noout
 
 # JWK and JWT.

@@ -25,7 +25,7 @@ step ca provisioner list | jq -e 'map(.name) | contains(["ci@lab.test", "acme", 
 fp=$(step certificate fingerprint "$(step path)/certs/root_ca.crt")
 STEPPATH=$PWD/client step ca bootstrap --ca-url "$url" --fingerprint "$fp"
 [[ -s client/certs/root_ca.crt && -s client/config/defaults.json ]]
-STEPPATH=$PWD/client step ca health | grep -qx ok
+STEPPATH=$PWD/client step ca health | grep -x ok >/dev/null
 curl -s --cacert "$(step path)/certs/root_ca.crt" "$url/health" | jq -e '.status == "ok"'
 curl -s --cacert "$(step path)/certs/root_ca.crt" "$url/acme/acme/directory" | jq -e '.newNonce and .newOrder'
 
@@ -38,7 +38,7 @@ if [[ $SEED_CLIENT == ferrica ]]; then
 fi
 TOKEN=$(step ca token api.lab.test --provisioner ci@lab.test --password-file pw.txt)
 step ca certificate api.lab.test api.crt api.key --token "$TOKEN"
-openssl x509 -in api.crt -noout -subject | grep -q api.lab.test
+openssl x509 -in api.crt -noout -subject | grep api.lab.test >/dev/null
 
 # A CSR of one's own.
 step certificate create web.lab.test web.csr web.key --csr --no-password --insecure
@@ -57,7 +57,7 @@ if step ca renew api.crt api.key --force; then exit 1; fi
 # step-ca 0.19 has no CRL endpoint (it came in 0.22).
 if [[ $SEED_SERVER == ferrica ]]; then
   curl -s --cacert "$(step path)/certs/root_ca.crt" "$url/crl" -o crl.der
-  openssl crl -inform der -in crl.der -noout -text | grep -qi "$(openssl x509 -in api.crt -noout -serial | cut -d= -f2)"
+  openssl crl -inform der -in crl.der -noout -text | grep -i "$(openssl x509 -in api.crt -noout -serial | cut -d= -f2)" >/dev/null
 fi
 # Revocation by serial with a token.
 serial=$(python3 -c "print(int('$(openssl x509 -in web.crt -noout -serial | cut -d= -f2)', 16))")
@@ -69,16 +69,16 @@ if step ca renew web.crt web.key --force; then exit 1; fi
 step ca root root.crt
 cmp root.crt "$(step path)/certs/root_ca.crt"
 step ca roots roots.pem
-grep -c "BEGIN CERTIFICATE" roots.pem | grep -qx 1
+grep -c "BEGIN CERTIFICATE" roots.pem | grep -x 1 >/dev/null
 step ca federation federation.pem
 grep -q "BEGIN CERTIFICATE" federation.pem
 
 # SSH: a user certificate with the provisioner's password, a host certificate with a token minted first.
 step ssh certificate alice@lab.test id_alice --provisioner ci@lab.test --provisioner-password-file pw.txt \
   --no-password --insecure
-ssh-keygen -L -f id_alice-cert.pub | grep -q 'Key ID: "alice@lab.test"'
-ssh-keygen -L -f id_alice-cert.pub | grep -q 'user certificate'
+ssh-keygen -L -f id_alice-cert.pub | grep 'Key ID: "alice@lab.test"' >/dev/null
+ssh-keygen -L -f id_alice-cert.pub | grep 'user certificate' >/dev/null
 TOKEN=$(step ca token web.lab.test --ssh --host --provisioner ci@lab.test --password-file pw.txt)
 step ssh certificate web.lab.test id_web --host --token "$TOKEN" --no-password --insecure
-ssh-keygen -L -f id_web-cert.pub | grep -q 'host certificate'
-step ssh inspect id_web-cert.pub | grep -q web.lab.test
+ssh-keygen -L -f id_web-cert.pub | grep 'host certificate' >/dev/null
+step ssh inspect id_web-cert.pub | grep web.lab.test >/dev/null
