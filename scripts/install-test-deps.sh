@@ -57,16 +57,18 @@ command -v cargo-deb >/dev/null || { echo "error: cargo-deb is still missing" >&
 # Independent JOSE implementations for the interop tests (PyPI), in a venv of the project's own.
 cd "$(dirname "$0")/.."
 # certbot is the ACME client most users run against the CA.
+# pkilint lints certificates and OCSP answers.
 # PyYAML reads the CI recipes the tests run; check-jsonschema checks workflows and action.yml against the GitHub
 # schemas it ships (offline).
 if ! .venv-test/bin/python -c 'import jwcrypto, jwt, cryptography, yaml' 2>/dev/null || [[ ! -x .venv-test/bin/certbot ]] \
-  || [[ ! -x .venv-test/bin/check-jsonschema ]]; then
+  || [[ ! -x .venv-test/bin/check-jsonschema ]] || [[ ! -x .venv-test/bin/lint_ocsp_response ]]; then
   command -v python3 >/dev/null || { echo "error: python3 is missing" >&2; exit 1; }
   [[ -x .venv-test/bin/pip ]] || python3 -m venv .venv-test
   .venv-test/bin/pip install --quiet --disable-pip-version-check 'jwcrypto>=1.5' 'pyjwt>=2.8' 'cryptography>=42' 'certbot>=2.9' \
-    'pyyaml>=6' 'check-jsonschema>=0.28'
+    'pyyaml>=6' 'check-jsonschema>=0.28' 'pkilint>=0.10'
 fi
 .venv-test/bin/python -c 'import jwcrypto, jwt, cryptography, yaml' || { echo "error: the Python test venv is broken" >&2; exit 1; }
 .venv-test/bin/certbot --version >/dev/null || { echo "error: certbot is missing from .venv-test" >&2; exit 1; }
+.venv-test/bin/lint_ocsp_response --help >/dev/null || { echo "error: pkilint is missing from .venv-test" >&2; exit 1; }
 command -v ssh-keygen >/dev/null || { echo "error: ssh-keygen (openssh-client) is missing" >&2; exit 1; }
 [[ -x /usr/sbin/sshd ]] || { echo "error: sshd (openssh-server) is missing" >&2; exit 1; }

@@ -98,6 +98,10 @@ pub struct ServeArgs {
     /// Listen here instead of ca.json's address (e.g. 127.0.0.1:0 for a free port).
     #[arg(long, value_name = "HOST:PORT")]
     pub address: Option<String>,
+    /// Also serve /crl, /ocsp, /roots.pem, /intermediate.crt and /health over plain HTTP here (step-ca's
+    /// insecureAddress in ca.json); leaves then carry CRL and OCSP URLs on it.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_address: Option<String>,
     /// ACME http-01: the port validation connects to (RFC 8555 says 80; another port for tests and labs).
     #[arg(long, value_name = "PORT", default_value_t = 80)]
     pub acme_http_port: u16,

@@ -73,11 +73,41 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         }
     };
     let address = a.address.clone().unwrap_or_else(|| config.address.clone());
-    let address = if address.starts_with(':') {
-        format!("0.0.0.0{address}")
-    } else {
-        address
+    let address = any_host(address);
+    // The plain-HTTP listener for relying parties (/crl, /ocsp, /roots.pem, /intermediate.crt, /health).
+    let insecure = a
+        .insecure_address
+        .clone()
+        .or_else(|| Some(config.insecure_address.clone()).filter(|s| !s.is_empty()))
+        .map(any_host);
+    // Bound now, so that the URLs written into leaves carry the real port (`:0` picks one).
+    let plain_listener = match &insecure {
+        Some(addr) => {
+            let l = std::net::TcpListener::bind(addr)
+                .map_err(|e| UserError::usage(format!("cannot listen on {addr} (insecure address): {e}")))?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
     };
+    let insecure_base = match &plain_listener {
+        Some(l) => {
+            let port = l.local_addr()?.port();
+            let host = config.dns_names.first().cloned().unwrap_or_else(|| "localhost".into());
+            let host = if host.contains(':') { format!("[{host}]") } else { host };
+            Some(if port == 80 {
+                format!("http://{host}")
+            } else {
+                format!("http://{host}:{port}")
+            })
+        }
+        None => None,
+    };
+    let revocation_urls =
+        crate::server::RevocationUrls::new(insecure_base.as_deref(), config.extra.get("revocationUrls"))
+            .map_err(|e| UserError::input(format!("{}: {e}", path.display())))?;
+    let ocsp_settings = crate::server::ocsp::Settings::from_config(config.extra.get("ocsp"))
+        .map_err(|e| UserError::input(format!("{}: {e}", path.display())))?;
     let (crt, key) = (config.crt.clone(), config.key.clone());
     // step-ca's federatedRoots: files of roots this CA also vouches for (GET /federation lists them).
     let mut federated_pem = Vec::new();
@@ -93,16 +123,29 @@ pub fn run(a: ServeArgs) -> Result<u8> {
             federated_pem.push(crate::server::pem("CERTIFICATE", &der));
         }
     }
+    let intermediate_key = Arc::new(intermediate_key);
+    let started = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut ca = Ca::new(
         config,
         Some(path.clone()),
         root_der,
         intermediate_der,
-        Arc::new(intermediate_key),
+        intermediate_key.clone(),
         store,
-        time::OffsetDateTime::now_utc().unix_timestamp(),
+        started,
     )
     .map_err(|e| UserError::input(format!("{crt} / {key}: {e}")))?;
+    if ocsp_settings != Default::default() {
+        ca.ocsp = crate::server::ocsp::Responder::new(
+            ocsp_settings,
+            &ca.issuer,
+            &ca.intermediate_der,
+            intermediate_key,
+            started,
+        )
+        .map_err(|e| UserError::input(format!("ocsp: {e}")))?;
+    }
+    ca.revocation_urls = revocation_urls;
     ca.federated_pem = federated_pem;
     // The SSH CA keys (`ca init --ssh`), with their own password files or the intermediate's password.
     let config = ca.config();
@@ -164,6 +207,30 @@ pub fn run(a: ServeArgs) -> Result<u8> {
             .map_err(|e| UserError::usage(format!("cannot listen on {address}: {e}")))?;
         let bound = listener.local_addr()?;
         eprintln!("ferrica serve: listening on https://{bound}");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let plain = match plain_listener {
+            Some(l) => {
+                let l = tokio::net::TcpListener::from_std(l)?;
+                eprintln!(
+                    "ferrica serve: listening on http://{} (CRL, OCSP, roots)",
+                    l.local_addr()?
+                );
+                let app = crate::server::insecure_app(ca.clone());
+                Some(tokio::spawn(
+                    axum::serve(l, app)
+                        .with_graceful_shutdown(stopped(stop_rx.clone()))
+                        .into_future(),
+                ))
+            }
+            None => None,
+        };
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
         let app = crate::server::app(ca.clone());
         // SIGHUP re-reads ca.json.
         let reload_ca = ca.clone();
@@ -203,11 +270,27 @@ pub fn run(a: ServeArgs) -> Result<u8> {
                 }
             }
         });
-        crate::server::tls::serve(ca, app, listener, shutdown_signal()).await?;
+        crate::server::tls::serve(ca, app, listener, stopped(stop_rx)).await?;
+        if let Some(p) = plain {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), p).await {
+                Ok(Ok(Err(e))) => tracing::warn!("plain-HTTP listener: {e}"),
+                Err(_) => tracing::warn!("plain-HTTP listener: connections did not finish within 10 s"),
+                _ => {}
+            }
+        }
         eprintln!("ferrica serve: stopped");
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+/// `:port` means every address.
+fn any_host(address: String) -> String {
+    if address.starts_with(':') {
+        format!("0.0.0.0{address}")
+    } else {
+        address
+    }
 }
 
 async fn shutdown_signal() {

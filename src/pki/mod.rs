@@ -10,6 +10,7 @@ pub mod issue;
 pub mod keys;
 pub mod lint;
 pub mod names;
+pub mod ocsp;
 pub mod profile;
 pub mod step_json;
 pub mod template;

@@ -6,6 +6,7 @@
 //! built yet.
 
 pub mod acme;
+pub mod ocsp;
 pub mod ssh;
 pub mod tls;
 pub mod x509;
@@ -75,6 +76,53 @@ pub struct Ca {
     pub started: i64,
     /// The last CRL made, reused until a revocation or until it is half-way to its nextUpdate.
     pub(crate) crl: Mutex<Option<x509::CachedCrl>>,
+    /// The OCSP responder.
+    pub ocsp: ocsp::Responder,
+    /// The CRL, OCSP and CA-issuers URLs written into every leaf (empty: none).
+    pub revocation_urls: RevocationUrls,
+}
+
+/// Where relying parties find revocation information and the issuer: written into each leaf as a CRL distribution
+/// point and an authorityInfoAccess.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationUrls {
+    /// CRL distribution point.
+    pub crl: Option<String>,
+    /// OCSP responder.
+    pub ocsp: Option<String>,
+    /// The intermediate's certificate (DER).
+    pub ca_issuers: Option<String>,
+}
+
+impl RevocationUrls {
+    /// From the plain-HTTP base URL (`http://host:port`, from `insecureAddress`) and ca.json's
+    /// `revocationUrls` (`{"crl", "ocsp", "caIssuers"}`), which win member by member.
+    pub fn new(base: Option<&str>, overrides: Option<&Value>) -> Result<RevocationUrls, String> {
+        let mut u = RevocationUrls::default();
+        if let Some(b) = base {
+            let b = b.trim_end_matches('/');
+            u.crl = Some(format!("{b}/crl"));
+            u.ocsp = Some(format!("{b}/ocsp"));
+            u.ca_issuers = Some(format!("{b}/intermediate.crt"));
+        }
+        if let Some(o) = overrides {
+            let obj = o.as_object().ok_or("revocationUrls: must be an object")?;
+            for (k, v) in obj {
+                let url = v.as_str().ok_or_else(|| format!("revocationUrls.{k}: must be a URL"))?;
+                if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(char::is_whitespace) {
+                    return Err(format!("revocationUrls.{k}: {url:?} is not an http:// or https:// URL"));
+                }
+                let slot = match k.as_str() {
+                    "crl" => &mut u.crl,
+                    "ocsp" => &mut u.ocsp,
+                    "caIssuers" => &mut u.ca_issuers,
+                    other => return Err(format!("revocationUrls.{other}: unknown member (crl, ocsp, caIssuers)")),
+                };
+                *slot = Some(url.to_string()).filter(|s| !s.is_empty());
+            }
+        }
+        Ok(u)
+    }
 }
 
 impl Ca {
@@ -89,7 +137,15 @@ impl Ca {
         started: i64,
     ) -> Result<Ca, crate::pki::issue::IssueError> {
         use crate::pki::fingerprint::{FingerprintFormat, FingerprintHash, fingerprint};
-        let issuer = CaIssuer::shared(&intermediate_der, intermediate_key)?;
+        let issuer = CaIssuer::shared(&intermediate_der, intermediate_key.clone())?;
+        let ocsp = ocsp::Responder::new(
+            Default::default(),
+            &issuer,
+            &intermediate_der,
+            intermediate_key,
+            started,
+        )
+        .map_err(crate::pki::issue::IssueError::IssuerUnreadable)?;
         Ok(Ca {
             config: RwLock::new(Arc::new(config)),
             config_path,
@@ -109,6 +165,8 @@ impl Ca {
             acme_limiter: Mutex::new(Default::default()),
             started,
             crl: Mutex::new(None),
+            ocsp,
+            revocation_urls: RevocationUrls::default(),
         })
     }
 
@@ -260,6 +318,9 @@ pub fn app(ca: Arc<Ca>) -> Router {
             .route("/rekey", post(x509::rekey))
             .route("/revoke", post(x509::revoke))
             .route("/crl", get(x509::crl))
+            .route("/intermediate.crt", get(intermediate_der))
+            .route("/ocsp", post(ocsp::post))
+            .route("/ocsp/{*request}", get(ocsp::get))
     };
     Router::new()
         .merge(api())
@@ -273,6 +334,45 @@ pub fn app(ca: Arc<Ca>) -> Router {
         .layer(axum::middleware::from_fn(limit_request_head))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(ca)
+}
+
+/// The routes of the plain-HTTP listener (`insecureAddress`): what relying parties fetch without trusting the CA
+/// first, and nothing that issues or revokes.
+pub fn insecure_app(ca: Arc<Ca>) -> Router {
+    let api = || {
+        Router::new()
+            .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
+            .route(
+                "/roots.pem",
+                get(|State(ca): State<Arc<Ca>>| async move { pem_response(pem("CERTIFICATE", &ca.root_der)) }),
+            )
+            .route("/intermediate.crt", get(intermediate_der))
+            .route("/crl", get(x509::crl))
+            .route("/ocsp", post(ocsp::post))
+            .route("/ocsp/{*request}", get(ocsp::get))
+    };
+    Router::new()
+        .merge(api())
+        .nest("/1.0", api())
+        .fallback(|| async {
+            ApiError::new(
+                404,
+                "not found (this plain-HTTP listener serves /crl, /ocsp, /roots.pem, /intermediate.crt and /health)",
+            )
+        })
+        .layer(DefaultBodyLimit::max(64 << 10))
+        .layer(axum::middleware::from_fn(limit_request_head))
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(ca)
+}
+
+/// The intermediate as DER (`application/pkix-cert`): the leaves' caIssuers URL.
+async fn intermediate_der(State(ca): State<Arc<Ca>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/pkix-cert")],
+        ca.intermediate_der.clone(),
+    )
+        .into_response()
 }
 
 fn pem_response(body: String) -> Response {

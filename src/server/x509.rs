@@ -177,6 +177,9 @@ pub(crate) fn issue_leaf(
     provisioner: &str,
 ) -> Result<(IssuedCert, Value), ApiError> {
     let mut ireq = IssueRequest::new(Profile::Leaf, "", sans, not_before, not_after);
+    ireq.crl_urls = ca.revocation_urls.crl.iter().cloned().collect();
+    ireq.ocsp_urls = ca.revocation_urls.ocsp.iter().cloned().collect();
+    ireq.ca_issuers_urls = ca.revocation_urls.ca_issuers.iter().cloned().collect();
     ireq.subject = cn.into_iter().map(|c| (rcgen::DnType::CommonName, c)).collect();
     let kind = KeyKind::from_spki(spki).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
     let public = rcgen::SubjectPublicKeyInfo::from_der(spki)
@@ -473,6 +476,13 @@ pub(crate) async fn crl(State(ca): State<Arc<Ca>>, RawQuery(q): RawQuery) -> Res
         )
             .into_response()
     })
+}
+
+/// [`httpdate`] of unix seconds.
+pub(crate) fn httpdate_unix(t: i64) -> String {
+    ::time::OffsetDateTime::from_unix_timestamp(t)
+        .map(httpdate)
+        .unwrap_or_default()
 }
 
 fn httpdate(t: ::time::OffsetDateTime) -> String {
