@@ -2,7 +2,7 @@
 # Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue), pebble-challtestsrv
 # (the DNS server ACME tests resolve names with), lego, uacme, dehydrated and certbot (PyPI, in the venv) as ACME clients, setsid
 # (util-linux: runs ferrica with no controlling terminal), script (bsdutils: gives it a pty), ssh-keygen and sshd
-# (the judges of SSH certificates; no system daemon is started), jq (judges the seed scripts), and a
+# (the judges of SSH certificates; no system daemon is started), PostgreSQL's server binaries, jq (judges the seed scripts), and a
 # Python venv (.venv-test) with jwcrypto and PyJWT, the independent JOSE implementations. Safe to run again; uses sudo when not root.
 set -euo pipefail
 
@@ -23,6 +23,8 @@ command -v uacme >/dev/null || need+=(uacme)
 command -v dehydrated >/dev/null || need+=(dehydrated)
 command -v update-ca-certificates >/dev/null || [[ -x /usr/sbin/update-ca-certificates ]] || need+=(ca-certificates)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
+# PostgreSQL's server binaries (initdb, pg_ctl): the tests run throwaway clusters on unix sockets.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [[ ${1:-} == --bench ]]; then
   command -v hyperfine >/dev/null || need+=(hyperfine)
   [[ -x /usr/bin/time ]] || need+=(time)
@@ -34,7 +36,7 @@ if ((${#need[@]})); then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
-  # openssh-server's package scripts would start a system sshd; the tests start their own on 127.0.0.1.
+  # openssh-server's and postgresql's package scripts would start system daemons; the tests start their own.
   made_policy=""
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
@@ -49,6 +51,8 @@ fi
 for tool in openssl setsid script certutil keytool curl jq pebble-challtestsrv lego uacme dehydrated; do
   command -v "$tool" >/dev/null || { echo "error: $tool is still missing" >&2; exit 1; }
 done
+
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { echo "error: PostgreSQL's initdb is still missing" >&2; exit 1; }
 
 # cargo-deb packs the Debian package the distribution test installs with dpkg (crates.io).
 command -v cargo-deb >/dev/null || cargo install --locked --quiet cargo-deb

@@ -30,6 +30,9 @@ pub enum AuthError {
     /// 501: the CA is not set up for this (no SSH keys, no database).
     #[error("{0}")]
     NotImplemented(String),
+    /// 503: the database cannot be reached; the client should retry.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl AuthError {
@@ -41,6 +44,7 @@ impl AuthError {
             AuthError::BadRequest(_) => 400,
             AuthError::Internal(_) => 500,
             AuthError::NotImplemented(_) => 501,
+            AuthError::Unavailable(_) => 503,
         }
     }
 }
@@ -326,6 +330,7 @@ pub fn use_token(store: &dyn Store, auth: &Authorized) -> Result<(), AuthError> 
 pub fn store_error(e: StoreError) -> AuthError {
     match e {
         StoreError::TokenReused => AuthError::Unauthorized("token already used".into()),
+        StoreError::Unavailable(m) => AuthError::Unavailable(format!("database unavailable: {m}")),
         other => AuthError::Internal(other.to_string()),
     }
 }

@@ -61,6 +61,57 @@ pub struct Authority {
 /// The file name of ferrica's embedded store inside a step-ca database directory.
 pub const EMBEDDED_STORE_FILE: &str = "ferrica.redb";
 
+/// Where ca.json's `db` puts the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// The embedded redb file.
+    Embedded(std::path::PathBuf),
+    /// A PostgreSQL database: step-ca's `{"type": "postgresql", "dataSource": URL, "database": NAME}`, with
+    /// ferrica's `poolSize` and `statementTimeout` beside them.
+    Postgres {
+        /// The connection URL.
+        url: String,
+        /// The database, when not in the URL.
+        database: Option<String>,
+        /// Pool size and timeouts.
+        options: crate::ca::store::postgres::PgOptions,
+    },
+}
+
+/// Reads ca.json's `db` (or a `serve --db` URL, given as `{"type": "postgresql", "dataSource": URL}`).
+pub fn store_choice(db: &Value) -> Result<StoreChoice, String> {
+    let kind = db.get("type").and_then(Value::as_str).unwrap_or_default();
+    if !matches!(kind.to_ascii_lowercase().as_str(), "postgresql" | "postgres") {
+        return embedded_store_path(db).map(StoreChoice::Embedded);
+    }
+    let url = db.get("dataSource").and_then(Value::as_str).unwrap_or_default();
+    if url.is_empty() {
+        return Err("db type \"postgresql\" has no dataSource (postgresql://user:password@host:5432/)".into());
+    }
+    let mut options = crate::ca::store::postgres::PgOptions::default();
+    if let Some(v) = db.get("poolSize") {
+        options.pool_size = v
+            .as_u64()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or("db.poolSize: must be a number from 1 to 1000")? as usize;
+    }
+    if let Some(v) = db.get("statementTimeout") {
+        let d = v
+            .as_str()
+            .ok_or_else(|| "db.statementTimeout: must be a duration such as \"5s\"".to_string())
+            .and_then(|t| crate::pki::validity::parse_duration(t).map_err(|e| format!("db.statementTimeout: {e}")))?;
+        if d.whole_milliseconds() < 100 {
+            return Err("db.statementTimeout: at least 100ms".into());
+        }
+        options.statement_timeout = std::time::Duration::from_millis(d.whole_milliseconds() as u64);
+    }
+    Ok(StoreChoice::Postgres {
+        url: url.to_string(),
+        database: db.get("database").and_then(Value::as_str).map(str::to_string),
+        options,
+    })
+}
+
 /// Where ferrica keeps its embedded (redb) store for ca.json's `db`, or why it cannot:
 /// - `{"type": "redb", "dataSource": FILE}`: that file (ferrica's own entry);
 /// - step-ca's embedded databases (`badgerv2`, `badger`, `badgerv3`, `bbolt`): ferrica does not read their data, and
@@ -79,8 +130,8 @@ pub fn embedded_store_path(db: &Value) -> Result<std::path::PathBuf, String> {
         "bbolt" => Ok(PathBuf::from(source)
             .parent()
             .map_or_else(|| PathBuf::from(EMBEDDED_STORE_FILE), |d| d.join(EMBEDDED_STORE_FILE))),
-        "postgresql" | "mysql" => Err(format!(
-            "db type {kind:?} is not supported yet (ferrica's embedded store serves one instance: use a badgerv2 or redb entry)"
+        "mysql" => Err(format!(
+            "db type {kind:?} is not supported (use \"postgresql\" for several instances, or the embedded \"badgerv2\"/\"redb\")"
         )),
         other => Err(format!(
             "db type {other:?} is not supported (use step-ca's \"badgerv2\" with a directory, or \"redb\" with a file)"

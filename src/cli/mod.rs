@@ -98,6 +98,10 @@ pub struct ServeArgs {
     /// Listen here instead of ca.json's address (e.g. 127.0.0.1:0 for a free port).
     #[arg(long, value_name = "HOST:PORT")]
     pub address: Option<String>,
+    /// The PostgreSQL database to share with other instances (postgresql://user:password@host:5432/ferrica),
+    /// instead of ca.json's db.
+    #[arg(long, value_name = "URL", env = "FERRICA_DB", hide_env_values = true)]
+    pub db: Option<String>,
     /// Also serve /crl, /ocsp, /roots.pem, /intermediate.crt and /health over plain HTTP here (step-ca's
     /// insecureAddress in ca.json); leaves then carry CRL and OCSP URLs on it.
     #[arg(long, value_name = "HOST:PORT")]

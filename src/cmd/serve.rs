@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::ca::config::CaConfig;
-use crate::ca::store::RedbStore;
+use crate::ca::store::postgres::PgStore;
+use crate::ca::store::{Backend, RedbStore, StoreError};
 use crate::cli::ServeArgs;
 use crate::error::UserError;
 use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
@@ -58,20 +59,11 @@ pub fn run(a: ServeArgs) -> Result<u8> {
     };
     let ssh_fallback = pw.clone();
     let intermediate_key = crate::cmd::certificate::parse_key(&key_data, pw, &config.key, "--password-file")?;
-    let store: Arc<RedbStore> = match &config.db {
-        Some(db) => {
-            let file = crate::ca::config::embedded_store_path(db)
-                .map_err(|e| UserError::input(format!("{}: db: {e}", path.display())))?;
-            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
-            Arc::new(RedbStore::open(&file).map_err(|e| UserError::input(format!("database {}: {e}", file.display())))?)
-        }
-        None => {
-            eprintln!("warning: ca.json has no db: used tokens and issued certificates are kept in memory only");
-            Arc::new(RedbStore::in_memory()?)
-        }
+    let db = match &a.db {
+        Some(url) => Some(serde_json::json!({"type": "postgresql", "dataSource": url})),
+        None => config.db.clone(),
     };
+    let store = open_store(db.as_ref(), &path)?;
     let address = a.address.clone().unwrap_or_else(|| config.address.clone());
     let address = any_host(address);
     // The plain-HTTP listener for relying parties (/crl, /ocsp, /roots.pem, /intermediate.crt, /health).
@@ -282,6 +274,36 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+/// The store ca.json's `db` (or `--db`) names: PostgreSQL, the embedded redb file, or memory without a `db`.
+pub(crate) fn open_store(db: Option<&Value>, path: &std::path::Path) -> Result<Arc<dyn Backend>> {
+    use crate::ca::config::StoreChoice;
+    let Some(db) = db else {
+        eprintln!("warning: ca.json has no db: used tokens and issued certificates are kept in memory only");
+        return Ok(Arc::new(RedbStore::in_memory()?));
+    };
+    match crate::ca::config::store_choice(db).map_err(|e| UserError::input(format!("{}: db: {e}", path.display())))? {
+        StoreChoice::Embedded(file) => {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            Ok(Arc::new(RedbStore::open(&file).map_err(|e| {
+                UserError::input(format!("database {}: {e}", file.display()))
+            })?))
+        }
+        StoreChoice::Postgres { url, database, options } => {
+            let store = PgStore::connect(&url, database.as_deref(), &options).map_err(|e| match e {
+                StoreError::Unavailable(m) => anyhow::Error::from(
+                    UserError::unavailable(format!("PostgreSQL: {m}"))
+                        .hint("check db.dataSource in ca.json (or --db) and that the server is running"),
+                ),
+                other => UserError::input(format!("PostgreSQL: {other}")).into(),
+            })?;
+            eprintln!("ferrica serve: store: PostgreSQL {}", store.shown());
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// `:port` means every address.

@@ -133,7 +133,7 @@ impl Ca {
         root_der: Vec<u8>,
         intermediate_der: Vec<u8>,
         intermediate_key: Arc<crate::pki::keys::PrivateKey>,
-        store: Arc<crate::ca::store::RedbStore>,
+        store: Arc<dyn crate::ca::store::Backend>,
         started: i64,
     ) -> Result<Ca, crate::pki::issue::IssueError> {
         use crate::pki::fingerprint::{FingerprintFormat, FingerprintHash, fingerprint};
@@ -258,6 +258,12 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::ca::store::StoreError> for ApiError {
+    fn from(e: crate::ca::store::StoreError) -> ApiError {
+        ApiError::from(crate::ca::authorize::store_error(e))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"status": self.status.as_u16(), "message": self.message});
@@ -276,7 +282,7 @@ pub(crate) fn pem(tag: &str, der: &[u8]) -> String {
 pub fn app(ca: Arc<Ca>) -> Router {
     let api = || {
         Router::new()
-            .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
+            .route("/health", get(health))
             .route(
                 "/version",
                 get(|| async {
@@ -341,7 +347,7 @@ pub fn app(ca: Arc<Ca>) -> Router {
 pub fn insecure_app(ca: Arc<Ca>) -> Router {
     let api = || {
         Router::new()
-            .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
+            .route("/health", get(health))
             .route(
                 "/roots.pem",
                 get(|State(ca): State<Arc<Ca>>| async move { pem_response(pem("CERTIFICATE", &ca.root_der)) }),
@@ -364,6 +370,20 @@ pub fn insecure_app(ca: Arc<Ca>) -> Router {
         .layer(axum::middleware::from_fn(limit_request_head))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(ca)
+}
+
+/// `{"status": "ok"}`, or 503 with why when the database cannot be reached.
+async fn health(State(ca): State<Arc<Ca>>) -> Response {
+    let store = ca.store.clone();
+    match tokio::task::spawn_blocking(move || store.health()).await {
+        Ok(Ok(())) => axum::Json(json!({"status": "ok"})).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": e.to_string()})),
+        )
+            .into_response(),
+        Err(_) => ApiError::new(500, "internal error").into_response(),
+    }
 }
 
 /// The intermediate as DER (`application/pkix-cert`): the leaves' caIssuers URL.

@@ -426,7 +426,7 @@ async fn revoke(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) 
 /// which CA signed them; one not in the store is listed under both keys).
 pub fn krl_bytes(ca: &Ca) -> Result<Vec<u8>, ApiError> {
     let internal = |e: StoreError| ApiError::new(500, e.to_string());
-    let revoked = ca.ssh_store.ssh_revocations().map_err(internal)?;
+    let revoked = ca.ssh_store.ssh_revocations().map_err(ApiError::from)?;
     let (mut user, mut host) = (Vec::new(), Vec::new());
     for r in &revoked {
         let Ok(serial) = r.serial.parse::<u64>() else { continue };

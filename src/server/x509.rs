@@ -262,7 +262,7 @@ struct Renewable {
 fn check_renewable(ca: &Ca, leaf_der: &[u8]) -> Result<Renewable, ApiError> {
     let (_, cert) = X509Certificate::from_der(leaf_der).map_err(|e| ApiError::new(400, format!("certificate: {e}")))?;
     let serial = cert.serial.to_str_radix(10);
-    if ca.store.revocation(&serial).map_err(internal)?.is_some() {
+    if ca.store.revocation(&serial).map_err(ApiError::from)?.is_some() {
         return Err(ApiError::new(401, format!("certificate {serial} has been revoked")));
     }
     let config = ca.config();
@@ -514,8 +514,8 @@ fn current_crl(ca: &Ca) -> Result<(Vec<u8>, ::time::OffsetDateTime), ApiError> {
         .map_err(|e| internal(format!("ca.json crl.cacheDuration: {e}")))?
         .unwrap_or(::time::Duration::hours(24));
     let mut revoked = Vec::new();
-    for r in ca.store.revocations().map_err(internal)? {
-        if let Some(c) = ca.store.certificate(&r.serial).map_err(internal)?
+    for r in ca.store.revocations().map_err(ApiError::from)? {
+        if let Some(c) = ca.store.certificate(&r.serial).map_err(ApiError::from)?
             && c.not_after + 3600 < now.unix_timestamp()
         {
             continue;
@@ -530,7 +530,7 @@ fn current_crl(ca: &Ca) -> Result<(Vec<u8>, ::time::OffsetDateTime), ApiError> {
             invalidity_date: None,
         });
     }
-    let number = ca.store.next_crl_number().map_err(internal)?;
+    let number = ca.store.next_crl_number().map_err(ApiError::from)?;
     let params = rcgen::CertificateRevocationListParams {
         this_update: now,
         next_update: now + cache,

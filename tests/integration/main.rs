@@ -17,6 +17,7 @@ mod inspect;
 mod keys;
 mod ocsp;
 mod passwords;
+mod postgres;
 mod seeds;
 mod serve;
 mod ssh;

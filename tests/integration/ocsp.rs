@@ -8,7 +8,7 @@ use crate::common::*;
 use crate::serve::{Server, client, init_pki, serial};
 
 /// `ferrica serve --insecure-address 127.0.0.1:0`: the server and its plain-HTTP base URL.
-fn start_with_plain(dir: &Path) -> (Server, String) {
+pub(crate) fn start_with_plain(dir: &Path) -> (Server, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--password-file", "pw", "--address", "127.0.0.1:0"])
         .args(["--insecure-address", "127.0.0.1:0"])

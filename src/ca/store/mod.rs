@@ -1,6 +1,7 @@
 //! What the online CA remembers: issued certificates (with provisioner and serial), revocations, used token IDs
-//! and the CRL number. One [`Store`] trait; [`RedbStore`] is the embedded default (a PostgreSQL backend for several
-//! `serve` instances can implement the same trait).
+//! and the CRL number, and the SSH and ACME records. One set of traits ([`Store`], [`SshStore`], [`AcmeStore`],
+//! together [`Backend`]); [`RedbStore`] is the embedded default, [`postgres::PgStore`] lets several `serve`
+//! instances share one PostgreSQL database. [`conformance`] is the behaviour both must have.
 //!
 //! Uniqueness of serials and token IDs is enforced by the database: the check and the insert happen in one redb
 //! write transaction (redb serializes write transactions), never by a lock in our memory.
@@ -12,6 +13,9 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
+
+pub mod conformance;
+pub mod postgres;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -46,6 +50,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Backend(String),
+    /// The database cannot be reached (retry later: 503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 fn db_err(e: impl std::fmt::Display) -> StoreError {
@@ -164,7 +171,16 @@ pub trait Store: Send + Sync {
     fn is_persistent(&self) -> bool {
         true
     }
+    /// Whether the database answers (`/health`); the embedded store always does.
+    fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
+
+/// Everything a backend carries: the X.509, SSH and ACME records.
+pub trait Backend: Store + SshStore + AcmeStore {}
+
+impl<T: Store + SshStore + AcmeStore> Backend for T {}
 
 /// The kinds of ACME record, each a JSON document under its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -884,49 +900,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn acme_records_are_atomic_where_they_must_be() {
-        let s = RedbStore::in_memory().unwrap();
-        assert_eq!(s.acme_new_account("thumb", "a1", b"{}", Some("k1")).unwrap(), Ok(()));
-        assert_eq!(
-            s.acme_new_account("thumb", "a2", b"{}", None).unwrap(),
-            Err(AccountConflict::Key("a1".into()))
-        );
-        assert_eq!(
-            s.acme_new_account("other", "a2", b"{}", Some("k1")).unwrap(),
-            Err(AccountConflict::EabUsed("a1".into())),
-            "an EAB key binds one account"
-        );
-        assert!(s.acme_account_by_key("other").unwrap().is_none(), "nothing written");
-        assert_eq!(s.acme_account_by_key("thumb").unwrap().as_deref(), Some("a1"));
-        assert_eq!(s.acme_change_key("a1", "thumb", "new", b"{}").unwrap(), Ok(()));
-        assert!(s.acme_account_by_key("thumb").unwrap().is_none());
-        assert_eq!(
-            s.acme_new_account("new", "a3", b"{}", None).unwrap(),
-            Err(AccountConflict::Key("a1".into()))
-        );
-        s.acme_new_nonce("n", 100).unwrap();
-        assert!(s.acme_use_nonce("n", 50).unwrap());
-        assert!(!s.acme_use_nonce("n", 50).unwrap(), "a nonce is single-use");
-        s.acme_new_nonce("old", 10).unwrap();
-        assert!(!s.acme_use_nonce("old", 50).unwrap(), "an expired nonce is refused");
-        s.acme_new_order("a1", "o1", b"1", &[("z1".into(), b"z".to_vec())], 5)
-            .unwrap();
-        s.acme_new_order("a1", "o2", b"2", &[], 6).unwrap();
-        s.acme_new_order("a10", "o3", b"3", &[], 6).unwrap();
-        assert_eq!(s.acme_orders_of("a1").unwrap(), ["o1", "o2"]);
-        assert_eq!(s.acme_get(AcmeTable::Authz, "z1").unwrap().as_deref(), Some(&b"z"[..]));
-        let r = s
-            .acme_update(AcmeTable::Order, "o1", &mut |v| {
-                assert_eq!(v, b"1");
-                Err("no".into())
-            })
-            .unwrap();
-        assert!(r.is_err());
-        assert_eq!(s.acme_get(AcmeTable::Order, "o1").unwrap().as_deref(), Some(&b"1"[..]));
-        s.acme_update(AcmeTable::Order, "o1", &mut |_| Ok(b"9".to_vec()))
-            .unwrap()
-            .unwrap();
-        assert_eq!(s.acme_get(AcmeTable::Order, "o1").unwrap().as_deref(), Some(&b"9"[..]));
+    fn the_embedded_store_passes_the_conformance_suite() {
+        conformance::run(Arc::new(RedbStore::in_memory().unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        conformance::run(Arc::new(RedbStore::open(&dir.path().join("c.redb")).unwrap()));
     }
 
     #[test]

@@ -1,0 +1,399 @@
+//! The PostgreSQL store on a real PostgreSQL (Debian's server binaries): a throwaway cluster per test, on a unix
+//! socket in a temporary directory, started with `initdb` and `pg_ctl` (as the `postgres` user when the tests run as
+//! root, since PostgreSQL refuses root) and stopped on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+/// A running PostgreSQL cluster.
+pub(crate) struct Postgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// `postgresql://postgres@localhost/ferrica?host=<socket dir>`.
+    pub(crate) url: String,
+}
+
+fn bin_dir() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .expect("PostgreSQL's server binaries are required (scripts/install-test-deps.sh installs postgresql)")
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Runs a PostgreSQL tool, as `postgres` when we are root.
+fn pg(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
+    let mut c = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        c
+    } else {
+        Command::new(bin.join(tool))
+    };
+    let out = c
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+impl Postgres {
+    pub(crate) fn start() -> Postgres {
+        let bin = bin_dir();
+        let dir = tempfile::Builder::new().prefix("ferrica-pg").tempdir().unwrap();
+        let path = dir.path().to_str().unwrap().to_string();
+        if is_root() {
+            let st = Command::new("chown").args(["-R", "postgres:", &path]).status().unwrap();
+            assert!(st.success());
+        }
+        let data = format!("{path}/data");
+        pg(
+            &bin,
+            "initdb",
+            &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        );
+        let opts = format!("-c listen_addresses='' -c unix_socket_directories='{path}' -c max_connections=200");
+        pg(
+            &bin,
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-o",
+                &opts,
+                "-l",
+                &format!("{path}/log"),
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
+        );
+        let url = format!("postgresql://postgres@localhost/ferrica?host={path}");
+        Postgres { dir, bin, url }
+    }
+
+    /// The socket directory (the `host` of the URL).
+    pub(crate) fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `pg_ctl stop` (fast) and `start` again, e.g. after a pause.
+    pub(crate) fn stop(&self) {
+        let data = format!("{}/data", self.dir.path().display());
+        pg(&self.bin, "pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
+    }
+
+    pub(crate) fn restart(&self) {
+        let path = self.dir.path().display().to_string();
+        let data = format!("{path}/data");
+        let opts = format!("-c listen_addresses='' -c unix_socket_directories='{path}' -c max_connections=200");
+        pg(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-o",
+                &opts,
+                "-l",
+                &format!("{path}/log"),
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
+        );
+    }
+
+    /// Runs SQL with psql on database `db`; returns its unaligned output.
+    pub(crate) fn psql(&self, db: &str, sql: &str) -> String {
+        let host = self.dir.path().display().to_string();
+        let out = pg(
+            &self.bin,
+            "psql",
+            &["-h", &host, "-U", "postgres", "-d", db, "-Atc", sql],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = format!("{}/data", self.dir.path().display());
+        let mut c = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(self.bin.join("pg_ctl"));
+            c
+        } else {
+            Command::new(self.bin.join("pg_ctl"))
+        };
+        let _ = c.args(["-D", &data, "-m", "immediate", "stop"]).output();
+    }
+}
+
+#[test]
+fn the_postgres_store_passes_the_conformance_suite_and_refuses_a_newer_schema() {
+    use ferrica::ca::store::postgres::{PgOptions, PgStore};
+    let pg = Postgres::start();
+    // The database does not exist yet: the store creates it and its schema.
+    let store = PgStore::connect(&pg.url, None, &PgOptions::default()).unwrap();
+    ferrica::ca::store::conformance::run(Arc::new(store));
+    assert_eq!(pg.psql("ferrica", "SELECT version FROM ferrica_schema"), "1");
+    // A second connection (another instance starting) sees the same data and migrates nothing.
+    let again = PgStore::connect(&pg.url, None, &PgOptions::default()).unwrap();
+    use ferrica::ca::store::Store as _;
+    assert_eq!(again.certificate("42").unwrap().unwrap().provisioner, "p");
+    // step-ca's shape: the database named apart from the URL.
+    let url = format!("postgresql://postgres@localhost/?host={}", pg.socket_dir().display());
+    let other = PgStore::connect(&url, Some("step_ca"), &PgOptions::default()).unwrap();
+    assert!(other.certificate("42").unwrap().is_none());
+    // A schema from a newer ferrica is refused, with what to do.
+    pg.psql("ferrica", "UPDATE ferrica_schema SET version = 99");
+    let err = PgStore::connect(&pg.url, None, &PgOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("version 99") && err.contains("upgrade ferrica"), "{err}");
+}
+
+/// Points ca.json's `db` at `url`, as step-ca's ca.json does for PostgreSQL.
+pub(crate) fn use_postgres(dir: &Path, url: &str) {
+    let path = dir.join("pki/config/ca.json");
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["db"] = serde_json::json!({"type": "postgresql", "dataSource": url, "poolSize": 8});
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+}
+
+#[test]
+fn two_instances_on_one_database_share_certificates_tokens_and_revocations() {
+    use crate::common::*;
+    use crate::serve::{client, curl, serial, sign_body, token};
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    crate::serve::init_pki(dir);
+    use_postgres(dir, &pg.url);
+    let (a, a_http) = crate::ocsp::start_with_plain(dir);
+    let (b, _) = crate::ocsp::start_with_plain(dir);
+
+    // Issued on A, renewed on B (mTLS with the certificate A issued).
+    client(dir, &a.url)
+        .args([
+            "ca",
+            "certificate",
+            "svc.lab",
+            "svc.crt",
+            "svc.key",
+            "--provisioner-password-file",
+            "pw",
+        ])
+        .assert()
+        .success();
+    let first = serial(dir, "svc.crt");
+    client(dir, &b.url)
+        .args(["ca", "renew", "svc.crt", "svc.key", "--out", "renewed.crt"])
+        .assert()
+        .success();
+    let renewed = serial(dir, "renewed.crt");
+    assert_ne!(first, renewed);
+    let in_db = pg.psql(
+        "ferrica",
+        &format!("SELECT count(*) FROM x509_certs WHERE serial IN ('{first}', '{renewed}')"),
+    );
+    assert_eq!(in_db, "2", "both certificates are in the shared database");
+
+    // Revoked on B: A refuses to renew it, and A's OCSP says revoked within a second.
+    client(dir, &b.url)
+        .args([
+            "ca",
+            "revoke",
+            &renewed,
+            "--reason-code",
+            "4",
+            "--provisioner-password-file",
+            "pw",
+        ])
+        .assert()
+        .success();
+    let out = client(dir, &a.url)
+        .args(["ca", "renew", "renewed.crt", "svc.key", "--out", "again.crt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let start = std::time::Instant::now();
+    loop {
+        let o = tool(
+            dir,
+            "openssl",
+            &[
+                "ocsp",
+                "-url",
+                &format!("{a_http}/ocsp"),
+                "-issuer",
+                "pki/certs/intermediate_ca.crt",
+                "-CAfile",
+                "pki/certs/root_ca.crt",
+                "-cert",
+                "renewed.crt",
+            ],
+        );
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        if text.contains("renewed.crt: revoked") {
+            assert!(text.contains("Reason: superseded"), "{text}");
+            break;
+        }
+        assert!(
+            start.elapsed().as_millis() < 1000,
+            "A's OCSP did not see B's revocation within 1 s: {text}"
+        );
+    }
+
+    // A token used on A is refused on B.
+    ferrica(dir)
+        .args([
+            "certificate",
+            "create",
+            "t.lab",
+            "t.csr",
+            "t.key",
+            "--csr",
+            "--no-password",
+            "--insecure",
+        ])
+        .assert()
+        .success();
+    let ott = token(dir, &a.url, "t.lab", &["t.lab"]);
+    let body = sign_body(dir, "t.csr", &ott);
+    let (code, resp) = curl(
+        dir,
+        &["-d", &format!("@{}", body.display()), &format!("{}/sign", a.url)],
+    );
+    assert_eq!(code, 201, "{resp}");
+    let (code, resp) = curl(
+        dir,
+        &["-d", &format!("@{}", body.display()), &format!("{}/sign", b.url)],
+    );
+    assert_eq!(code, 401, "{resp}");
+
+    // A CRL from either lists the serial; their CRL numbers come from one sequence.
+    let mut numbers = Vec::new();
+    for url in [&a.url, &b.url] {
+        let out = tool(
+            dir,
+            "curl",
+            &[
+                "-s",
+                "--cacert",
+                "pki/certs/root_ca.crt",
+                "-o",
+                "x.crl",
+                &format!("{url}/crl"),
+            ],
+        );
+        assert!(out.status.success());
+        let text = openssl_ok(dir, &["crl", "-inform", "DER", "-in", "x.crl", "-noout", "-text"]);
+        let hex = format!("{:X}", renewed.parse::<u128>().unwrap());
+        assert!(
+            text.to_uppercase().replace(':', "").contains(&hex),
+            "{hex} missing from\n{text}"
+        );
+        let n = text
+            .lines()
+            .skip_while(|l| !l.contains("X509v3 CRL Number"))
+            .nth(1)
+            .unwrap()
+            .trim()
+            .to_string();
+        numbers.push(n);
+    }
+    assert_ne!(numbers[0], numbers[1], "each CRL has its own number: {numbers:?}");
+}
+
+#[test]
+fn the_server_answers_503_while_postgres_is_down_and_recovers_by_itself() {
+    use crate::common::*;
+    use crate::serve::{client, curl};
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    crate::serve::init_pki(dir);
+    use_postgres(dir, &pg.url);
+    let srv = crate::serve::start(dir);
+    let issue = |name: &str| {
+        client(dir, &srv.url)
+            .args([
+                "ca",
+                "certificate",
+                name,
+                &format!("{name}.crt"),
+                &format!("{name}.key"),
+            ])
+            .args(["--provisioner-password-file", "pw"])
+            .output()
+            .unwrap()
+    };
+    assert!(issue("before.lab").status.success());
+    assert_eq!(curl(dir, &[&format!("{}/health", srv.url)]).0, 200);
+
+    pg.stop();
+    let (code, body) = curl(dir, &[&format!("{}/health", srv.url)]);
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("database unavailable"), "{body}");
+    let out = issue("during.lab");
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "signing without the database is a retry: {}",
+        stderr_of(&out)
+    );
+    assert!(stderr_of(&out).contains("503"), "{}", stderr_of(&out));
+    assert!(!dir.join("during.lab.crt").exists());
+
+    pg.restart();
+    let start = std::time::Instant::now();
+    while curl(dir, &[&format!("{}/health", srv.url)]).0 != 200 {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the server did not see the database come back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = issue("after.lab");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let serial = crate::serve::serial(dir, "after.lab.crt");
+    assert_eq!(
+        pg.psql(
+            "ferrica",
+            &format!("SELECT count(*) FROM x509_certs WHERE serial = '{serial}'")
+        ),
+        "1"
+    );
+    // Nothing acknowledged before the outage was lost.
+    let before = crate::serve::serial(dir, "before.lab.crt");
+    assert_eq!(
+        pg.psql(
+            "ferrica",
+            &format!("SELECT count(*) FROM x509_certs WHERE serial = '{before}'")
+        ),
+        "1"
+    );
+}
