@@ -17,6 +17,9 @@ pub enum CaCommand {
     /// ACME administration: external account binding keys.
     #[command(subcommand)]
     Acme(AcmeCommand),
+    /// The CA's database: move the embedded store into PostgreSQL (and back).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Get a certificate from the CA: make a key and a CSR, send them with a token to /sign.
     Certificate(Box<CertificateArgs>),
     /// Send a CSR with a token to the CA's /sign.
@@ -706,6 +709,28 @@ impl StepInitFlags {
         .find(|(given, _, _)| *given)
         .map(|(_, flag, why)| (flag, why))
     }
+}
+
+/// `ca db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy every record (certificates, revocations, used tokens, the CRL number, SSH and ACME state) from one
+    /// store into another, empty one, in one transaction, then check that the counts agree. Stop `serve` first.
+    Copy(DbCopyArgs),
+}
+
+/// `ca db copy` flags.
+#[derive(Debug, Args)]
+pub struct DbCopyArgs {
+    /// The source: an embedded store file (`db/ferrica.redb`) or a `postgresql://` URL.
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub from: String,
+    /// The target, empty: a new embedded store file or a `postgresql://` URL (the database is created if missing).
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub to: String,
+    /// `text` (default) or `json` (`{"from","to","counts":{table: n}}`).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
 }
 
 /// `ca acme ...`

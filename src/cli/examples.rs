@@ -19,6 +19,9 @@ pub fn for_page(page: &str) -> &'static [&'static str] {
         }
         "ferrica-ca-acme-eab-list" => &["ferrica ca acme eab list acme"],
         "ferrica-ca-acme-eab-remove" => &["ferrica ca acme eab remove acme kid-from-list"],
+        "ferrica-ca-db" | "ferrica-ca-db-copy" => &[
+            "ferrica ca db copy --from ~/.ferrica/db/ferrica.redb --to postgresql://ferrica:pw@db.lab.internal/ferrica",
+        ],
         "ferrica-ca-federation" => &["ferrica ca federation federated.pem"],
         "ferrica-ca-health" => &["ferrica ca health --ca-url https://ca.lab.internal:9000 --root root_ca.crt"],
         "ferrica-ca-provisioner" | "ferrica-ca-provisioner-list" => &["ferrica ca provisioner list"],

@@ -397,3 +397,115 @@ fn the_server_answers_503_while_postgres_is_down_and_recovers_by_itself() {
         "1"
     );
 }
+
+#[test]
+fn db_copy_moves_the_embedded_store_into_postgres_and_back() {
+    use crate::common::*;
+    use crate::serve::{client, serial};
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    crate::serve::init_pki(dir);
+    // Certificates and a revocation in the embedded store.
+    let revoked = {
+        let srv = crate::serve::start(dir);
+        for name in ["a.lab", "b.lab"] {
+            client(dir, &srv.url)
+                .args([
+                    "ca",
+                    "certificate",
+                    name,
+                    &format!("{name}.crt"),
+                    &format!("{name}.key"),
+                ])
+                .args(["--provisioner-password-file", "pw"])
+                .assert()
+                .success();
+        }
+        let s = serial(dir, "b.lab.crt");
+        client(dir, &srv.url)
+            .args(["ca", "revoke", &s, "--provisioner-password-file", "pw"])
+            .assert()
+            .success();
+        s
+    };
+    let redb = dir.join("pki/db/ferrica.redb");
+    let out = ferrica(dir)
+        .args([
+            "ca",
+            "db",
+            "copy",
+            "--from",
+            redb.to_str().unwrap(),
+            "--to",
+            &pg.url,
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["counts"]["x509_certs"], 2, "{v}");
+    assert_eq!(v["counts"]["x509_revocations"], 1, "{v}");
+    assert_eq!(
+        v["counts"]["used_tokens"], 3,
+        "two certificate tokens and a revoke token: {v}"
+    );
+    assert_eq!(pg.psql("ferrica", "SELECT count(*) FROM x509_certs"), "2");
+
+    // A second copy into the same (now full) database is refused, and so is a target file that exists.
+    let out = ferrica(dir)
+        .args(["ca", "db", "copy", "--from", redb.to_str().unwrap(), "--to", &pg.url])
+        .output()
+        .unwrap();
+    assert_clean_error(&out, 3, "not empty");
+    let out = ferrica(dir)
+        .args(["ca", "db", "copy", "--from", &pg.url, "--to", redb.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_clean_error(&out, 2, "exists");
+
+    // serve on PostgreSQL knows what the embedded store knew: b is revoked (its renewal refused) and a renews.
+    use_postgres(dir, &pg.url);
+    {
+        let srv = crate::serve::start(dir);
+        let out = client(dir, &srv.url)
+            .args(["ca", "renew", "b.lab.crt", "b.lab.key", "--out", "b2.crt"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+        client(dir, &srv.url)
+            .args(["ca", "renew", "a.lab.crt", "a.lab.key", "--out", "a2.crt"])
+            .assert()
+            .success();
+    }
+    assert_eq!(
+        pg.psql(
+            "ferrica",
+            &format!("SELECT reason_code FROM x509_revocations WHERE serial = '{revoked}'")
+        ),
+        "0"
+    );
+
+    // And back into a new embedded store, counts checked by the command itself.
+    let back = dir.join("back.redb");
+    let out = ferrica(dir)
+        .args([
+            "ca",
+            "db",
+            "copy",
+            "--from",
+            &pg.url,
+            "--to",
+            back.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["counts"]["x509_certs"], 3, "{v}");
+    assert_eq!(v["counts"]["x509_revocations"], 1, "{v}");
+}

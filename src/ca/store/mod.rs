@@ -177,10 +177,64 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// Everything a backend carries: the X.509, SSH and ACME records.
-pub trait Backend: Store + SshStore + AcmeStore {}
+/// Everything a backend carries: the X.509, SSH and ACME records, and a way to move them to another backend.
+pub trait Backend: Store + SshStore + AcmeStore + Portable {}
 
-impl<T: Store + SshStore + AcmeStore> Backend for T {}
+impl<T: Store + SshStore + AcmeStore + Portable> Backend for T {}
+
+/// Everything a store holds but ACME nonces (which live minutes), for `ca db copy`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Dump {
+    /// Issued X.509 certificates.
+    pub certs: Vec<IssuedCert>,
+    /// X.509 revocations.
+    pub revocations: Vec<Revocation>,
+    /// Used token IDs and when they expire.
+    pub tokens: Vec<(String, i64)>,
+    /// The last CRL number given out.
+    pub crl_number: u64,
+    /// Issued SSH certificates.
+    pub ssh_certs: Vec<SshIssued>,
+    /// SSH revocations.
+    pub ssh_revocations: Vec<Revocation>,
+    /// ACME accounts, orders, authorizations and chains.
+    pub acme: Vec<(AcmeTable, String, Vec<u8>)>,
+    /// ACME account key thumbprints -> account ids.
+    pub acme_keys: Vec<(String, String)>,
+    /// EAB key ids -> the account each bound.
+    pub acme_eab: Vec<(String, String)>,
+    /// (account, created, order id): each account's orders.
+    pub acme_orders: Vec<(String, i64, String)>,
+}
+
+impl Dump {
+    /// How many records of each kind, by table name.
+    pub fn counts(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("x509_certs", self.certs.len() as u64),
+            ("x509_revocations", self.revocations.len() as u64),
+            ("used_tokens", self.tokens.len() as u64),
+            ("ssh_certs", self.ssh_certs.len() as u64),
+            ("ssh_revocations", self.ssh_revocations.len() as u64),
+            ("acme_records", self.acme.len() as u64),
+            ("acme_account_keys", self.acme_keys.len() as u64),
+            ("acme_eab_bound", self.acme_eab.len() as u64),
+            ("acme_account_orders", self.acme_orders.len() as u64),
+        ]
+    }
+}
+
+/// Moving a store's contents to another backend.
+pub trait Portable: Send + Sync {
+    /// Everything in the store.
+    fn dump(&self) -> Result<Dump, StoreError>;
+    /// Writes `dump` into this store, which must be empty, in one transaction.
+    fn load(&self, dump: &Dump) -> Result<(), StoreError>;
+    /// [`Dump::counts`] of what the store holds.
+    fn counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        Ok(self.dump()?.counts())
+    }
+}
 
 /// The kinds of ACME record, each a JSON document under its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -892,6 +946,152 @@ impl AcmeStore for RedbStore {
             .lock()
             .map_err(|_| StoreError::Backend("nonce lock".into()))?;
         Ok(n.remove(nonce).is_some_and(|exp| exp >= now))
+    }
+}
+
+const ACME_TABLES: [AcmeTable; 4] = [
+    AcmeTable::Account,
+    AcmeTable::Order,
+    AcmeTable::Authz,
+    AcmeTable::Certificate,
+];
+
+/// Every (key, JSON value) of a table, parsed.
+fn json_rows<T: serde::de::DeserializeOwned>(
+    tx: &redb::ReadTransaction,
+    def: TableDefinition<&str, &[u8]>,
+) -> Result<Vec<T>, StoreError> {
+    let t = tx.open_table(def).map_err(db_err)?;
+    let mut out = Vec::new();
+    for row in t.iter().map_err(db_err)? {
+        let (_, v) = row.map_err(db_err)?;
+        out.push(serde_json::from_slice(v.value()).map_err(db_err)?);
+    }
+    Ok(out)
+}
+
+fn str_rows(tx: &redb::ReadTransaction, def: TableDefinition<&str, &str>) -> Result<Vec<(String, String)>, StoreError> {
+    let t = tx.open_table(def).map_err(db_err)?;
+    let mut out = Vec::new();
+    for row in t.iter().map_err(db_err)? {
+        let (k, v) = row.map_err(db_err)?;
+        out.push((k.value().to_string(), v.value().to_string()));
+    }
+    Ok(out)
+}
+
+impl Portable for RedbStore {
+    fn dump(&self) -> Result<Dump, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let mut d = Dump {
+            certs: json_rows(&tx, CERTS)?,
+            revocations: json_rows(&tx, REVOKED)?,
+            ssh_certs: json_rows(&tx, SSH_CERTS)?,
+            ssh_revocations: json_rows(&tx, SSH_REVOKED)?,
+            acme_keys: str_rows(&tx, ACME_ACCOUNT_KEYS)?,
+            acme_eab: str_rows(&tx, ACME_EAB_BOUND)?,
+            ..Default::default()
+        };
+        for row in tx.open_table(USED_OTT).map_err(db_err)?.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            d.tokens.push((k.value().to_string(), v.value()));
+        }
+        d.crl_number = tx
+            .open_table(META)
+            .map_err(db_err)?
+            .get("crl_number")
+            .map_err(db_err)?
+            .map_or(0, |v| v.value());
+        for table in ACME_TABLES {
+            for row in tx.open_table(acme_def(table)).map_err(db_err)?.iter().map_err(db_err)? {
+                let (k, v) = row.map_err(db_err)?;
+                d.acme.push((table, k.value().to_string(), v.value().to_vec()));
+            }
+        }
+        for row in tx
+            .open_table(ACME_ACCOUNT_ORDERS)
+            .map_err(db_err)?
+            .iter()
+            .map_err(db_err)?
+        {
+            let (k, v) = row.map_err(db_err)?;
+            let key = k.value();
+            let mut parts = key.rsplitn(3, '/');
+            let (Some(order), Some(_), Some(account)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(StoreError::Backend(format!(
+                    "acme_account_orders: malformed key {key:?}"
+                )));
+            };
+            d.acme_orders.push((account.to_string(), v.value(), order.to_string()));
+        }
+        Ok(d)
+    }
+
+    fn load(&self, d: &Dump) -> Result<(), StoreError> {
+        if self.counts()?.iter().any(|(_, n)| *n > 0) {
+            return Err(StoreError::Backend("the target store is not empty".into()));
+        }
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let json = |v: &dyn erased::Json| v.to_vec();
+            let mut t = tx.open_table(CERTS).map_err(db_err)?;
+            for c in &d.certs {
+                t.insert(c.serial.as_str(), json(c)?.as_slice()).map_err(db_err)?;
+            }
+            let mut t = tx.open_table(REVOKED).map_err(db_err)?;
+            for r in &d.revocations {
+                t.insert(r.serial.as_str(), json(r)?.as_slice()).map_err(db_err)?;
+            }
+            let mut t = tx.open_table(USED_OTT).map_err(db_err)?;
+            for (j, e) in &d.tokens {
+                t.insert(j.as_str(), *e).map_err(db_err)?;
+            }
+            tx.open_table(META)
+                .map_err(db_err)?
+                .insert("crl_number", d.crl_number)
+                .map_err(db_err)?;
+            let mut t = tx.open_table(SSH_CERTS).map_err(db_err)?;
+            for c in &d.ssh_certs {
+                t.insert(c.serial.as_str(), json(c)?.as_slice()).map_err(db_err)?;
+            }
+            let mut t = tx.open_table(SSH_REVOKED).map_err(db_err)?;
+            for r in &d.ssh_revocations {
+                t.insert(r.serial.as_str(), json(r)?.as_slice()).map_err(db_err)?;
+            }
+            for (table, id, v) in &d.acme {
+                tx.open_table(acme_def(*table))
+                    .map_err(db_err)?
+                    .insert(id.as_str(), v.as_slice())
+                    .map_err(db_err)?;
+            }
+            let mut t = tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
+            for (k, a) in &d.acme_keys {
+                t.insert(k.as_str(), a.as_str()).map_err(db_err)?;
+            }
+            let mut t = tx.open_table(ACME_EAB_BOUND).map_err(db_err)?;
+            for (k, a) in &d.acme_eab {
+                t.insert(k.as_str(), a.as_str()).map_err(db_err)?;
+            }
+            let mut t = tx.open_table(ACME_ACCOUNT_ORDERS).map_err(db_err)?;
+            for (account, created, order) in &d.acme_orders {
+                t.insert(format!("{account}/{created:012}/{order}").as_str(), *created)
+                    .map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+}
+
+/// serde_json for the record types, behind one object-safe trait (the load loop handles several types).
+mod erased {
+    pub trait Json {
+        fn to_vec(&self) -> Result<Vec<u8>, super::StoreError>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_vec(&self) -> Result<Vec<u8>, super::StoreError> {
+            serde_json::to_vec(self).map_err(super::db_err)
+        }
     }
 }
 

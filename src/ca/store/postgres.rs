@@ -18,8 +18,8 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AccountConflict, AcmeStore, AcmeTable, IssuedCert, Modify, Pending, Revocation, SshIssued, SshStore, Store,
-    StoreError,
+    AccountConflict, AcmeStore, AcmeTable, Dump, IssuedCert, Modify, Pending, Portable, Revocation, SshIssued,
+    SshStore, Store, StoreError,
 };
 
 /// Schema migrations, in order; `ferrica_schema.version` counts how many were applied.
@@ -230,30 +230,6 @@ impl PgStore {
             let c = pool.get().await.map_err(pool_err)?;
             c.simple_query("SELECT 1").await.map_err(pg_err)?;
             Ok(())
-        })
-    }
-
-    /// Counts of what the store holds, by table (for `ca db copy`'s check).
-    pub fn counts(&self) -> Result<Vec<(&'static str, i64)>, StoreError> {
-        let pool = self.pool.clone();
-        self.run(async move {
-            let c = pool.get().await.map_err(pool_err)?;
-            let mut out = Vec::new();
-            for t in [
-                "x509_certs",
-                "x509_revocations",
-                "used_tokens",
-                "ssh_certs",
-                "ssh_revocations",
-                "acme_records",
-            ] {
-                let row = c
-                    .query_one(&format!("SELECT count(*) FROM {t}"), &[])
-                    .await
-                    .map_err(pg_err)?;
-                out.push((t, row.get::<_, i64>(0)));
-            }
-            Ok(out)
         })
     }
 }
@@ -897,6 +873,218 @@ impl AcmeStore for PgStore {
                 .map_err(pg_err)?;
             let row = c.query_opt(&st, &[&nonce]).await.map_err(pg_err)?;
             Ok(row.is_some_and(|r| r.get::<_, i64>(0) >= now))
+        })
+    }
+}
+
+fn table_of(k: i16) -> Option<AcmeTable> {
+    Some(match k {
+        1 => AcmeTable::Account,
+        2 => AcmeTable::Order,
+        3 => AcmeTable::Authz,
+        4 => AcmeTable::Certificate,
+        _ => return None,
+    })
+}
+
+/// Rows per INSERT ... SELECT FROM UNNEST when loading.
+const LOAD_BATCH: usize = 5000;
+
+impl Portable for PgStore {
+    fn dump(&self) -> Result<Dump, StoreError> {
+        self.run(async {
+            let mut c = self.pool.get().await.map_err(pool_err)?;
+            // One snapshot for every table.
+            let tx = c
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(pg_err)?;
+            let q = |sql: &'static str| {
+                let tx = &tx;
+                async move { tx.query(sql, &[]).await.map_err(pg_err) }
+            };
+            let mut d = Dump::default();
+            for r in q("SELECT serial, provisioner, not_after, der FROM x509_certs").await? {
+                d.certs.push(IssuedCert {
+                    serial: r.get(0),
+                    provisioner: r.get(1),
+                    not_after: r.get(2),
+                    der: r.get(3),
+                });
+            }
+            d.revocations = q("SELECT serial, reason_code, reason, revoked_at FROM x509_revocations")
+                .await?
+                .iter()
+                .map(revocation_of)
+                .collect();
+            d.tokens = q("SELECT jti, expires FROM used_tokens")
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let seq = q("SELECT last_value, is_called FROM crl_number").await?;
+            d.crl_number = seq
+                .first()
+                .filter(|r| r.get::<_, bool>(1))
+                .map_or(0, |r| r.get::<_, i64>(0) as u64);
+            d.ssh_certs = q(
+                "SELECT serial, cert_type, key_id, principals, valid_after, valid_before, provisioner, cert FROM ssh_certs",
+            )
+            .await?
+            .iter()
+            .map(ssh_of)
+            .collect();
+            d.ssh_revocations = q("SELECT serial, reason_code, reason, revoked_at FROM ssh_revocations")
+                .await?
+                .iter()
+                .map(revocation_of)
+                .collect();
+            for r in q("SELECT kind, id, value FROM acme_records").await? {
+                let k: i16 = r.get(0);
+                let table = table_of(k).ok_or_else(|| StoreError::Backend(format!("acme_records: kind {k}")))?;
+                d.acme.push((table, r.get(1), r.get(2)));
+            }
+            d.acme_keys = q("SELECT thumbprint, account FROM acme_account_keys")
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            d.acme_eab = q("SELECT kid, account FROM acme_eab_bound")
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            d.acme_orders = q("SELECT account, created, order_id FROM acme_account_orders")
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            tx.commit().await.map_err(pg_err)?;
+            Ok(d)
+        })
+    }
+
+    fn load(&self, d: &Dump) -> Result<(), StoreError> {
+        if self.counts()?.iter().any(|(_, n)| *n > 0) {
+            return Err(StoreError::Backend("the target database is not empty".into()));
+        }
+        self.run(async {
+            let mut c = self.pool.get().await.map_err(pool_err)?;
+            let tx = c.transaction().await.map_err(pg_err)?;
+            tx.batch_execute("SET LOCAL statement_timeout = 0").await.map_err(pg_err)?;
+            for chunk in d.certs.chunks(LOAD_BATCH) {
+                let serial: Vec<&str> = chunk.iter().map(|c| c.serial.as_str()).collect();
+                let prov: Vec<&str> = chunk.iter().map(|c| c.provisioner.as_str()).collect();
+                let na: Vec<i64> = chunk.iter().map(|c| c.not_after).collect();
+                let der: Vec<&[u8]> = chunk.iter().map(|c| c.der.as_slice()).collect();
+                tx.execute(
+                    "INSERT INTO x509_certs (serial, provisioner, not_after, der)
+                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bytea[])",
+                    &[&serial, &prov, &na, &der],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            for (table, rows) in [("x509_revocations", &d.revocations), ("ssh_revocations", &d.ssh_revocations)] {
+                for chunk in rows.chunks(LOAD_BATCH) {
+                    let serial: Vec<&str> = chunk.iter().map(|r| r.serial.as_str()).collect();
+                    let code: Vec<i16> = chunk.iter().map(|r| i16::from(r.reason_code)).collect();
+                    let reason: Vec<&str> = chunk.iter().map(|r| r.reason.as_str()).collect();
+                    let at: Vec<i64> = chunk.iter().map(|r| r.revoked_at).collect();
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO {table} (serial, reason_code, reason, revoked_at)
+                             SELECT * FROM UNNEST($1::text[], $2::smallint[], $3::text[], $4::bigint[])"
+                        ),
+                        &[&serial, &code, &reason, &at],
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                }
+            }
+            for chunk in d.tokens.chunks(LOAD_BATCH) {
+                let jti: Vec<&str> = chunk.iter().map(|t| t.0.as_str()).collect();
+                let exp: Vec<i64> = chunk.iter().map(|t| t.1).collect();
+                tx.execute(
+                    "INSERT INTO used_tokens (jti, expires) SELECT * FROM UNNEST($1::text[], $2::bigint[])",
+                    &[&jti, &exp],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            if d.crl_number > 0 {
+                tx.execute("SELECT setval('crl_number', $1, true)", &[&(d.crl_number as i64)])
+                    .await
+                    .map_err(pg_err)?;
+            }
+            for c in &d.ssh_certs {
+                tx.execute(
+                    "INSERT INTO ssh_certs (serial, cert_type, key_id, principals, valid_after, valid_before, provisioner, cert)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[
+                        &c.serial,
+                        &c.cert_type,
+                        &c.key_id,
+                        &c.principals,
+                        &(c.valid_after as i64),
+                        &(c.valid_before as i64),
+                        &c.provisioner,
+                        &c.cert,
+                    ],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            for (table, id, v) in &d.acme {
+                upsert(&tx, *table, id, v).await?;
+            }
+            for (k, a) in &d.acme_keys {
+                tx.execute("INSERT INTO acme_account_keys (thumbprint, account) VALUES ($1, $2)", &[k, a])
+                    .await
+                    .map_err(pg_err)?;
+            }
+            for (k, a) in &d.acme_eab {
+                tx.execute("INSERT INTO acme_eab_bound (kid, account) VALUES ($1, $2)", &[k, a])
+                    .await
+                    .map_err(pg_err)?;
+            }
+            for (a, created, o) in &d.acme_orders {
+                tx.execute(
+                    "INSERT INTO acme_account_orders (account, created, order_id) VALUES ($1, $2, $3)",
+                    &[a, created, o],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            tx.commit().await.map_err(pg_err)
+        })
+    }
+
+    fn counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        self.run(async {
+            let c = self.pool.get().await.map_err(pool_err)?;
+            let mut out = Vec::new();
+            for t in [
+                "x509_certs",
+                "x509_revocations",
+                "used_tokens",
+                "ssh_certs",
+                "ssh_revocations",
+                "acme_records",
+                "acme_account_keys",
+                "acme_eab_bound",
+                "acme_account_orders",
+            ] {
+                let row = c
+                    .query_one(&format!("SELECT count(*) FROM {t}"), &[])
+                    .await
+                    .map_err(pg_err)?;
+                out.push((t, row.get::<_, i64>(0) as u64));
+            }
+            Ok(out)
         })
     }
 }

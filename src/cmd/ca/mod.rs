@@ -3,6 +3,7 @@
 pub mod acme;
 pub mod certificate;
 pub mod client;
+pub mod db;
 pub mod init;
 pub mod provisioner;
 pub mod renew;
@@ -35,6 +36,7 @@ pub fn run(cmd: CaCommand) -> Result<u8> {
         CaCommand::Token(a) => token::run(*a),
         CaCommand::Provisioner(c) => provisioner::run(c),
         CaCommand::Acme(crate::cli::ca::AcmeCommand::Eab(c)) => acme::run_eab(c),
+        CaCommand::Db(crate::cli::ca::DbCommand::Copy(a)) => db::run_copy(a),
         CaCommand::Certificate(a) => certificate::run_certificate(*a),
         CaCommand::Sign(a) => certificate::run_sign(*a),
         CaCommand::Renew(a) => renew::run(*a),
