@@ -102,6 +102,10 @@ pub struct ServeArgs {
     /// instead of ca.json's db.
     #[arg(long, value_name = "URL", env = "FERRICA_DB", hide_env_values = true)]
     pub db: Option<String>,
+    /// How often the periodic jobs (ACME and used-token purges) run; with several instances on one database, only
+    /// the leader runs them, and another takes over within this interval when it stops.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub jobs_interval: String,
     /// Also serve /crl, /ocsp, /roots.pem, /intermediate.crt and /health over plain HTTP here (step-ca's
     /// insecureAddress in ca.json); leaves then carry CRL and OCSP URLs on it.
     #[arg(long, value_name = "HOST:PORT")]

@@ -66,6 +66,16 @@ pub fn run(a: ServeArgs) -> Result<u8> {
     let store = open_store(db.as_ref(), &path)?;
     let address = a.address.clone().unwrap_or_else(|| config.address.clone());
     let address = any_host(address);
+    let jobs_interval = crate::pki::validity::parse_duration(&a.jobs_interval)
+        .ok()
+        .filter(|d| d.whole_seconds() >= 1)
+        .map(|d| std::time::Duration::from_secs(d.whole_seconds() as u64))
+        .ok_or_else(|| {
+            UserError::usage(format!(
+                "--jobs-interval {:?}: a duration of a second or more, such as 10m",
+                a.jobs_interval
+            ))
+        })?;
     // The plain-HTTP listener for relying parties (/crl, /ocsp, /roots.pem, /intermediate.crt, /health).
     let insecure = a
         .insecure_address
@@ -238,27 +248,30 @@ pub fn run(a: ServeArgs) -> Result<u8> {
                 }
             }
         });
-        // The ACME purge: at start, then every 10 minutes.
-        let purge_ca = ca.clone();
+        // The periodic jobs (ACME and used-token purges): on the instance that leads (always, on the embedded
+        // store), at start and then every --jobs-interval.
+        let jobs_ca = ca.clone();
+        let every = jobs_interval;
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            let mut tick = tokio::time::interval(every);
+            let mut leading = false;
             loop {
                 tick.tick().await;
-                let c = purge_ca.clone();
-                let r = tokio::task::spawn_blocking(move || {
-                    crate::server::acme::purge(&c, time::OffsetDateTime::now_utc().unix_timestamp())
-                })
-                .await;
+                let c = jobs_ca.clone();
+                let r = tokio::task::spawn_blocking(move || run_jobs(&c)).await;
                 match r {
-                    Ok(Ok(p)) if p != Default::default() => tracing::info!(
-                        nonces = p.nonces,
-                        orders = p.orders,
-                        authorizations = p.authorizations,
-                        "acme: purged expired records"
-                    ),
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::error!("acme: purge failed: {e}"),
-                    Err(e) => tracing::error!("acme: purge task failed: {e}"),
+                    Ok(Ok(now_leading)) => {
+                        if now_leading != leading {
+                            if now_leading {
+                                tracing::info!("leader: this instance runs the periodic jobs");
+                            } else {
+                                tracing::info!("leader: another instance runs the periodic jobs");
+                            }
+                            leading = now_leading;
+                        }
+                    }
+                    Ok(Err(e)) => tracing::error!("periodic jobs failed: {e}"),
+                    Err(e) => tracing::error!("periodic jobs task failed: {e}"),
                 }
             }
         });
@@ -274,6 +287,29 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+/// The periodic jobs, if this instance leads; returns whether it does.
+fn run_jobs(ca: &Ca) -> std::result::Result<bool, StoreError> {
+    if !ca.store.lead()? {
+        return Ok(false);
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let p = crate::server::acme::purge(ca, now)?;
+    if p != Default::default() {
+        tracing::info!(
+            nonces = p.nonces,
+            orders = p.orders,
+            authorizations = p.authorizations,
+            "acme: purged expired records"
+        );
+    }
+    // A token is refused once past its exp (plus a minute of leeway): its ID need not be kept an hour later.
+    let tokens = ca.store.purge_tokens(now - 3600)?;
+    if tokens > 0 {
+        tracing::info!(tokens, "purged expired token IDs");
+    }
+    Ok(true)
 }
 
 /// The store ca.json's `db` (or `--db`) names: PostgreSQL, the embedded redb file, or memory without a `db`.

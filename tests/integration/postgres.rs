@@ -293,6 +293,7 @@ fn two_instances_on_one_database_share_certificates_tokens_and_revocations() {
         &["-d", &format!("@{}", body.display()), &format!("{}/sign", b.url)],
     );
     assert_eq!(code, 401, "{resp}");
+    assert!(resp.contains("token already used"), "{resp}");
 
     // A CRL from either lists the serial; their CRL numbers come from one sequence.
     let mut numbers = Vec::new();
@@ -508,4 +509,188 @@ fn db_copy_moves_the_embedded_store_into_postgres_and_back() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["counts"]["x509_certs"], 3, "{v}");
     assert_eq!(v["counts"]["x509_revocations"], 1, "{v}");
+}
+
+/// `ferrica serve` with its stderr in `log` (read by the test), on 127.0.0.1:0.
+fn start_logged(dir: &Path, log: &str, extra: &[&str]) -> crate::serve::Server {
+    let file = std::fs::File::create(dir.join(log)).unwrap();
+    let child = Command::new(crate::common::BIN)
+        .args(["serve", "--password-file", "pw", "--address", "127.0.0.1:0"])
+        .args(extra)
+        .current_dir(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    // Killed and reaped on drop, whatever happens below.
+    let mut server = crate::serve::Server {
+        child,
+        url: String::new(),
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+        if let Some(url) = text.split_whitespace().find(|w| w.starts_with("https://")) {
+            server.url = url.to_string();
+            return server;
+        }
+        assert!(start.elapsed().as_secs() < 20, "serve did not start:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn wait_for_log(dir: &Path, log: &str, needle: &str, secs: u64) {
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+        if text.contains(needle) {
+            return;
+        }
+        assert!(
+            start.elapsed().as_secs() < secs,
+            "{needle:?} not in {log} within {secs} s:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn one_leader_runs_the_periodic_jobs_and_another_takes_over_when_it_dies() {
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    crate::serve::init_pki(dir);
+    use_postgres(dir, &pg.url);
+    let mut a = start_logged(dir, "a.log", &["--jobs-interval", "1s"]);
+    wait_for_log(dir, "a.log", "leader: this instance runs the periodic jobs", 10);
+    let b = start_logged(dir, "b.log", &["--jobs-interval", "1s"]);
+    // B checks the lock a few times and stays a follower.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let text = std::fs::read_to_string(dir.join("b.log")).unwrap();
+    assert!(!text.contains("leader: this instance"), "two leaders:\n{text}");
+    // A expired token ID is purged by the leader only.
+    pg.psql("ferrica", "INSERT INTO used_tokens VALUES ('old-jti', 1)");
+    wait_for_log(dir, "a.log", "purged expired token IDs", 10);
+    assert_eq!(
+        pg.psql("ferrica", "SELECT count(*) FROM used_tokens WHERE jti = 'old-jti'"),
+        "0"
+    );
+    // A dies without a word: its session ends, the lock with it, and B leads within a few intervals.
+    crate::serve::signal(a.child.id(), "-KILL");
+    let _ = a.child.wait();
+    wait_for_log(dir, "b.log", "leader: this instance runs the periodic jobs", 10);
+    assert_eq!(crate::serve::curl(dir, &[&format!("{}/health", b.url)]).0, 200);
+}
+
+#[test]
+fn sigkill_under_load_and_a_database_restart_lose_no_acknowledged_certificate() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    crate::serve::init_pki(dir);
+    use_postgres(dir, &pg.url);
+    let mut a = start_logged(dir, "a.log", &[]);
+    let b = start_logged(dir, "b.log", &[]);
+
+    // Phase 1: 64 connections over A and B; A is SIGKILLed a second in.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (dir, urls, stop) = (dir.to_path_buf(), vec![a.url.clone(), b.url.clone()], stop.clone());
+        std::thread::spawn(move || crate::load::sign_load(&dir, &urls, 64, stop, std::time::Duration::from_secs(30)))
+    };
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    crate::serve::signal(a.child.id(), "-KILL");
+    let _ = a.child.wait();
+    let killed_at = pg.psql("ferrica", "SELECT count(*) FROM x509_certs");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    let one = load.join().unwrap();
+    let after: i64 = pg.psql("ferrica", "SELECT count(*) FROM x509_certs").parse().unwrap();
+    assert!(
+        after > killed_at.parse::<i64>().unwrap(),
+        "B kept signing after A died ({killed_at} -> {after})"
+    );
+    assert!(one.broken > 0, "the kill broke connections to A: {:?}", one.refused);
+
+    // Phase 2: PostgreSQL restarted mid-load: 503s, then 201s again, without restarting B.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (dir, urls, stop) = (dir.to_path_buf(), vec![b.url.clone()], stop.clone());
+        std::thread::spawn(move || crate::load::sign_load(&dir, &urls, 16, stop, std::time::Duration::from_secs(60)))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    pg.stop();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    pg.restart();
+    let resumed = std::time::Instant::now();
+    let before_resume: i64 = pg.psql("ferrica", "SELECT count(*) FROM x509_certs").parse().unwrap();
+    loop {
+        let n: i64 = pg.psql("ferrica", "SELECT count(*) FROM x509_certs").parse().unwrap();
+        if n > before_resume + 50 {
+            break;
+        }
+        assert!(
+            resumed.elapsed().as_secs() < 20,
+            "signing did not resume after the restart"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let two = load.join().unwrap();
+    assert!(
+        two.refused.get(&503).copied().unwrap_or(0) > 0,
+        "no 503 while the database was down: {:?}",
+        two.refused
+    );
+    assert!(
+        two.refused.keys().all(|&s| s == 503),
+        "only 503s while the database was away: {:?} {:?}",
+        two.refused,
+        two.samples
+    );
+
+    // Every acknowledged certificate is in the database, once, with its token used.
+    let acked: Vec<_> = one.acked.iter().chain(&two.acked).collect();
+    assert!(acked.len() > 100, "too little load to mean anything: {}", acked.len());
+    let serials: std::collections::HashSet<String> = pg
+        .psql("ferrica", "SELECT serial FROM x509_certs")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let tokens: std::collections::HashSet<String> = pg
+        .psql("ferrica", "SELECT jti FROM used_tokens")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for a in &acked {
+        assert!(seen.insert(&a.serial), "serial {} acknowledged twice", a.serial);
+        assert!(
+            serials.contains(&a.serial),
+            "acknowledged serial {} is not in the database",
+            a.serial
+        );
+        assert!(
+            tokens.contains(&a.jti),
+            "the token {} of an acknowledged certificate is not used",
+            a.jti
+        );
+    }
+    assert_eq!(
+        pg.psql("ferrica", "SELECT count(*) = count(DISTINCT serial) FROM x509_certs"),
+        "t"
+    );
+    eprintln!(
+        "load: {} acknowledged ({} then {}), phase 1 {:?} broken {}, phase 2 {:?} broken {}",
+        acked.len(),
+        one.acked.len(),
+        two.acked.len(),
+        one.refused,
+        one.broken,
+        two.refused,
+        two.broken
+    );
 }

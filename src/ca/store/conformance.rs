@@ -70,6 +70,12 @@ fn x509(s: &dyn Backend) {
     s.use_token("jti-3", 100)
         .expect("a refused write leaves its token unused");
     assert!(matches!(s.use_token("jti-3", 100), Err(StoreError::TokenReused)));
+    // Expired token IDs can go; live ones stay used.
+    s.use_token("jti-old", 10).unwrap();
+    assert_eq!(s.purge_tokens(50).unwrap(), 1);
+    s.use_token("jti-old", 10).unwrap();
+    assert!(matches!(s.use_token("jti-2", 100), Err(StoreError::TokenReused)));
+    assert!(s.lead().unwrap(), "a lone instance leads");
 }
 
 fn tokens_race(s: Arc<dyn Backend>) {

@@ -175,6 +175,14 @@ pub trait Store: Send + Sync {
     fn health(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Forgets used token IDs that expired before `before` (a token past its `exp` is refused anyway); returns how
+    /// many went.
+    fn purge_tokens(&self, before: i64) -> Result<usize, StoreError>;
+    /// Whether this process should run the periodic jobs (purges): always for the embedded store, which one
+    /// process owns; for a shared database, the one instance holding the leader lock, taken over when it dies.
+    fn lead(&self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }
 
 /// Everything a backend carries: the X.509, SSH and ACME records, and a way to move them to another backend.
@@ -654,6 +662,17 @@ impl Store for RedbStore {
 
     fn next_crl_number(&self) -> Result<u64, StoreError> {
         self.write(WriteOp::CrlNumber)
+    }
+
+    fn purge_tokens(&self, before: i64) -> Result<usize, StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        let n = {
+            let mut t = tx.open_table(USED_OTT).map_err(db_err)?;
+            let old = t.extract_if(|_, exp| exp < before).map_err(db_err)?;
+            old.count()
+        };
+        tx.commit().map_err(db_err)?;
+        Ok(n)
     }
 }
 
@@ -1232,6 +1251,9 @@ mod tests {
                 }
                 fn next_crl_number(&self) -> Result<u64, StoreError> {
                     self.0.next_crl_number()
+                }
+                fn purge_tokens(&self, before: i64) -> Result<usize, StoreError> {
+                    self.0.purge_tokens(before)
                 }
             }
             let s = Sync(store);

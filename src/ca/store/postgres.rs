@@ -64,6 +64,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE acme_nonces (nonce TEXT PRIMARY KEY, expires BIGINT NOT NULL);",
 ];
 
+/// The advisory lock key held, for as long as its session lives, by the instance that runs the periodic jobs.
+const LEADER_LOCK: i64 = 0x0066_6572_7269_6362;
+
 /// The advisory lock key that serializes migrations between instances starting at once ("ferrica" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0066_6572_7269_6361;
 
@@ -89,6 +92,10 @@ impl Default for PgOptions {
 pub struct PgStore {
     rt: Option<tokio::runtime::Runtime>,
     pool: Pool,
+    /// For the leader's own session (outside the pool, so the lock lives exactly as long as it).
+    config: tokio_postgres::Config,
+    /// The session holding [`LEADER_LOCK`], while this instance leads.
+    leader: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
     /// Where it connects, without the password (for messages).
     shown: String,
 }
@@ -103,7 +110,17 @@ impl Drop for PgStore {
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
-    if e.code().is_none() || e.is_closed() {
+    // No SQLSTATE: the connection failed. Class 08 (connection exception), 53 (insufficient resources) and 57
+    // (operator intervention: shutting down, starting up, terminated by an administrator) pass when the server is
+    // back; a statement or lock timeout (57014, 55P03) too.
+    let transient = match e.code() {
+        None => true,
+        Some(c) => {
+            let code = c.code();
+            code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "55P03"
+        }
+    };
+    if transient || e.is_closed() {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Backend(e.to_string())
@@ -173,7 +190,7 @@ impl PgStore {
             futures_executor::block_on(create_database_if_missing(&config))?;
         }
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -193,6 +210,8 @@ impl PgStore {
         let store = PgStore {
             rt: Some(rt),
             pool,
+            config,
+            leader: tokio::sync::Mutex::new(None),
             shown,
         };
         store.run(migrate(store.pool.clone()))?;
@@ -470,6 +489,42 @@ impl PgStore {
 impl Store for PgStore {
     fn health(&self) -> Result<(), StoreError> {
         self.ping()
+    }
+
+    fn purge_tokens(&self, before: i64) -> Result<usize, StoreError> {
+        self.run(async {
+            let c = self.pool.get().await.map_err(pool_err)?;
+            let n = c
+                .execute("DELETE FROM used_tokens WHERE expires < $1", &[&before])
+                .await
+                .map_err(pg_err)?;
+            Ok(n as usize)
+        })
+    }
+
+    fn lead(&self) -> Result<bool, StoreError> {
+        self.run(async {
+            let mut slot = self.leader.lock().await;
+            if let Some(c) = slot.as_ref() {
+                if !c.is_closed() && c.simple_query("SELECT 1").await.is_ok() {
+                    return Ok(true);
+                }
+                // The session died, and the lock with it: try again as anyone would.
+                *slot = None;
+            }
+            let (client, conn) = self.config.connect(NoTls).await.map_err(pg_err)?;
+            tokio::spawn(conn);
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+                .await
+                .map_err(pg_err)?;
+            if row.get::<_, bool>(0) {
+                *slot = Some(client);
+                Ok(true)
+            } else {
+                Ok(false)
+            }
+        })
     }
 
     fn record_certificate(&self, cert: &IssuedCert) -> Result<(), StoreError> {
