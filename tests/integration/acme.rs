@@ -127,7 +127,7 @@ fn certbot_bin() -> PathBuf {
     p
 }
 
-fn certbot(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn certbot(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(certbot_bin())
         .args(args)
         .args([

@@ -160,8 +160,24 @@ fn the_postgres_store_passes_the_conformance_suite_and_refuses_a_newer_schema() 
     assert_eq!(pg.psql("ferrica", "SELECT version FROM ferrica_schema"), "1");
     // A second connection (another instance starting) sees the same data and migrates nothing.
     let again = PgStore::connect(&pg.url, None, &PgOptions::default()).unwrap();
-    use ferrica::ca::store::Store as _;
     assert_eq!(again.certificate("42").unwrap().unwrap().provisioner, "p");
+    // A nonce handed out through one connection (instance) is consumed once, through another.
+    use ferrica::ca::store::AcmeStore as _;
+    let third = PgStore::connect(&pg.url, None, &PgOptions::default()).unwrap();
+    again.acme_new_nonce("cross", i64::MAX).unwrap();
+    assert!(third.acme_use_nonce("cross", 0).unwrap());
+    assert!(!again.acme_use_nonce("cross", 0).unwrap());
+    // One leader among several sessions; the next takes over when it goes.
+    use ferrica::ca::store::Store as _;
+    assert!(again.lead().unwrap());
+    assert!(!third.lead().unwrap(), "two leaders");
+    drop(again);
+    let start = std::time::Instant::now();
+    while !third.lead().unwrap() {
+        assert!(start.elapsed().as_secs() < 10, "no takeover");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(third);
     // step-ca's shape: the database named apart from the URL.
     let url = format!("postgresql://postgres@localhost/?host={}", pg.socket_dir().display());
     let other = PgStore::connect(&url, Some("step_ca"), &PgOptions::default()).unwrap();
@@ -692,5 +708,99 @@ fn sigkill_under_load_and_a_database_restart_lose_no_acknowledged_certificate() 
         one.broken,
         two.refused,
         two.broken
+    );
+}
+
+#[test]
+fn certbot_gets_a_certificate_from_one_instance_and_revokes_it_through_another() {
+    use crate::acme::{certbot, challtestsrv};
+    use crate::common::*;
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cts = challtestsrv();
+    let http_port = free_port().to_string();
+    crate::serve::init_pki(dir);
+    ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args(["ca", "provisioner", "add", "acme", "--type", "ACME"])
+        .assert()
+        .success();
+    use_postgres(dir, &pg.url);
+    let resolver = format!("127.0.0.1:{}", cts.dns);
+    let flags = [
+        "--acme-http-port",
+        &http_port,
+        "--resolver",
+        &resolver,
+        "--insecure-address",
+        "127.0.0.1:0",
+    ];
+    let a = start_logged(dir, "a.log", &flags);
+    let b = start_logged(dir, "b.log", &flags);
+    let out = certbot(
+        dir,
+        &[
+            "certonly",
+            "--standalone",
+            "--http-01-port",
+            &http_port,
+            "-d",
+            "svc.lab.test",
+            "--server",
+            &format!("{}/acme/acme/directory", a.url),
+            "--agree-tos",
+            "--register-unsafely-without-email",
+        ],
+    );
+    assert!(out.status.success(), "certbot on A:\n{}", stderr_of(&out));
+    assert!(
+        pg.psql("ferrica", "SELECT count(*) FROM acme_records WHERE kind = 1") == "1",
+        "the account is in PostgreSQL"
+    );
+    // Revoked through B with the certificate's own key; A's OCSP and CRL agree at once.
+    let live = dir.join("cb/config/live/svc.lab.test");
+    let out = certbot(
+        dir,
+        &[
+            "revoke",
+            "--server",
+            &format!("{}/acme/acme/directory", b.url),
+            "--cert-path",
+            &live.join("cert.pem").to_string_lossy(),
+            "--key-path",
+            &live.join("privkey.pem").to_string_lossy(),
+            "--reason",
+            "keycompromise",
+            "--no-delete-after-revoke",
+        ],
+    );
+    assert!(out.status.success(), "certbot revoke on B:\n{}", stderr_of(&out));
+    let a_log = std::fs::read_to_string(dir.join("a.log")).unwrap();
+    let http = a_log
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let o = tool(
+        dir,
+        "openssl",
+        &[
+            "ocsp",
+            "-url",
+            &format!("{http}/ocsp"),
+            "-issuer",
+            "pki/certs/intermediate_ca.crt",
+            "-CAfile",
+            "pki/certs/root_ca.crt",
+            "-cert",
+            &live.join("cert.pem").to_string_lossy(),
+        ],
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(": revoked") && text.contains("keyCompromise"),
+        "{text}{}",
+        stderr_of(&o)
     );
 }
