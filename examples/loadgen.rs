@@ -3,6 +3,7 @@
 //! Pre-mints one-time tokens with the provisioner key from ca.json (before the clock starts), then for each
 //! concurrency level opens that many keep-alive HTTP/1.1 TLS connections and sends `/sign` requests (one CSR,
 //! a fresh token each) for a fixed time. Prints req/s and p50/p99 latency per level; every answer must be 201.
+//! ENDPOINT=ocsp OCSP_REQUEST=FILE posts that DER OCSP request to /ocsp instead (answers must be 200).
 //!
 //! usage: loadgen CA_URL CA_JSON ROOT PASSWORD_FILE [SECONDS] [LEVELS, e.g. 1,16,64]
 
@@ -52,7 +53,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // ENDPOINT=ssh: /1.0/ssh/sign with a P-256 public key and an SSH token (step.ssh claims); else /1.0/sign.
     let ssh = std::env::var("ENDPOINT").is_ok_and(|e| e == "ssh");
-    let path = if ssh { "/1.0/ssh/sign" } else { "/1.0/sign" };
+    let ocsp = std::env::var("ENDPOINT").is_ok_and(|e| e == "ocsp");
+    let ocsp_body = match std::env::var("OCSP_REQUEST") {
+        Ok(f) if ocsp => Some(Bytes::from(std::fs::read(f)?)),
+        _ if ocsp => return Err("ENDPOINT=ocsp needs OCSP_REQUEST=FILE".into()),
+        _ => None,
+    };
+    let path = if ssh {
+        "/1.0/ssh/sign"
+    } else if ocsp {
+        "/ocsp"
+    } else {
+        "/1.0/sign"
+    };
+    let (content_type, want) = if ocsp {
+        ("application/ocsp-request", 200)
+    } else {
+        ("application/json", 201)
+    };
     let key = PrivateKey::generate(KeySpec::P256)?;
     let csr_der = create_csr("bench.lab.test", &[San::parse("bench.lab.test")], &key)?;
     let csr = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", csr_der));
@@ -85,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &c in &levels {
         // Enough tokens for 20,000 req/s over the run; minted before the clock starts.
-        let n = 20_000 * secs as usize;
+        let n = if ocsp { 1 } else { 20_000 * secs as usize };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let bodies: Vec<Bytes> = (0..n)
             .map(|i| {
@@ -109,7 +127,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Bytes::from(body.to_string())
             })
             .collect();
-        let bodies = Arc::new(bodies);
+        let bodies = Arc::new(match &ocsp_body {
+            Some(b) => vec![b.clone()],
+            None => bodies,
+        });
         let next = Arc::new(AtomicUsize::new(0));
         let deadline = Instant::now() + Duration::from_secs(secs);
         let start = Instant::now();
@@ -128,20 +149,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     tokio::spawn(conn);
                     let mut lat = Vec::new();
                     while Instant::now() < deadline {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let i = if bodies.len() == 1 {
+                            0
+                        } else {
+                            next.fetch_add(1, Ordering::Relaxed)
+                        };
                         if i >= bodies.len() {
                             break;
                         }
                         let req = hyper::Request::post(path)
                             .header("host", host.as_str())
-                            .header("content-type", "application/json")
+                            .header("content-type", content_type)
                             .body(Full::new(bodies[i].clone()))
                             .unwrap();
                         let t = Instant::now();
                         let res = send.send_request(req).await.unwrap();
                         let status = res.status().as_u16();
                         let body = res.into_body().collect().await.unwrap().to_bytes();
-                        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+                        assert_eq!(status, want, "{}", String::from_utf8_lossy(&body));
                         lat.push(t.elapsed());
                     }
                     lat

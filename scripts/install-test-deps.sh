@@ -28,6 +28,8 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [[ ${1:-} == --bench ]]; then
   command -v hyperfine >/dev/null || need+=(hyperfine)
   [[ -x /usr/bin/time ]] || need+=(time)
+  # step-ca 0.19 as Debian builds it shares a database only through MySQL: the PostgreSQL benchmark's baseline.
+  command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || need+=(mariadb-server)
 fi
 
 if ((${#need[@]})); then

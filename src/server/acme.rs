@@ -1504,7 +1504,6 @@ fn revoke_cert(ca: &Ca, base: &Base, url: &str, body: &[u8]) -> Result<Answer, P
             crate::ca::store::StoreError::AlreadyRevoked(_) => Problem::new("alreadyRevoked", 400, e.to_string()),
             other => store_err(other),
         })?;
-    ca.drop_cached_crl();
     tracing::info!(serial = %serial, reason, "acme: revoked");
     Ok(Answer {
         status: StatusCode::OK,

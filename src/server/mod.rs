@@ -74,8 +74,6 @@ pub struct Ca {
     pub acme_limiter: Mutex<crate::acme::limits::Limiter>,
     /// Start time, unix seconds (tokens issued before it are refused).
     pub started: i64,
-    /// The last CRL made, reused until a revocation or until it is half-way to its nextUpdate.
-    pub(crate) crl: Mutex<Option<x509::CachedCrl>>,
     /// The OCSP responder.
     pub ocsp: ocsp::Responder,
     /// The CRL, OCSP and CA-issuers URLs written into every leaf (empty: none).
@@ -164,7 +162,6 @@ impl Ca {
             acme_validations: Arc::new(tokio::sync::Semaphore::new(acme::validate::MAX_CONCURRENT)),
             acme_limiter: Mutex::new(Default::default()),
             started,
-            crl: Mutex::new(None),
             ocsp,
             revocation_urls: RevocationUrls::default(),
         })
@@ -220,10 +217,11 @@ impl Ca {
         }
     }
 
-    /// Forgets the cached CRL (after a revocation or a reload), so the next `/crl` is made afresh.
+    /// Marks the stored CRL out of date (after a reload that may change its settings), so the next `/crl` is made
+    /// afresh. Revocations do this themselves, in the store.
     pub fn drop_cached_crl(&self) {
-        if let Ok(mut crl) = self.crl.lock() {
-            crl.take();
+        if let Err(e) = self.store.crl_invalidate() {
+            tracing::warn!("marking the CRL out of date: {e}");
         }
     }
 }

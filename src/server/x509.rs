@@ -437,19 +437,11 @@ pub(crate) async fn revoke(
                 StoreError::AlreadyRevoked(_) => ApiError::new(400, format!("certificate {serial} is already revoked")),
                 other => internal(other),
             })?;
-        ca.drop_cached_crl();
         tracing::info!(%serial, reason_code = req.reason_code, "revoked");
         Ok(())
     })
     .await?;
     Ok(axum::Json(json!({"status": "ok"})).into_response())
-}
-
-/// A CRL made earlier.
-pub(crate) struct CachedCrl {
-    der: Vec<u8>,
-    this_update: ::time::OffsetDateTime,
-    next_update: ::time::OffsetDateTime,
 }
 
 /// `GET /crl`: DER (`application/pkix-crl`), PEM with `?pem`; `Expires` = nextUpdate.
@@ -493,14 +485,16 @@ fn httpdate(t: ::time::OffsetDateTime) -> String {
 }
 
 /// The CRL: every revoked serial whose certificate has not been expired for more than an hour, signed by the
-/// intermediate, valid for `crl.cacheDuration` (24h); remade after a revocation or half-way to its nextUpdate.
+/// intermediate, valid for `crl.cacheDuration` (24h). It lives in the store, so every instance on one database
+/// serves the same CRL with one number; whichever first finds it out of date (a revocation since, or half-way to its
+/// nextUpdate) makes the next one, under the store's lock.
 fn current_crl(ca: &Ca) -> Result<(Vec<u8>, ::time::OffsetDateTime), ApiError> {
     let now = now();
-    let mut slot = ca.crl.lock().map_err(|_| ApiError::new(500, "CRL lock poisoned"))?;
-    if let Some(c) = slot.as_ref()
-        && now < c.this_update + (c.next_update - c.this_update) / 2
-    {
-        return Ok((c.der.clone(), c.next_update));
+    let unix = now.unix_timestamp();
+    let at = |t: i64| ::time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(now);
+    let (generation, stored) = ca.store.crl_state().map_err(ApiError::from)?;
+    if let Some(c) = stored.filter(|c| c.is_current(generation, unix)) {
+        return Ok((c.der, at(c.next_update)));
     }
     let config = ca.config();
     let cache = config
@@ -513,10 +507,11 @@ fn current_crl(ca: &Ca) -> Result<(Vec<u8>, ::time::OffsetDateTime), ApiError> {
         .transpose()
         .map_err(|e| internal(format!("ca.json crl.cacheDuration: {e}")))?
         .unwrap_or(::time::Duration::hours(24));
+    // Read after the generation: a revocation that lands meanwhile makes this CRL out of date at once.
     let mut revoked = Vec::new();
     for r in ca.store.revocations().map_err(ApiError::from)? {
         if let Some(c) = ca.store.certificate(&r.serial).map_err(ApiError::from)?
-            && c.not_after + 3600 < now.unix_timestamp()
+            && c.not_after + 3600 < unix
         {
             continue;
         }
@@ -525,36 +520,42 @@ fn current_crl(ca: &Ca) -> Result<(Vec<u8>, ::time::OffsetDateTime), ApiError> {
         };
         revoked.push(rcgen::RevokedCertParams {
             serial_number: rcgen::SerialNumber::from_slice(&n.to_bytes_be()),
-            revocation_time: ::time::OffsetDateTime::from_unix_timestamp(r.revoked_at).unwrap_or(now),
+            revocation_time: at(r.revoked_at),
             reason_code: reason(r.reason_code),
             invalidity_date: None,
         });
     }
-    let number = ca.store.next_crl_number().map_err(ApiError::from)?;
-    let params = rcgen::CertificateRevocationListParams {
-        this_update: now,
-        next_update: now + cache,
-        crl_number: rcgen::SerialNumber::from(number),
-        issuing_distribution_point: None,
-        revoked_certs: revoked,
-        // The AKI must be the intermediate's SKI, however that was derived (step uses SHA-1).
-        key_identifier_method: X509Certificate::from_der(&ca.intermediate_der)
-            .ok()
-            .and_then(|(_, c)| {
-                c.extensions().iter().find_map(|e| match e.parsed_extension() {
-                    ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
-                    _ => None,
-                })
+    // The AKI must be the intermediate's SKI, however that was derived (step uses SHA-1).
+    let key_id = X509Certificate::from_der(&ca.intermediate_der)
+        .ok()
+        .and_then(|(_, c)| {
+            c.extensions().iter().find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                _ => None,
             })
-            .map_or(rcgen::KeyIdMethod::Sha256, rcgen::KeyIdMethod::PreSpecified),
+        })
+        .map_or(rcgen::KeyIdMethod::Sha256, rcgen::KeyIdMethod::PreSpecified);
+    let next_update = now + cache;
+    let mut sign = |number: u64| {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: now,
+            next_update,
+            crl_number: rcgen::SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked.clone(),
+            key_identifier_method: key_id.clone(),
+        };
+        params
+            .signed_by(ca.issuer.signer())
+            .map(|c| c.der().to_vec())
+            .map_err(|e| e.to_string())
     };
-    let der = params.signed_by(ca.issuer.signer()).map_err(internal)?.der().to_vec();
-    *slot = Some(CachedCrl {
-        der: der.clone(),
-        this_update: now,
-        next_update: now + cache,
-    });
-    Ok((der, now + cache))
+    let crl = ca
+        .store
+        .crl_publish(generation, unix, (unix, next_update.unix_timestamp()), &mut sign)
+        .map_err(ApiError::from)?
+        .map_err(internal)?;
+    Ok((crl.der, at(crl.next_update)))
 }
 
 fn reason(code: u8) -> Option<rcgen::RevocationReason> {

@@ -157,7 +157,7 @@ fn the_postgres_store_passes_the_conformance_suite_and_refuses_a_newer_schema() 
     // The database does not exist yet: the store creates it and its schema.
     let store = PgStore::connect(&pg.url, None, &PgOptions::default()).unwrap();
     ferrica::ca::store::conformance::run(Arc::new(store));
-    assert_eq!(pg.psql("ferrica", "SELECT version FROM ferrica_schema"), "1");
+    assert_eq!(pg.psql("ferrica", "SELECT version FROM ferrica_schema"), "2");
     // A second connection (another instance starting) sees the same data and migrates nothing.
     let again = PgStore::connect(&pg.url, None, &PgOptions::default()).unwrap();
     assert_eq!(again.certificate("42").unwrap().unwrap().provisioner, "p");
@@ -342,7 +342,40 @@ fn two_instances_on_one_database_share_certificates_tokens_and_revocations() {
             .to_string();
         numbers.push(n);
     }
-    assert_ne!(numbers[0], numbers[1], "each CRL has its own number: {numbers:?}");
+    assert_eq!(numbers[0], numbers[1], "both serve the one stored CRL: {numbers:?}");
+    // A revocation on A makes the CRL that B serves next a newer one, with a higher number, listing it.
+    client(dir, &a.url)
+        .args(["ca", "revoke", &first, "--provisioner-password-file", "pw"])
+        .assert()
+        .success();
+    let out = tool(
+        dir,
+        "curl",
+        &[
+            "-s",
+            "--cacert",
+            "pki/certs/root_ca.crt",
+            "-o",
+            "y.crl",
+            &format!("{}/crl", b.url),
+        ],
+    );
+    assert!(out.status.success());
+    let text = openssl_ok(dir, &["crl", "-inform", "DER", "-in", "y.crl", "-noout", "-text"]);
+    let hex = format!("{:X}", first.parse::<u128>().unwrap());
+    assert!(
+        text.to_uppercase().replace(':', "").contains(&hex),
+        "{hex} missing from\n{text}"
+    );
+    let n: u64 = text
+        .lines()
+        .skip_while(|l| !l.contains("X509v3 CRL Number"))
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(n > numbers[0].parse::<u64>().unwrap(), "{n} after {numbers:?}");
 }
 
 #[test]

@@ -76,6 +76,51 @@ fn x509(s: &dyn Backend) {
     s.use_token("jti-old", 10).unwrap();
     assert!(matches!(s.use_token("jti-2", 100), Err(StoreError::TokenReused)));
     assert!(s.lead().unwrap(), "a lone instance leads");
+    crl(s);
+}
+
+fn crl(s: &dyn Backend) {
+    let (g0, _) = s.crl_state().unwrap();
+    let mut signed = 0;
+    let mut sign = |n: u64| {
+        signed += 1;
+        Ok(n.to_be_bytes().to_vec())
+    };
+    let first = s.crl_publish(g0, 100, (100, 200), &mut sign).unwrap().unwrap();
+    assert_eq!(s.crl_state().unwrap(), (g0, Some(first.clone())));
+    // Current (same generation, before half-way): served as it is, not signed again.
+    let again = s.crl_publish(g0, 140, (140, 240), &mut sign).unwrap().unwrap();
+    assert_eq!(again, first);
+    // Half-way: a new one with a higher number.
+    let later = s.crl_publish(g0, 150, (150, 250), &mut sign).unwrap().unwrap();
+    assert!(later.number > first.number, "{} then {}", first.number, later.number);
+    // A revocation makes it out of date at once; so does an invalidation.
+    s.revoke(&Revocation {
+        serial: "crl-1".into(),
+        reason_code: 1,
+        reason: String::new(),
+        revoked_at: 1,
+    })
+    .unwrap();
+    let (g1, stored) = s.crl_state().unwrap();
+    assert!(g1 > g0 && !stored.unwrap().is_current(g1, 151));
+    s.crl_invalidate().unwrap();
+    let (g2, _) = s.crl_state().unwrap();
+    assert!(g2 > g1);
+    let newer = s.crl_publish(g2, 151, (151, 251), &mut sign).unwrap().unwrap();
+    assert!(newer.number > later.number && newer.generation == g2);
+    // An instance that read an older generation gets the newer CRL rather than replacing it.
+    assert_eq!(s.crl_publish(g1, 152, (152, 252), &mut sign).unwrap().unwrap(), newer);
+    assert_eq!(signed, 3);
+    // A signing failure stores nothing.
+    s.crl_invalidate().unwrap();
+    let (g3, _) = s.crl_state().unwrap();
+    assert!(
+        s.crl_publish(g3, 153, (153, 253), &mut |_| Err("no key".into()))
+            .unwrap()
+            .is_err()
+    );
+    assert_eq!(s.crl_state().unwrap().1, Some(newer));
 }
 
 fn tokens_race(s: Arc<dyn Backend>) {

@@ -33,6 +33,7 @@ const ACME_CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_cert
 const ACME_EAB_BOUND: TableDefinition<&str, &str> = TableDefinition::new("acme_eab_bound");
 const SSH_CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("ssh_certs");
 const SSH_REVOKED: TableDefinition<&str, &[u8]> = TableDefinition::new("revoked_ssh_certs");
+const CRL: TableDefinition<&str, &[u8]> = TableDefinition::new("crl");
 
 /// Store failures.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -101,6 +102,33 @@ pub struct Revocation {
     pub revoked_at: i64,
 }
 
+/// The CRL every instance serves, kept in the store: made by whichever instance first finds it out of date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCrl {
+    /// Its CRL number.
+    pub number: u64,
+    /// The signed CRL.
+    #[serde(with = "b64")]
+    pub der: Vec<u8>,
+    /// thisUpdate, unix seconds.
+    pub this_update: i64,
+    /// nextUpdate, unix seconds.
+    pub next_update: i64,
+    /// The revocation generation it lists (see [`Store::crl_state`]).
+    pub generation: u64,
+}
+
+impl StoredCrl {
+    /// Whether it can still be served at `now` for `generation`: it lists every revocation up to that generation and
+    /// is not yet half-way to its nextUpdate.
+    pub fn is_current(&self, generation: u64, now: i64) -> bool {
+        self.generation >= generation && now < self.this_update + (self.next_update - self.this_update) / 2
+    }
+}
+
+/// Signs a CRL with the number given (no store calls inside: it runs under the store's lock).
+pub type SignCrl<'a> = &'a mut dyn FnMut(u64) -> Result<Vec<u8>, String>;
+
 /// An issued SSH certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SshIssued {
@@ -159,8 +187,22 @@ pub trait Store: Send + Sync {
     fn certificate(&self, serial: &str) -> Result<Option<IssuedCert>, StoreError>;
     /// Marks a token ID used; fails with [`StoreError::TokenReused`] if it was. `expires` (unix) lets old IDs go.
     fn use_token(&self, jti: &str, expires: i64) -> Result<(), StoreError>;
-    /// Records a revocation; fails if the serial is already revoked.
+    /// Records a revocation, and counts it in the revocation generation, atomically; fails if the serial is
+    /// already revoked.
     fn revoke(&self, r: &Revocation) -> Result<(), StoreError>;
+    /// The revocation generation (it grows with every revocation and [`Store::crl_invalidate`]) and the stored CRL.
+    fn crl_state(&self) -> Result<(u64, Option<StoredCrl>), StoreError>;
+    /// Counts a change that the stored CRL does not reflect (new CRL settings after a reload).
+    fn crl_invalidate(&self) -> Result<(), StoreError>;
+    /// Under the store's lock: if the stored CRL is current for `generation` at `now`, returns it; else takes the
+    /// next CRL number, calls `sign` with it, stores and returns the new CRL (valid `this_update..next_update`).
+    fn crl_publish(
+        &self,
+        generation: u64,
+        now: i64,
+        validity: (i64, i64),
+        sign: SignCrl<'_>,
+    ) -> Result<Result<StoredCrl, String>, StoreError>;
     /// The revocation of a serial, if any.
     fn revocation(&self, serial: &str) -> Result<Option<Revocation>, StoreError>;
     /// Every revocation.
@@ -432,6 +474,7 @@ impl RedbStore {
             tx.open_table(ACME_EAB_BOUND).map_err(db_err)?;
             tx.open_table(SSH_CERTS).map_err(db_err)?;
             tx.open_table(SSH_REVOKED).map_err(db_err)?;
+            tx.open_table(CRL).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
         let db = Arc::new(db);
@@ -553,6 +596,8 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
                     } else {
                         let value = serde_json::to_vec(r).map_err(db_err)?;
                         revoked.insert(r.serial.as_str(), value.as_slice()).map_err(db_err)?;
+                        let g = meta.get("crl_generation").map_err(db_err)?.map_or(0, |v| v.value()) + 1;
+                        meta.insert("crl_generation", g).map_err(db_err)?;
                         Ok(0)
                     }
                 }
@@ -662,6 +707,70 @@ impl Store for RedbStore {
 
     fn next_crl_number(&self) -> Result<u64, StoreError> {
         self.write(WriteOp::CrlNumber)
+    }
+
+    fn crl_state(&self) -> Result<(u64, Option<StoredCrl>), StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let generation = tx
+            .open_table(META)
+            .map_err(db_err)?
+            .get("crl_generation")
+            .map_err(db_err)?
+            .map_or(0, |v| v.value());
+        let crl = match tx.open_table(CRL).map_err(db_err)?.get("current").map_err(db_err)? {
+            Some(v) => Some(serde_json::from_slice(v.value()).map_err(db_err)?),
+            None => None,
+        };
+        Ok((generation, crl))
+    }
+
+    fn crl_invalidate(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut meta = tx.open_table(META).map_err(db_err)?;
+            let g = meta.get("crl_generation").map_err(db_err)?.map_or(0, |v| v.value()) + 1;
+            meta.insert("crl_generation", g).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn crl_publish(
+        &self,
+        generation: u64,
+        now: i64,
+        validity: (i64, i64),
+        sign: SignCrl<'_>,
+    ) -> Result<Result<StoredCrl, String>, StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        let crl = {
+            let mut t = tx.open_table(CRL).map_err(db_err)?;
+            let current: Option<StoredCrl> = match t.get("current").map_err(db_err)? {
+                Some(v) => Some(serde_json::from_slice(v.value()).map_err(db_err)?),
+                None => None,
+            };
+            if let Some(c) = current.filter(|c| c.is_current(generation, now)) {
+                return Ok(Ok(c));
+            }
+            let mut meta = tx.open_table(META).map_err(db_err)?;
+            let number = meta.get("crl_number").map_err(db_err)?.map_or(0, |v| v.value()) + 1;
+            let der = match sign(number) {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(e)),
+            };
+            meta.insert("crl_number", number).map_err(db_err)?;
+            let crl = StoredCrl {
+                number,
+                der,
+                this_update: validity.0,
+                next_update: validity.1,
+                generation,
+            };
+            t.insert("current", serde_json::to_vec(&crl).map_err(db_err)?.as_slice())
+                .map_err(db_err)?;
+            crl
+        };
+        tx.commit().map_err(db_err)?;
+        Ok(Ok(crl))
     }
 
     fn purge_tokens(&self, before: i64) -> Result<usize, StoreError> {
@@ -1254,6 +1363,21 @@ mod tests {
                 }
                 fn purge_tokens(&self, before: i64) -> Result<usize, StoreError> {
                     self.0.purge_tokens(before)
+                }
+                fn crl_state(&self) -> Result<(u64, Option<StoredCrl>), StoreError> {
+                    self.0.crl_state()
+                }
+                fn crl_invalidate(&self) -> Result<(), StoreError> {
+                    self.0.crl_invalidate()
+                }
+                fn crl_publish(
+                    &self,
+                    g: u64,
+                    now: i64,
+                    v: (i64, i64),
+                    sign: SignCrl<'_>,
+                ) -> Result<Result<StoredCrl, String>, StoreError> {
+                    self.0.crl_publish(g, now, v, sign)
                 }
             }
             let s = Sync(store);

@@ -18,8 +18,8 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    AccountConflict, AcmeStore, AcmeTable, Dump, IssuedCert, Modify, Pending, Portable, Revocation, SshIssued,
-    SshStore, Store, StoreError,
+    AccountConflict, AcmeStore, AcmeTable, Dump, IssuedCert, Modify, Pending, Portable, Revocation, SignCrl, SshIssued,
+    SshStore, Store, StoreError, StoredCrl,
 };
 
 /// Schema migrations, in order; `ferrica_schema.version` counts how many were applied.
@@ -62,7 +62,20 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, created, order_id));
      CREATE INDEX acme_account_orders_by_order ON acme_account_orders (order_id);
      CREATE TABLE acme_nonces (nonce TEXT PRIMARY KEY, expires BIGINT NOT NULL);",
+    // 2: one CRL for every instance, and the revocation generation it is checked against.
+    "CREATE TABLE crl (
+        id SMALLINT PRIMARY KEY CHECK (id = 1),
+        number BIGINT NOT NULL,
+        der BYTEA NOT NULL,
+        this_update BIGINT NOT NULL,
+        next_update BIGINT NOT NULL,
+        generation BIGINT NOT NULL);
+     CREATE TABLE crl_generation (id SMALLINT PRIMARY KEY CHECK (id = 1), value BIGINT NOT NULL);
+     INSERT INTO crl_generation VALUES (1, 0);",
 ];
+
+/// The advisory lock key that serializes CRL publication (transaction-scoped).
+const CRL_LOCK: i64 = 0x0066_6572_7269_6363;
 
 /// The advisory lock key held, for as long as its session lives, by the instance that runs the periodic jobs.
 const LEADER_LOCK: i64 = 0x0066_6572_7269_6362;
@@ -437,6 +450,18 @@ fn ssh_of(r: &tokio_postgres::Row) -> SshIssued {
     }
 }
 
+/// The CRL in columns `at..at + 5` of `r` (number, der, this_update, next_update, generation), if there is one.
+fn crl_of(r: &tokio_postgres::Row, at: usize) -> Option<StoredCrl> {
+    let number: Option<i64> = r.get(at);
+    Some(StoredCrl {
+        number: number? as u64,
+        der: r.get(at + 1),
+        this_update: r.get(at + 2),
+        next_update: r.get(at + 3),
+        generation: r.get::<_, i64>(at + 4) as u64,
+    })
+}
+
 fn revocation_of(r: &tokio_postgres::Row) -> Revocation {
     Revocation {
         serial: r.get(0),
@@ -578,11 +603,119 @@ impl Store for PgStore {
     }
 
     fn revoke(&self, r: &Revocation) -> Result<(), StoreError> {
-        self.run(Self::insert_revocation(
-            self.pool.clone(),
-            "x509_revocations",
-            r.clone(),
-        ))
+        let (pool, r) = (self.pool.clone(), r.clone());
+        self.run(async move {
+            let c = pool.get().await.map_err(pool_err)?;
+            // The revocation and the generation bump in one statement: a CRL made from an older generation is out
+            // of date the moment this commits, whichever instance made it.
+            let st = c
+                .prepare_cached(
+                    "WITH r AS (INSERT INTO x509_revocations (serial, reason_code, reason, revoked_at)
+                                VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1),
+                          g AS (UPDATE crl_generation SET value = value + 1
+                                WHERE id = 1 AND EXISTS (SELECT 1 FROM r) RETURNING 1)
+                     SELECT count(*) FROM r",
+                )
+                .await
+                .map_err(pg_err)?;
+            let row = c
+                .query_one(&st, &[&r.serial, &i16::from(r.reason_code), &r.reason, &r.revoked_at])
+                .await
+                .map_err(pg_err)?;
+            if row.get::<_, i64>(0) == 0 {
+                Err(StoreError::AlreadyRevoked(r.serial))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn crl_state(&self) -> Result<(u64, Option<StoredCrl>), StoreError> {
+        self.run(async {
+            let c = self.pool.get().await.map_err(pool_err)?;
+            let st = c
+                .prepare_cached(
+                    "SELECT g.value, crl.number, crl.der, crl.this_update, crl.next_update, crl.generation
+                     FROM crl_generation g LEFT JOIN crl ON crl.id = 1 WHERE g.id = 1",
+                )
+                .await
+                .map_err(pg_err)?;
+            let row = c.query_one(&st, &[]).await.map_err(pg_err)?;
+            Ok((row.get::<_, i64>(0) as u64, crl_of(&row, 1)))
+        })
+    }
+
+    fn crl_invalidate(&self) -> Result<(), StoreError> {
+        self.run(async {
+            let c = self.pool.get().await.map_err(pool_err)?;
+            c.execute("UPDATE crl_generation SET value = value + 1 WHERE id = 1", &[])
+                .await
+                .map_err(pg_err)?;
+            Ok(())
+        })
+    }
+
+    fn crl_publish(
+        &self,
+        generation: u64,
+        now: i64,
+        validity: (i64, i64),
+        sign: SignCrl<'_>,
+    ) -> Result<Result<StoredCrl, String>, StoreError> {
+        self.run(async {
+            let mut c = self.pool.get().await.map_err(pool_err)?;
+            let tx = c.transaction().await.map_err(pg_err)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CRL_LOCK])
+                .await
+                .map_err(pg_err)?;
+            let row = tx
+                .query_opt(
+                    "SELECT number, der, this_update, next_update, generation FROM crl WHERE id = 1",
+                    &[],
+                )
+                .await
+                .map_err(pg_err)?;
+            if let Some(current) = row
+                .as_ref()
+                .and_then(|r| crl_of(r, 0))
+                .filter(|c| c.is_current(generation, now))
+            {
+                return Ok(Ok(current));
+            }
+            let number = tx
+                .query_one("SELECT nextval('crl_number')", &[])
+                .await
+                .map_err(pg_err)?
+                .get::<_, i64>(0) as u64;
+            let der = match sign(number) {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(e)),
+            };
+            let crl = StoredCrl {
+                number,
+                der,
+                this_update: validity.0,
+                next_update: validity.1,
+                generation,
+            };
+            tx.execute(
+                "INSERT INTO crl (id, number, der, this_update, next_update, generation) VALUES (1, $1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET number = EXCLUDED.number, der = EXCLUDED.der,
+                   this_update = EXCLUDED.this_update, next_update = EXCLUDED.next_update,
+                   generation = EXCLUDED.generation",
+                &[
+                    &(crl.number as i64),
+                    &crl.der,
+                    &crl.this_update,
+                    &crl.next_update,
+                    &(crl.generation as i64),
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+            tx.commit().await.map_err(pg_err)?;
+            Ok(Ok(crl))
+        })
     }
 
     fn revocation(&self, serial: &str) -> Result<Option<Revocation>, StoreError> {
