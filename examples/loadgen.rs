@@ -108,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let bodies: Vec<Bytes> = (0..n)
             .map(|i| {
                 let mut claims = json!({"iss": name, "aud": aud, "sub": "bench.lab.test", "sans": ["bench.lab.test"],
-                    "jti": format!("bench-{c}-{now}-{i}"), "iat": now, "nbf": now, "exp": now + 600});
+                    "jti": format!("bench-{}-{c}-{now}-{i}", std::process::id()), "iat": now, "nbf": now, "exp": now + 600});
                 if ssh {
                     claims["sub"] = json!("bench");
                     claims.as_object_mut().unwrap().remove("sans");

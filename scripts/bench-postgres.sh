@@ -27,7 +27,7 @@ as() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$1" -- "${@:2}"; else "${@:2}";
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   as postgres "$PGBIN/pg_ctl" -D "$W/pg" -m immediate stop >/dev/null 2>&1 || true
-  [ -f "$W/my.pid" ] && kill "$(cat "$W/my.pid")" 2>/dev/null || true
+  [ -f "$W/my/my.pid" ] && kill "$(cat "$W/my/my.pid")" 2>/dev/null || true
   sleep 0.5
   rm -rf "$W"
 }
@@ -37,13 +37,13 @@ cd "$W"
 # PostgreSQL and MariaDB, each on a socket in $W.
 mkdir pg pgsock && chown postgres: pg pgsock 2>/dev/null || true
 as postgres "$PGBIN/initdb" -D "$W/pg" -U postgres --auth=trust -E UTF8 >/dev/null
-as postgres "$PGBIN/pg_ctl" -D "$W/pg" -l "$W/pg.log" -w \
+as postgres "$PGBIN/pg_ctl" -D "$W/pg" -l "$W/pgsock/pg.log" -w \
   -o "-c listen_addresses='' -c unix_socket_directories='$W/pgsock' -c max_connections=200" start >/dev/null
 mkdir my && chown mysql: my 2>/dev/null || true
 mariadb-install-db --no-defaults --datadir="$W/my" --user=mysql --auth-root-authentication-method=normal >/dev/null 2>&1
-as mysql /usr/sbin/mariadbd --no-defaults --datadir="$W/my" --socket="$W/my.sock" --skip-networking \
-  --pid-file="$W/my.pid" --max-connections=500 >"$W/my.log" 2>&1 &
-for _ in $(seq 200); do [ -S "$W/my.sock" ] && break; sleep 0.1; done
+as mysql /usr/sbin/mariadbd --no-defaults --datadir="$W/my" --socket="$W/my/my.sock" --skip-networking \
+  --pid-file="$W/my/my.pid" --max-connections=500 >"$W/my/my.log" 2>&1 &
+for _ in $(seq 200); do [ -S "$W/my/my.sock" ] && break; sleep 0.1; done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
@@ -101,14 +101,14 @@ sleep 0.5
 ISSUED=$(as postgres "$PGBIN/psql" -h "$W/pgsock" -U postgres -d ferrica -Atc 'SELECT count(*) FROM x509_certs')
 
 # 4. step-ca on MySQL, then on badger.
-set_db "{\"type\": \"mysql\", \"dataSource\": \"root@unix($W/my.sock)/\", \"database\": \"stepca\"}"
+set_db "{\"type\": \"mysql\", \"dataSource\": \"root@unix($W/my/my.sock)/\", \"database\": \"stepca\"}"
 STEPPATH="$W/step" step-ca pki/config/ca.json --password-file pw >serve-step-mysql.log 2>&1 & PIDS+=($!)
-wait_port "$PORT"; sleep 1
+wait_port "$PORT" || { echo "step-ca on MySQL did not start:" >&2; cat serve-step-mysql.log >&2; exit 1; }; sleep 1
 run_one step-ca-mysql
 kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true; PIDS=(); sleep 0.5
 set_db "{\"type\": \"badgerv2\", \"dataSource\": \"$W/badger\"}"
 STEPPATH="$W/step" step-ca pki/config/ca.json --password-file pw >serve-step-badger.log 2>&1 & PIDS+=($!)
-wait_port "$PORT"; sleep 1
+wait_port "$PORT" || { echo "step-ca on badger did not start:" >&2; cat serve-step-badger.log >&2; exit 1; }; sleep 1
 run_one step-ca-badger
 kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true; PIDS=()
 
