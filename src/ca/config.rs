@@ -158,3 +158,33 @@ impl CaConfig {
             .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn db_postgresql_is_read_as_step_ca_writes_it_with_pool_settings() {
+        use super::{StoreChoice, store_choice};
+        let db = serde_json::json!({"type": "postgresql", "dataSource": "postgresql://u:p@db:5432/", "database": "ca",
+            "poolSize": 4, "statementTimeout": "2s"});
+        let StoreChoice::Postgres { url, database, options } = store_choice(&db).unwrap() else {
+            panic!("not postgres")
+        };
+        assert_eq!(
+            (url.as_str(), database.as_deref()),
+            ("postgresql://u:p@db:5432/", Some("ca"))
+        );
+        assert_eq!((options.pool_size, options.statement_timeout.as_secs()), (4, 2));
+        for bad in [
+            serde_json::json!({"type": "postgresql"}),
+            serde_json::json!({"type": "postgresql", "dataSource": "x", "poolSize": 0}),
+            serde_json::json!({"type": "postgresql", "dataSource": "x", "statementTimeout": "1ms"}),
+            serde_json::json!({"type": "mysql", "dataSource": "x"}),
+        ] {
+            assert!(store_choice(&bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            store_choice(&serde_json::json!({"type": "badgerv2", "dataSource": "/d"})),
+            Ok(StoreChoice::Embedded(_))
+        ));
+    }
+}

@@ -107,7 +107,9 @@ impl RevocationUrls {
             let obj = o.as_object().ok_or("revocationUrls: must be an object")?;
             for (k, v) in obj {
                 let url = v.as_str().ok_or_else(|| format!("revocationUrls.{k}: must be a URL"))?;
-                if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(char::is_whitespace) {
+                let bad =
+                    !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(char::is_whitespace);
+                if bad && !url.is_empty() {
                     return Err(format!("revocationUrls.{k}: {url:?} is not an http:// or https:// URL"));
                 }
                 let slot = match k.as_str() {
@@ -471,4 +473,35 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| ApiError::new(500, "internal error"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RevocationUrls;
+    use serde_json::json;
+
+    #[test]
+    fn revocation_urls_come_from_the_plain_listener_and_ca_json_overrides_them_one_by_one() {
+        assert_eq!(RevocationUrls::new(None, None).unwrap(), RevocationUrls::default());
+        let u = RevocationUrls::new(Some("http://ca.lab:8080/"), None).unwrap();
+        assert_eq!(u.crl.as_deref(), Some("http://ca.lab:8080/crl"));
+        assert_eq!(u.ocsp.as_deref(), Some("http://ca.lab:8080/ocsp"));
+        assert_eq!(u.ca_issuers.as_deref(), Some("http://ca.lab:8080/intermediate.crt"));
+        let o = json!({"ocsp": "http://ocsp.cdn.lab/", "caIssuers": ""});
+        let u = RevocationUrls::new(Some("http://ca.lab:8080"), Some(&o)).unwrap();
+        assert_eq!(u.ocsp.as_deref(), Some("http://ocsp.cdn.lab/"));
+        assert_eq!(u.ca_issuers, None, "an empty URL leaves it out");
+        assert_eq!(u.crl.as_deref(), Some("http://ca.lab:8080/crl"));
+        let only = RevocationUrls::new(None, Some(&json!({"crl": "https://crl.lab/ca.crl"}))).unwrap();
+        assert_eq!(only.crl.as_deref(), Some("https://crl.lab/ca.crl"));
+        assert!(only.ocsp.is_none());
+        for bad in [
+            json!({"crl": "ftp://x"}),
+            json!({"ocsp": 5}),
+            json!({"aia": "http://x"}),
+            json!([]),
+        ] {
+            assert!(RevocationUrls::new(None, Some(&bad)).is_err(), "{bad}");
+        }
+    }
 }

@@ -358,8 +358,46 @@ fn status_of(store: &dyn Store, serial: &str) -> Result<Status, crate::ca::store
 
 #[cfg(test)]
 mod tests {
-    use super::Settings;
+    use super::{Responder, Settings};
     use serde_json::json;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_delegated_responder_certificate_is_renewed_at_two_thirds_of_its_life() {
+        use crate::pki::issue::{CaIssuer, IssueRequest, issue};
+        use crate::pki::keys::{KeySpec, PrivateKey};
+        use x509_parser::prelude::*;
+        let key = Arc::new(PrivateKey::generate(KeySpec::P256).unwrap());
+        let start = ::time::OffsetDateTime::now_utc();
+        let req = IssueRequest::new(
+            crate::pki::profile::Profile::RootCa,
+            "Test CA",
+            vec![],
+            start,
+            start + ::time::Duration::days(30),
+        );
+        let der = issue(&req, key.key_pair(), key.kind(), None, Some(&key)).unwrap().der;
+        let issuer = CaIssuer::shared(&der, key.clone()).unwrap();
+        let settings = Settings::from_config(Some(&json!({"delegated": true, "responderLifetime": "3h"}))).unwrap();
+        let now = start.unix_timestamp();
+        let r = Responder::new(settings, &issuer, &der, key, now).unwrap();
+        let first = r.signer_cert();
+        let (_, cert) = X509Certificate::from_der(&first).unwrap();
+        assert_eq!(cert.validity().not_after.timestamp() - now, 3 * 3600);
+        let ekus = cert.extended_key_usage().unwrap().unwrap().value.clone();
+        assert!(ekus.ocsp_signing && !ekus.server_auth);
+        // Before two thirds: the same certificate; after: a new one, for a new key, valid from then.
+        assert_eq!(
+            r.signer(&issuer, &der, now + 2 * 3600 - 1).unwrap().cert_der(),
+            &first[..]
+        );
+        let renewed = r.signer(&issuer, &der, now + 2 * 3600).unwrap().cert_der().to_vec();
+        assert_ne!(renewed, first);
+        let (_, cert2) = X509Certificate::from_der(&renewed).unwrap();
+        assert_ne!(cert2.public_key().raw, cert.public_key().raw);
+        assert_eq!(cert2.validity().not_after.timestamp(), now + 2 * 3600 + 3 * 3600);
+        assert_eq!(r.signer_cert(), renewed);
+    }
 
     #[test]
     fn settings_read_from_ca_json_and_refuse_nonsense() {
