@@ -11,6 +11,8 @@ pub mod ca;
 pub mod cli;
 pub mod cmd;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 pub mod jose;
 pub mod pki;

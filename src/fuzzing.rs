@@ -1,0 +1,323 @@
+//! The entry points the fuzz targets (`fuzz/fuzz_targets/`) drive, one per kind of outside input, each through the
+//! functions the commands and the server use on that input, rendering included. Each must return (an error is
+//! fine) for any bytes: a panic, a hang or an abort is a finding. `tests/fuzz_replay.rs` runs every committed corpus
+//! file and saved crash input through the same functions on a plain `cargo test`, so a fixed crash stays fixed
+//! without the fuzzer.
+
+use crate::jose::{jwe, jwk::Jwk, jws};
+use crate::pki::{der_input, inspect, keys::PrivateKey, lint, ocsp, step_json, template};
+
+/// The password the key targets decrypt with (the seed corpus's encrypted keys use it).
+pub const PASSWORD: &[u8] = b"fuzz-password";
+
+/// The targets, by name: what `scripts/fuzz.sh` runs and the corpus directories under `fuzz/corpus/`.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("x509", x509),
+    ("private_key", private_key),
+    ("jose", jose),
+    ("ca_json", ca_json),
+    ("template", template_text),
+    ("acme_jws", acme_jws),
+    ("ssh", ssh),
+    ("ocsp_request", ocsp_request),
+    ("server_api", server_api),
+];
+
+/// PEM or DER certificates and CSRs, as `certificate inspect`, `fingerprint`, `lint`, `sign` and `verify` read them:
+/// parsed, described, rendered as text, short and step's JSON, and linted.
+pub fn x509(data: &[u8]) {
+    match der_input::parse_x509(data) {
+        Ok(der_input::X509Input::Certificates(certs)) => {
+            for der in certs.iter().take(4) {
+                if let Ok(info) = inspect::describe_certificate(der) {
+                    let _ = inspect::certificate_text(&info);
+                    let _ = inspect::certificate_short(&info);
+                }
+                if let Ok(j) = step_json::certificate(der) {
+                    let _ = serde_json::to_string(&j);
+                }
+                let _ = lint::lint(der);
+                let _ = crate::pki::fingerprint::fingerprint(
+                    der,
+                    crate::pki::fingerprint::FingerprintHash::Sha256,
+                    crate::pki::fingerprint::FingerprintFormat::Hex,
+                );
+            }
+        }
+        Ok(der_input::X509Input::Csr(der)) => {
+            if let Ok(info) = inspect::describe_csr(&der) {
+                let _ = inspect::csr_text(&info);
+                let _ = inspect::csr_short(&info);
+            }
+            if let Ok(j) = step_json::csr(&der) {
+                let _ = serde_json::to_string(&j);
+            }
+        }
+        Err(_) => {}
+    }
+}
+
+/// Private keys in every form ferrica reads (PEM and DER: PKCS#8, encrypted PKCS#8, SEC1, PKCS#1, legacy
+/// encrypted PEM; JWK and encrypted JWK), with [`PASSWORD`] when one is asked for; a key that parses is used once.
+pub fn private_key(data: &[u8]) {
+    let mut pw = || Ok(PASSWORD.to_vec());
+    if let Ok(k) = PrivateKey::parse(data, &mut pw) {
+        let _ = k.public_pem();
+        let _ = Jwk::from_private_key(&k);
+    }
+    let _ = PrivateKey::is_encrypted(data);
+    if jwe::looks_like_jwe(data)
+        && let Ok(j) = jwe::Jwe::parse(data)
+        && let Ok(plain) = jwe::decrypt(&j, PASSWORD)
+        && let Ok(k) = Jwk::from_json(&plain)
+    {
+        let _ = k.to_private_key();
+    }
+    if let Ok(k) = Jwk::from_json(data) {
+        let _ = k.thumbprint();
+        let _ = k.to_private_key();
+        let _ = k.to_spki_der();
+    }
+}
+
+/// JWK, JWS/JWT and JWE: a JWK read and converted; compact tokens decoded, their claims checked, their signature
+/// verified with a fixed P-256 key; JWE (compact and JSON) parsed and decrypted with [`PASSWORD`].
+pub fn jose(data: &[u8]) {
+    if let Ok(k) = Jwk::from_json(data) {
+        let _ = k.thumbprint();
+        let _ = k.public();
+        let _ = k.to_spki_der();
+        let _ = k.default_alg();
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(c) = jws::decode_compact(text.trim()) {
+            let checks = jws::ClaimChecks::default();
+            if let Some(claims) = serde_json::from_slice::<serde_json::Value>(&c.payload)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+            {
+                let _ = jws::check_claims(&claims, &checks, 1_700_000_000);
+            }
+        }
+        let _ = jws::verify_compact(text.trim(), fixed_jwk(), None);
+    }
+    if let Ok(j) = jwe::Jwe::parse(data) {
+        let _ = jwe::decrypt(&j, PASSWORD);
+        let _ = j.compact();
+    }
+}
+
+fn fixed_jwk() -> &'static Jwk {
+    static KEY: std::sync::OnceLock<Jwk> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let k = PrivateKey::generate(crate::pki::keys::KeySpec::P256).expect("P-256 key");
+        Jwk::from_private_key(&k).and_then(|j| j.public()).expect("JWK")
+    })
+}
+
+/// ca.json as `serve`, `ca provisioner` and the token commands read it: the config, each provisioner's claims and
+/// policy, the OCSP, revocation-URL and store settings.
+pub fn ca_json(data: &[u8]) {
+    let Ok(config) = crate::ca::config::CaConfig::from_json(data) else {
+        return;
+    };
+    for p in &config.authority.provisioners {
+        let entry = Some(p);
+        let _ = crate::ca::authorize::tls_durations(entry, &config);
+        for t in [
+            ssh_key::certificate::CertType::User,
+            ssh_key::certificate::CertType::Host,
+        ] {
+            let _ = crate::ca::ssh::durations(entry, &config, t);
+            if let Some(e) = entry {
+                let _ = crate::ca::ssh::check_enabled(e, &config, t);
+                let _ = crate::ca::ssh::check_policy(e, t, &["web.lab".into()]);
+            }
+        }
+    }
+    if let Some(db) = &config.db {
+        let _ = crate::ca::config::store_choice(db);
+    }
+    let _ = crate::server::ocsp::Settings::from_config(config.extra.get("ocsp"));
+    let _ = crate::server::RevocationUrls::new(Some("http://ca.lab:8080"), config.extra.get("revocationUrls"));
+    let _ = serde_json::to_vec(&config);
+}
+
+/// Certificate templates (`--template`), rendered with step's variables and applied to a request.
+pub fn template_text(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let vars = serde_json::json!({
+        "Subject": {"CommonName": "svc.lab"},
+        "SANs": [{"type": "dns", "value": "svc.lab"}],
+        "Insecure": {"User": {"role": "admin"}},
+    });
+    if let Ok(t) = template::render(text, &vars) {
+        let now = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("a time");
+        let mut req = crate::pki::issue::IssueRequest::new(
+            crate::pki::profile::Profile::Leaf,
+            "svc.lab",
+            vec![],
+            now,
+            now + time::Duration::hours(1),
+        );
+        let _ = t.apply(&mut req);
+    }
+}
+
+/// An ACME request body (RFC 8555 §6.2 flattened JWS): parsed, checked against a URL, its payload read, its
+/// signature verified with the key it carries.
+pub fn acme_jws(data: &[u8]) {
+    let Ok(req) = crate::acme::jws::parse(data) else {
+        return;
+    };
+    let _ = req.check("https://ca.lab/acme/acme/new-order");
+    let _ = req.payload();
+    let _ = req.json();
+    let _ = req.is_post_as_get();
+    let _ = req.verify(fixed_jwk());
+}
+
+/// SSH public keys, certificates (`-cert.pub`) and OpenSSH private keys, as `ssh inspect`, `ssh certificate --sign`
+/// and `/ssh/sign` read them; a certificate's signature is verified.
+pub fn ssh(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(k) = crate::ssh::cert::parse_public_key(text) {
+        let _ = crate::ssh::cert::check_key(&k);
+        let _ = crate::ssh::cert::spki_of(&k);
+        let _ = crate::ssh::cert::public_line(&k, "fuzz");
+    }
+    if let Ok(c) = crate::ssh::cert::parse_certificate(text) {
+        let _ = crate::ssh::cert::verify_signature(&c);
+        let _ = crate::ssh::cert::certificate_line(&c);
+    }
+    let mut pw = || Ok(PASSWORD.to_vec());
+    let _ = crate::ssh::keys::read_private(data, &mut pw);
+}
+
+/// An OCSP request (DER), parsed and its CertIDs read as `/ocsp` does.
+pub fn ocsp_request(data: &[u8]) {
+    if let Ok(r) = ocsp::Request::parse(data) {
+        for id in &r.cert_ids {
+            let _ = ocsp::serial_decimal(id);
+        }
+    }
+}
+
+/// A CA (made by `ca init`'s code, in memory, with an in-memory store) and the server's router, driven without
+/// sockets; built once per process.
+fn server() -> &'static (tokio::runtime::Runtime, axum::Router) {
+    static SERVER: std::sync::OnceLock<(tokio::runtime::Runtime, axum::Router)> = std::sync::OnceLock::new();
+    SERVER.get_or_init(|| {
+        let now = time::OffsetDateTime::now_utc();
+        let params = crate::ca::init::InitParams {
+            name: "Fuzz".into(),
+            dns: vec!["ca.lab".into()],
+            address: "127.0.0.1:0".into(),
+            provisioner: "ci@lab".into(),
+            acme: true,
+            no_db: false,
+            ssh: false,
+            key_spec: crate::pki::keys::KeySpec::P256,
+            base: std::env::temp_dir(),
+        };
+        let pki = crate::ca::init::build(&params, None, PASSWORD, now).expect("a PKI");
+        let store = std::sync::Arc::new(crate::ca::store::RedbStore::in_memory().expect("a store"));
+        let ca = crate::server::Ca::new(
+            pki.config,
+            None,
+            pki.root_der,
+            pki.intermediate_der,
+            std::sync::Arc::new(pki.intermediate_key),
+            store,
+            now.unix_timestamp(),
+        )
+        .expect("a CA");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        (rt, crate::server::app(std::sync::Arc::new(ca)))
+    })
+}
+
+/// The online CA's request handling, without sockets: the first byte picks a route (`/sign`, `/renew` and
+/// `/revoke` with the rest as the body or as a bearer token, `/ssh/sign`, ACME's new-account, `/ocsp`), the rest
+/// is the request.
+pub fn server_api(data: &[u8]) {
+    use tower::ServiceExt as _;
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let (rt, app) = server();
+    let (path, ct, bearer) = match pick % 7 {
+        0 => ("/1.0/sign", "application/json", false),
+        1 => ("/1.0/revoke", "application/json", false),
+        2 => ("/1.0/renew", "application/json", true),
+        3 => ("/1.0/ssh/sign", "application/json", false),
+        4 => ("/acme/acme/new-account", "application/jose+json", false),
+        5 => ("/ocsp", "application/ocsp-request", false),
+        _ => ("/1.0/rekey", "application/json", true),
+    };
+    let mut req = axum::http::Request::post(path).header("content-type", ct);
+    let body = if bearer {
+        match std::str::from_utf8(rest) {
+            Ok(t) if axum::http::HeaderValue::from_str(&format!("Bearer {t}")).is_ok() => {
+                req = req.header("authorization", format!("Bearer {t}"));
+                axum::body::Body::from("{}")
+            }
+            _ => return,
+        }
+    } else {
+        axum::body::Body::from(rest.to_vec())
+    };
+    let Ok(mut req) = req.body(body) else { return };
+    // What the TLS layer adds to every request: no client certificate, a loopback peer.
+    req.extensions_mut().insert(crate::server::PeerChain(None));
+    req.extensions_mut()
+        .insert(crate::server::PeerAddr(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40000,
+        ))));
+    rt.block_on(async {
+        let res = app.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
+        let status = res.status().as_u16();
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .map(|b| b.to_bytes());
+        // A 500 for client input is a finding: the server must answer with the protocol's error.
+        assert!(
+            status < 500 || status == 501,
+            "{path}: {status} {}",
+            body.map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        );
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every committed seed and every saved crash input, through its target: what the fuzzers found stays fixed.
+    #[test]
+    fn the_seed_corpus_and_saved_crashes_replay_cleanly() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        let mut ran = 0;
+        for (name, target) in super::TARGETS {
+            for dir in ["seeds", "regressions"] {
+                let Ok(entries) = std::fs::read_dir(root.join(dir).join(name)) else {
+                    continue;
+                };
+                for e in entries {
+                    let path = e.unwrap().path();
+                    target(&std::fs::read(&path).unwrap());
+                    ran += 1;
+                }
+            }
+            assert!(root.join("seeds").join(name).is_dir(), "no seeds for target {name}");
+        }
+        assert!(ran >= 40, "only {ran} inputs replayed");
+    }
+}
