@@ -10,8 +10,11 @@ use crate::pki::{der_input, inspect, keys::PrivateKey, lint, ocsp, step_json, te
 /// The password the key targets decrypt with (the seed corpus's encrypted keys use it).
 pub const PASSWORD: &[u8] = b"fuzz-password";
 
+/// A fuzz entry point.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name: what `scripts/fuzz.sh` runs and the corpus directories under `fuzz/corpus/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("x509", x509),
     ("private_key", private_key),
     ("jose", jose),
