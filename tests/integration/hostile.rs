@@ -652,3 +652,219 @@ fn oversized_headers_get_431_over_http2_as_over_http1() {
     // The server keeps serving.
     assert_eq!(curl(dir, &["--http2", &format!("{}/health", server.url)]).0, 200);
 }
+
+/// The provisioner key of `name` in ca.json, decrypted with `password`, and its kid.
+fn provisioner_key(
+    dir: &Path,
+    name: &str,
+    password: &str,
+) -> (ferrica::jose::jws::SigningKey, String, ferrica::jose::jwk::Jwk) {
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pki/config/ca.json")).unwrap()).unwrap();
+    let p = config["authority"]["provisioners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap()
+        .clone();
+    let jwe = ferrica::jose::jwe::Jwe::parse(p["encryptedKey"].as_str().unwrap().as_bytes()).unwrap();
+    let jwk =
+        ferrica::jose::jwk::Jwk::from_json(&ferrica::jose::jwe::decrypt(&jwe, password.as_bytes()).unwrap()).unwrap();
+    let kid = jwk.kid.clone().unwrap();
+    let public = jwk.public().unwrap();
+    (ferrica::jose::jws::SigningKey::from_jwk(jwk).unwrap(), kid, public)
+}
+
+#[test]
+fn forged_and_stretched_tokens_are_each_refused() {
+    use base64::Engine as _;
+    use ferrica::jose::jws::{Alg, sign_compact};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    pw_file(dir, "other.pw", "other-secret\n");
+    ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args([
+            "ca",
+            "provisioner",
+            "add",
+            "other",
+            "--type",
+            "JWK",
+            "--create",
+            "--password-file",
+            "other.pw",
+        ])
+        .assert()
+        .success();
+    let server = start(dir);
+    let url = server.url.clone();
+    csr(dir, "svc.lab");
+    let csr_pem = std::fs::read_to_string(dir.join("svc.lab.csr")).unwrap();
+    let (key, kid, public) = provisioner_key(dir, "ci@lab.test", "ca-secret");
+    let (other_key, other_kid, _) = provisioner_key(dir, "other", "other-secret");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut n = 0;
+    let mut claims = |nbf: i64, exp: i64| {
+        n += 1;
+        serde_json::to_vec(
+            &serde_json::json!({"iss": "ci@lab.test", "aud": format!("{url}/1.0/sign"),
+            "sub": "svc.lab", "sans": ["svc.lab"], "jti": format!("attack-{n}"), "iat": now, "nbf": nbf, "exp": exp}),
+        )
+        .unwrap()
+    };
+    let header = |kid: &str, extra: serde_json::Value| {
+        let mut h = serde_json::Map::new();
+        h.insert("kid".into(), serde_json::json!(kid));
+        h.insert("typ".into(), serde_json::json!("JWT"));
+        for (k, v) in extra.as_object().unwrap() {
+            h.insert(k.clone(), v.clone());
+        }
+        h
+    };
+    let try_sign = |ott: &str| post_sign(dir, &url, &serde_json::json!({"csr": csr_pem, "ott": ott}));
+
+    // The genuine article passes, a minute of leeway included (nbf 30 s ahead).
+    let good = sign_compact(
+        &key,
+        Alg::Es256,
+        header(&kid, serde_json::json!({})),
+        &claims(now + 30, now + 300),
+    )
+    .unwrap();
+    assert_eq!(try_sign(&good).0, 201);
+
+    let mut attacks: Vec<(&str, String)> = Vec::new();
+    // alg none, no signature.
+    let p = claims(now, now + 300);
+    attacks.push((
+        "alg none",
+        format!(
+            "{}.{}.",
+            b64(&serde_json::to_vec(&header(&kid, serde_json::json!({"alg": "none"}))).unwrap()),
+            b64(&p)
+        ),
+    ));
+    // HS256 keyed with the provisioner's public key (the classic key confusion).
+    let p = claims(now, now + 300);
+    let h = b64(&serde_json::to_vec(&header(&kid, serde_json::json!({"alg": "HS256"}))).unwrap());
+    let input = format!("{h}.{}", b64(&p));
+    let secret = serde_json::to_vec(&public).unwrap();
+    let mac = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret),
+        input.as_bytes(),
+    );
+    attacks.push(("HS256 with the public key", format!("{input}.{}", b64(mac.as_ref()))));
+    // An algorithm that does not fit the key: ES384 named, ES256 used.
+    let t = sign_compact(
+        &key,
+        Alg::Es256,
+        header(&kid, serde_json::json!({})),
+        &claims(now, now + 300),
+    )
+    .unwrap();
+    let (_, rest) = t.split_once('.').unwrap();
+    let h384 = b64(&serde_json::to_vec(&header(&kid, serde_json::json!({"alg": "ES384"}))).unwrap());
+    attacks.push(("ES384 named on a P-256 key", format!("{h384}.{rest}")));
+    // A critical header the CA does not understand.
+    attacks.push((
+        "crit",
+        sign_compact(
+            &key,
+            Alg::Es256,
+            header(&kid, serde_json::json!({"crit": ["exp"]})),
+            &claims(now, now + 300),
+        )
+        .unwrap(),
+    ));
+    // The kid of another provisioner, signed with that provisioner's key, under this one's iss.
+    attacks.push((
+        "kid of another provisioner",
+        sign_compact(
+            &other_key,
+            Alg::Es256,
+            header(&other_kid, serde_json::json!({})),
+            &claims(now, now + 300),
+        )
+        .unwrap(),
+    ));
+    // Times outside the minute of leeway.
+    attacks.push((
+        "nbf two minutes ahead",
+        sign_compact(
+            &key,
+            Alg::Es256,
+            header(&kid, serde_json::json!({})),
+            &claims(now + 120, now + 300),
+        )
+        .unwrap(),
+    ));
+    attacks.push((
+        "exp two minutes ago",
+        sign_compact(
+            &key,
+            Alg::Es256,
+            header(&kid, serde_json::json!({})),
+            &claims(now - 400, now - 120),
+        )
+        .unwrap(),
+    ));
+    // A valid signature on a token whose payload was changed afterwards.
+    let t = sign_compact(
+        &key,
+        Alg::Es256,
+        header(&kid, serde_json::json!({})),
+        &claims(now, now + 300),
+    )
+    .unwrap();
+    let parts: Vec<&str> = t.split('.').collect();
+    let stretched = serde_json::to_vec(
+        &serde_json::json!({"iss": "ci@lab.test", "aud": format!("{url}/1.0/sign"),
+        "sub": "svc.lab", "sans": ["svc.lab"], "jti": "attack-x", "iat": now, "nbf": now, "exp": now + 86400}),
+    )
+    .unwrap();
+    attacks.push((
+        "payload changed after signing",
+        format!("{}.{}.{}", parts[0], b64(&stretched), parts[2]),
+    ));
+    // The genuine token a second time.
+    attacks.push(("replayed", good.clone()));
+    for (what, ott) in &attacks {
+        let (code, body) = try_sign(ott);
+        assert_eq!(code, 401, "{what}: {body}");
+    }
+
+    // A provisioner key encrypted with an iteration count beyond the bound is refused at once, not ground through.
+    let path = dir.join("pki/config/ca.json");
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let provs = config["authority"]["provisioners"].as_array_mut().unwrap();
+    let entry = provs.iter_mut().find(|p| p["name"] == "ci@lab.test").unwrap();
+    let enc = entry["encryptedKey"].as_str().unwrap().to_string();
+    let (h, rest) = enc.split_once('.').unwrap();
+    let mut hv: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap();
+    hv["p2c"] = serde_json::json!(50_000_000);
+    entry["encryptedKey"] = serde_json::json!(format!("{}.{rest}", b64(&serde_json::to_vec(&hv).unwrap())));
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let start = std::time::Instant::now();
+    let out = ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args([
+            "ca",
+            "token",
+            "svc.lab",
+            "--offline",
+            "--provisioner",
+            "ci@lab.test",
+            "--password-file",
+            "pw",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("p2c"), "{}", stderr_of(&out));
+    assert!(start.elapsed().as_secs() < 5, "took {:?}", start.elapsed());
+}
