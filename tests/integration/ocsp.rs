@@ -42,11 +42,18 @@ pub(crate) fn start_with_plain(dir: &Path) -> (Server, String) {
 }
 
 fn pkilint(dir: &Path, linter: &str, file: &str) {
+    pkilint_with(dir, linter, &[file]);
+}
+
+/// A pkilint linter at WARNING with more arguments (`-t CRL -p PKIX FILE`, `ISSUER SUBJECT`): clean or the test fails.
+fn pkilint_with(dir: &Path, linter: &str, args: &[&str]) {
+    let file = args.join(" ");
     let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(".venv-test/bin")
         .join(linter);
     let out = Command::new(&bin)
-        .args(["lint", "-s", "WARNING", file])
+        .args(["lint", "-s", "WARNING"])
+        .args(args)
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| panic!("{} is required (scripts/install-test-deps.sh): {e}", bin.display()));
@@ -256,6 +263,22 @@ fn ocsp_answers_good_revoked_and_unknown_and_leaves_point_at_the_plain_listener(
         .assert()
         .success();
     tool(dir, "curl", &["-s", "-o", "b4.der", &raw_get]);
+    // The CRL now lists it, and lints clean; so do the chain's links.
+    tool(dir, "curl", &["-s", "-o", "revoked.crl", &format!("{http}/crl")]);
+    let crl = openssl_ok(dir, &["crl", "-inform", "DER", "-in", "revoked.crl", "-noout", "-text"]);
+    assert!(crl.contains("Key Compromise"), "{crl}");
+    pkilint_with(dir, "lint_crl", &["-t", "CRL", "-p", "PKIX", "revoked.crl"]);
+    openssl_ok(dir, &["x509", "-in", "b.lab.crt", "-out", "b.leaf.pem"]);
+    pkilint_with(
+        dir,
+        "lint_pkix_signer_signee_cert_chain",
+        &["pki/certs/intermediate_ca.crt", "b.leaf.pem"],
+    );
+    pkilint_with(
+        dir,
+        "lint_pkix_signer_signee_cert_chain",
+        &["pki/certs/root_ca.crt", "pki/certs/intermediate_ca.crt"],
+    );
     let text = ocsp_verify(dir, "b4.der", "b.lab.crt");
     assert!(
         text.contains("b.lab.crt: revoked") && text.contains("Reason: keyCompromise"),
