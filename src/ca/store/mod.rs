@@ -596,16 +596,11 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
                     } else {
                         let value = serde_json::to_vec(r).map_err(db_err)?;
                         revoked.insert(r.serial.as_str(), value.as_slice()).map_err(db_err)?;
-                        let g = meta.get("crl_generation").map_err(db_err)?.map_or(0, |v| v.value()) + 1;
-                        meta.insert("crl_generation", g).map_err(db_err)?;
+                        bump(&mut meta, "crl_generation")?;
                         Ok(0)
                     }
                 }
-                WriteOp::CrlNumber => {
-                    let n = meta.get("crl_number").map_err(db_err)?.map_or(0, |v| v.value()) + 1;
-                    meta.insert("crl_number", n).map_err(db_err)?;
-                    Ok(n)
-                }
+                WriteOp::CrlNumber => bump(&mut meta, "crl_number"),
                 WriteOp::SshIssued(token, c) => {
                     let reused = match token {
                         Some((jti, _)) => used.get(jti.as_str()).map_err(db_err)?.is_some(),
@@ -670,11 +665,7 @@ impl Store for RedbStore {
 
     fn certificate(&self, serial: &str) -> Result<Option<IssuedCert>, StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
-        let t = tx.open_table(CERTS).map_err(db_err)?;
-        match t.get(serial).map_err(db_err)? {
-            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(db_err)?)),
-            None => Ok(None),
-        }
+        json_get(&tx.open_table(CERTS).map_err(db_err)?, serial)
     }
 
     fn use_token(&self, jti: &str, expires: i64) -> Result<(), StoreError> {
@@ -687,22 +678,11 @@ impl Store for RedbStore {
 
     fn revocation(&self, serial: &str) -> Result<Option<Revocation>, StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
-        let t = tx.open_table(REVOKED).map_err(db_err)?;
-        match t.get(serial).map_err(db_err)? {
-            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(db_err)?)),
-            None => Ok(None),
-        }
+        json_get(&tx.open_table(REVOKED).map_err(db_err)?, serial)
     }
 
     fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
-        let t = tx.open_table(REVOKED).map_err(db_err)?;
-        let mut out = Vec::new();
-        for row in t.iter().map_err(db_err)? {
-            let (_, v) = row.map_err(db_err)?;
-            out.push(serde_json::from_slice(v.value()).map_err(db_err)?);
-        }
-        Ok(out)
+        json_rows(&self.db.begin_read().map_err(db_err)?, REVOKED)
     }
 
     fn next_crl_number(&self) -> Result<u64, StoreError> {
@@ -717,19 +697,14 @@ impl Store for RedbStore {
             .get("crl_generation")
             .map_err(db_err)?
             .map_or(0, |v| v.value());
-        let crl = match tx.open_table(CRL).map_err(db_err)?.get("current").map_err(db_err)? {
-            Some(v) => Some(serde_json::from_slice(v.value()).map_err(db_err)?),
-            None => None,
-        };
+        let crl = json_get(&tx.open_table(CRL).map_err(db_err)?, "current")?;
         Ok((generation, crl))
     }
 
     fn crl_invalidate(&self) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(db_err)?;
         {
-            let mut meta = tx.open_table(META).map_err(db_err)?;
-            let g = meta.get("crl_generation").map_err(db_err)?.map_or(0, |v| v.value()) + 1;
-            meta.insert("crl_generation", g).map_err(db_err)?;
+            bump(&mut tx.open_table(META).map_err(db_err)?, "crl_generation")?;
         }
         tx.commit().map_err(db_err)
     }
@@ -744,20 +719,16 @@ impl Store for RedbStore {
         let tx = self.db.begin_write().map_err(db_err)?;
         let crl = {
             let mut t = tx.open_table(CRL).map_err(db_err)?;
-            let current: Option<StoredCrl> = match t.get("current").map_err(db_err)? {
-                Some(v) => Some(serde_json::from_slice(v.value()).map_err(db_err)?),
-                None => None,
-            };
+            let current: Option<StoredCrl> = json_get(&t, "current")?;
             if let Some(c) = current.filter(|c| c.is_current(generation, now)) {
                 return Ok(Ok(c));
             }
-            let mut meta = tx.open_table(META).map_err(db_err)?;
-            let number = meta.get("crl_number").map_err(db_err)?.map_or(0, |v| v.value()) + 1;
+            // Taken inside the transaction: a failed signature returns before the commit, and the number is unused.
+            let number = bump(&mut tx.open_table(META).map_err(db_err)?, "crl_number")?;
             let der = match sign(number) {
                 Ok(d) => d,
                 Err(e) => return Ok(Err(e)),
             };
-            meta.insert("crl_number", number).map_err(db_err)?;
             let crl = StoredCrl {
                 number,
                 der,
@@ -804,22 +775,11 @@ impl SshStore for RedbStore {
 
     fn ssh_certificate(&self, serial: &str) -> Result<Option<SshIssued>, StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
-        let t = tx.open_table(SSH_CERTS).map_err(db_err)?;
-        match t.get(serial).map_err(db_err)? {
-            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(db_err)?)),
-            None => Ok(None),
-        }
+        json_get(&tx.open_table(SSH_CERTS).map_err(db_err)?, serial)
     }
 
     fn ssh_certificates(&self) -> Result<Vec<SshIssued>, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
-        let t = tx.open_table(SSH_CERTS).map_err(db_err)?;
-        let mut out = Vec::new();
-        for row in t.iter().map_err(db_err)? {
-            let (_, v) = row.map_err(db_err)?;
-            out.push(serde_json::from_slice(v.value()).map_err(db_err)?);
-        }
-        Ok(out)
+        json_rows(&self.db.begin_read().map_err(db_err)?, SSH_CERTS)
     }
 
     fn revoke_ssh(&self, r: &Revocation) -> Result<(), StoreError> {
@@ -827,14 +787,7 @@ impl SshStore for RedbStore {
     }
 
     fn ssh_revocations(&self) -> Result<Vec<Revocation>, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
-        let t = tx.open_table(SSH_REVOKED).map_err(db_err)?;
-        let mut out = Vec::new();
-        for row in t.iter().map_err(db_err)? {
-            let (_, v) = row.map_err(db_err)?;
-            out.push(serde_json::from_slice(v.value()).map_err(db_err)?);
-        }
-        Ok(out)
+        json_rows(&self.db.begin_read().map_err(db_err)?, SSH_REVOKED)
     }
 }
 
@@ -1083,6 +1036,24 @@ const ACME_TABLES: [AcmeTable; 4] = [
     AcmeTable::Authz,
     AcmeTable::Certificate,
 ];
+
+/// The JSON record under `key`, parsed.
+fn json_get<T: serde::de::DeserializeOwned>(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    match t.get(key).map_err(db_err)? {
+        Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(db_err)?)),
+        None => Ok(None),
+    }
+}
+
+/// Increments the counter `key` of the meta table and returns its new value.
+fn bump(meta: &mut redb::Table<&str, u64>, key: &str) -> Result<u64, StoreError> {
+    let n = meta.get(key).map_err(db_err)?.map_or(0, |v| v.value()) + 1;
+    meta.insert(key, n).map_err(db_err)?;
+    Ok(n)
+}
 
 /// Every (key, JSON value) of a table, parsed.
 fn json_rows<T: serde::de::DeserializeOwned>(

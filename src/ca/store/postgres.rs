@@ -803,6 +803,32 @@ async fn upsert(c: &impl GenericClient, table: AcmeTable, id: &str, value: &[u8]
     Ok(())
 }
 
+/// Gives the key `thumbprint` to account `id` inside `tx`, unless an account holds it: then `Err(that account)`.
+async fn claim_key(
+    tx: &deadpool_postgres::Transaction<'_>,
+    thumbprint: &str,
+    id: &str,
+) -> Result<Result<(), String>, StoreError> {
+    let n = tx
+        .execute(
+            "INSERT INTO acme_account_keys (thumbprint, account) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&thumbprint, &id],
+        )
+        .await
+        .map_err(pg_err)?;
+    if n > 0 {
+        return Ok(Ok(()));
+    }
+    let row = tx
+        .query_one(
+            "SELECT account FROM acme_account_keys WHERE thumbprint = $1",
+            &[&thumbprint],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(Err(row.get(0)))
+}
+
 impl AcmeStore for PgStore {
     fn acme_get(&self, table: AcmeTable, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
@@ -862,22 +888,8 @@ impl AcmeStore for PgStore {
         self.run(async {
             let mut c = self.pool.get().await.map_err(pool_err)?;
             let tx = c.transaction().await.map_err(pg_err)?;
-            let n = tx
-                .execute(
-                    "INSERT INTO acme_account_keys (thumbprint, account) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[&thumbprint, &id],
-                )
-                .await
-                .map_err(pg_err)?;
-            if n == 0 {
-                let row = tx
-                    .query_one(
-                        "SELECT account FROM acme_account_keys WHERE thumbprint = $1",
-                        &[&thumbprint],
-                    )
-                    .await
-                    .map_err(pg_err)?;
-                return Ok(Err(AccountConflict::Key(row.get(0))));
+            if let Err(holder) = claim_key(&tx, thumbprint, id).await? {
+                return Ok(Err(AccountConflict::Key(holder)));
             }
             if let Some(kid) = eab_kid {
                 let n = tx
@@ -921,22 +933,8 @@ impl AcmeStore for PgStore {
         self.run(async {
             let mut c = self.pool.get().await.map_err(pool_err)?;
             let tx = c.transaction().await.map_err(pg_err)?;
-            let n = tx
-                .execute(
-                    "INSERT INTO acme_account_keys (thumbprint, account) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[&new_thumbprint, &id],
-                )
-                .await
-                .map_err(pg_err)?;
-            if n == 0 {
-                let row = tx
-                    .query_one(
-                        "SELECT account FROM acme_account_keys WHERE thumbprint = $1",
-                        &[&new_thumbprint],
-                    )
-                    .await
-                    .map_err(pg_err)?;
-                return Ok(Err(row.get(0)));
+            if let Err(holder) = claim_key(&tx, new_thumbprint, id).await? {
+                return Ok(Err(holder));
             }
             tx.execute(
                 "DELETE FROM acme_account_keys WHERE thumbprint = $1",
