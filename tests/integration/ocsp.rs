@@ -1,44 +1,19 @@
 //! The OCSP responder and the plain-HTTP listener, judged by `openssl ocsp`, curl and pkilint.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::common::*;
 use crate::serve::{Server, client, init_pki, serial};
 
 /// `ferrica serve --insecure-address 127.0.0.1:0`: the server and its plain-HTTP base URL.
 pub(crate) fn start_with_plain(dir: &Path) -> (Server, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--password-file", "pw", "--address", "127.0.0.1:0"])
-        .args(["--insecure-address", "127.0.0.1:0"])
-        .current_dir(dir)
-        .env("FERRICA_PATH", dir.join("pki"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (mut https, mut http) = (None, None);
-    while https.is_none() || http.is_none() {
-        let line = lines.next().expect("serve stopped before listening").unwrap();
-        for word in line.split(' ') {
-            if word.starts_with("https://") {
-                https = Some(word.to_string());
-            } else if word.starts_with("http://") {
-                http = Some(word.to_string());
-            }
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (
-        Server {
-            child,
-            url: https.unwrap(),
-        },
-        http.unwrap(),
-    )
+    // Each server of a test directory logs to its own file.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let log = format!("serve-{}.log", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let server = crate::serve::start_logged(dir, &log, &["--insecure-address", "127.0.0.1:0"]);
+    let http = crate::serve::plain_url(dir, &log);
+    (server, http)
 }
 
 fn pkilint(dir: &Path, linter: &str, file: &str) {

@@ -560,51 +560,6 @@ fn db_copy_moves_the_embedded_store_into_postgres_and_back() {
     assert_eq!(v["counts"]["x509_revocations"], 1, "{v}");
 }
 
-/// `ferrica serve` with its stderr in `log` (read by the test), on 127.0.0.1:0.
-fn start_logged(dir: &Path, log: &str, extra: &[&str]) -> crate::serve::Server {
-    let file = std::fs::File::create(dir.join(log)).unwrap();
-    let child = Command::new(crate::common::BIN)
-        .args(["serve", "--password-file", "pw", "--address", "127.0.0.1:0"])
-        .args(extra)
-        .current_dir(dir)
-        .env("FERRICA_PATH", dir.join("pki"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap();
-    // Killed and reaped on drop, whatever happens below.
-    let mut server = crate::serve::Server {
-        child,
-        url: String::new(),
-    };
-    let start = std::time::Instant::now();
-    loop {
-        let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
-        if let Some(url) = text.split_whitespace().find(|w| w.starts_with("https://")) {
-            server.url = url.to_string();
-            return server;
-        }
-        assert!(start.elapsed().as_secs() < 20, "serve did not start:\n{text}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-fn wait_for_log(dir: &Path, log: &str, needle: &str, secs: u64) {
-    let start = std::time::Instant::now();
-    loop {
-        let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
-        if text.contains(needle) {
-            return;
-        }
-        assert!(
-            start.elapsed().as_secs() < secs,
-            "{needle:?} not in {log} within {secs} s:\n{text}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn one_leader_runs_the_periodic_jobs_and_another_takes_over_when_it_dies() {
     let pg = Postgres::start();
@@ -612,16 +567,16 @@ fn one_leader_runs_the_periodic_jobs_and_another_takes_over_when_it_dies() {
     let dir = tmp.path();
     crate::serve::init_pki(dir);
     use_postgres(dir, &pg.url);
-    let mut a = start_logged(dir, "a.log", &["--jobs-interval", "1s"]);
-    wait_for_log(dir, "a.log", "leader: this instance runs the periodic jobs", 10);
-    let b = start_logged(dir, "b.log", &["--jobs-interval", "1s"]);
+    let mut a = crate::serve::start_logged(dir, "a.log", &["--jobs-interval", "1s"]);
+    crate::serve::wait_for_log(dir, "a.log", "leader: this instance runs the periodic jobs", 10);
+    let b = crate::serve::start_logged(dir, "b.log", &["--jobs-interval", "1s"]);
     // B checks the lock a few times and stays a follower.
     std::thread::sleep(std::time::Duration::from_secs(3));
     let text = std::fs::read_to_string(dir.join("b.log")).unwrap();
     assert!(!text.contains("leader: this instance"), "two leaders:\n{text}");
     // A expired token ID is purged by the leader only.
     pg.psql("ferrica", "INSERT INTO used_tokens VALUES ('old-jti', 1)");
-    wait_for_log(dir, "a.log", "purged expired token IDs", 10);
+    crate::serve::wait_for_log(dir, "a.log", "purged expired token IDs", 10);
     assert_eq!(
         pg.psql("ferrica", "SELECT count(*) FROM used_tokens WHERE jti = 'old-jti'"),
         "0"
@@ -629,7 +584,7 @@ fn one_leader_runs_the_periodic_jobs_and_another_takes_over_when_it_dies() {
     // A dies without a word: its session ends, the lock with it, and B leads within a few intervals.
     crate::serve::signal(a.child.id(), "-KILL");
     let _ = a.child.wait();
-    wait_for_log(dir, "b.log", "leader: this instance runs the periodic jobs", 10);
+    crate::serve::wait_for_log(dir, "b.log", "leader: this instance runs the periodic jobs", 10);
     assert_eq!(crate::serve::curl(dir, &[&format!("{}/health", b.url)]).0, 200);
 }
 
@@ -641,8 +596,8 @@ fn sigkill_under_load_and_a_database_restart_lose_no_acknowledged_certificate() 
     let dir = tmp.path();
     crate::serve::init_pki(dir);
     use_postgres(dir, &pg.url);
-    let mut a = start_logged(dir, "a.log", &[]);
-    let b = start_logged(dir, "b.log", &[]);
+    let mut a = crate::serve::start_logged(dir, "a.log", &[]);
+    let b = crate::serve::start_logged(dir, "b.log", &[]);
 
     // Phase 1: 64 connections over A and B; A is SIGKILLed a second in.
     let stop = Arc::new(AtomicBool::new(false));
@@ -769,8 +724,8 @@ fn certbot_gets_a_certificate_from_one_instance_and_revokes_it_through_another()
         "--insecure-address",
         "127.0.0.1:0",
     ];
-    let a = start_logged(dir, "a.log", &flags);
-    let b = start_logged(dir, "b.log", &flags);
+    let a = crate::serve::start_logged(dir, "a.log", &flags);
+    let b = crate::serve::start_logged(dir, "b.log", &flags);
     let out = certbot(
         dir,
         &[
@@ -809,12 +764,7 @@ fn certbot_gets_a_certificate_from_one_instance_and_revokes_it_through_another()
         ],
     );
     assert!(out.status.success(), "certbot revoke on B:\n{}", stderr_of(&out));
-    let a_log = std::fs::read_to_string(dir.join("a.log")).unwrap();
-    let http = a_log
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let http = crate::serve::plain_url(dir, "a.log");
     let o = tool(
         dir,
         "openssl",

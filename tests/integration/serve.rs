@@ -54,6 +54,61 @@ pub(crate) fn start_with(dir: &Path, address: &str, extra: &[&str]) -> Server {
     Server { child, url }
 }
 
+/// `ferrica serve` with its stderr in `log` (read by the test), on 127.0.0.1:0.
+pub(crate) fn start_logged(dir: &Path, log: &str, extra: &[&str]) -> Server {
+    let file = std::fs::File::create(dir.join(log)).unwrap();
+    let child = Command::new(BIN)
+        .args(["serve", "--password-file", "pw", "--address", "127.0.0.1:0"])
+        .args(extra)
+        .current_dir(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    // Killed and reaped on drop, whatever happens below.
+    let mut server = Server {
+        child,
+        url: String::new(),
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+        if let Some(url) = text.split_whitespace().find(|w| w.starts_with("https://")) {
+            server.url = url.to_string();
+            return server;
+        }
+        assert!(start.elapsed().as_secs() < 20, "serve did not start:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+pub(crate) fn wait_for_log(dir: &Path, log: &str, needle: &str, secs: u64) {
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+        if text.contains(needle) {
+            return;
+        }
+        assert!(
+            start.elapsed().as_secs() < secs,
+            "{needle:?} not in {log} within {secs} s:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The plain-HTTP base URL that a server started by [`start_logged`] with `--insecure-address` printed to `log`.
+pub(crate) fn plain_url(dir: &Path, log: &str) -> String {
+    wait_for_log(dir, log, "http://", 20);
+    let text = std::fs::read_to_string(dir.join(log)).unwrap();
+    text.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string()
+}
+
 pub(crate) fn curl(dir: &Path, args: &[&str]) -> (u16, String) {
     let out = tool(
         dir,
