@@ -189,8 +189,15 @@ impl Ca {
             || new.root != old.root
             || new.address != old.address
             || new.db != old.db
+            || new.insecure_address != old.insecure_address
+            || ["ocsp", "revocationUrls"]
+                .iter()
+                .any(|k| new.extra.get(*k) != old.extra.get(*k))
         {
-            tracing::warn!("ca.json changed root, crt, key, address or db: those take effect on restart only");
+            tracing::warn!(
+                "ca.json changed root, crt, key, address, insecureAddress, db, ocsp or revocationUrls: those take \
+                 effect on restart only"
+            );
         }
         match self.config.write() {
             Ok(mut c) => *c = Arc::new(new),

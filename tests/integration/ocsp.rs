@@ -429,3 +429,22 @@ fn a_delegated_responder_signs_when_ca_json_asks_and_openssl_trusts_it_either_wa
         "{text}"
     );
 }
+
+#[test]
+fn a_reload_that_changes_ocsp_settings_says_they_wait_for_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init_pki(dir);
+    let srv = crate::serve::start_logged(dir, "serve.log", &[]);
+    let path = dir.join("pki/config/ca.json");
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["ocsp"] = serde_json::json!({"delegated": true});
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    crate::serve::signal(srv.child.id(), "-HUP");
+    crate::serve::wait_for_log(
+        dir,
+        "serve.log",
+        "ocsp or revocationUrls: those take effect on restart only",
+        10,
+    );
+}
