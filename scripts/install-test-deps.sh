@@ -2,8 +2,8 @@
 # Installs what the test suite needs on Debian/Ubuntu: openssl (the judge of what we issue), pebble-challtestsrv
 # (the DNS server ACME tests resolve names with), lego, uacme, dehydrated and certbot (PyPI, in the venv) as ACME clients, setsid
 # (util-linux: runs ferrica with no controlling terminal), script (bsdutils: gives it a pty), ssh-keygen and sshd
-# (the judges of SSH certificates; no system daemon is started), PostgreSQL's server binaries, jq (judges the seed scripts), and a
-# Python venv (.venv-test) with jwcrypto and PyJWT, the independent JOSE implementations. Safe to run again; uses sudo when not root.
+# (the judges of SSH certificates; no system daemon is started), PostgreSQL's server binaries, jq (judges the seed scripts),
+# slowhttptest and nghttp (server limits), and a Python venv (.venv-test) with jwcrypto and PyJWT, the independent JOSE implementations. Safe to run again; uses sudo when not root.
 set -euo pipefail
 
 need=()
@@ -15,6 +15,9 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
 command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
+# The server-limit tests: slowhttptest (the slowloris attack) and nghttp (reads the HTTP/2 SETTINGS the server sends).
+command -v slowhttptest >/dev/null || need+=(slowhttptest)
+command -v nghttp >/dev/null || need+=(nghttp2-client)
 command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v keytool >/dev/null || need+=(default-jre-headless)
 command -v pebble-challtestsrv >/dev/null || need+=(pebble)
@@ -50,7 +53,7 @@ if ((${#need[@]})); then
 fi
 
 # In CI a missing tool is a failure, not a skip.
-for tool in openssl setsid script certutil keytool curl jq pebble-challtestsrv lego uacme dehydrated; do
+for tool in openssl setsid script certutil keytool curl jq slowhttptest nghttp pebble-challtestsrv lego uacme dehydrated; do
   command -v "$tool" >/dev/null || { echo "error: $tool is still missing" >&2; exit 1; }
 done
 

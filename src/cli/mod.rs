@@ -56,7 +56,7 @@ pub enum Command {
     /// Print $FERRICA_PATH (default ~/.ferrica), where `ca init` writes.
     Path,
     /// Run the online CA: step-ca's HTTPS API (sign, renew, rekey, revoke, CRL, roots, provisioners), ACME and SSH.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the version as step does (`ferrica/X.Y.Z (linux/amd64)`).
     Version,
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
@@ -139,9 +139,47 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub ssh_user_password_file: Option<String>,
+    /// Timeouts and connection caps.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// step-ca's flags that have no meaning here yet: accepted by name so that the error says why (see `run`).
     #[command(flatten)]
     pub step_ca: StepCaFlags,
+}
+
+/// `serve`'s limits on what one client may hold (see `server::listen`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Drop a connection whose TLS handshake takes longer.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub handshake_timeout: String,
+    /// Close an HTTP/1.1 connection that takes longer to send a request's header section; also how long a
+    /// keep-alive connection may wait for its next request.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub header_timeout: String,
+    /// Close a connection on which no byte has moved for this long (HTTP/1.1 and HTTP/2).
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    pub idle_timeout: String,
+    /// Answer 408 to a request that is not read and answered within this.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub request_timeout: String,
+    /// Open connections over both listeners; more are closed as they arrive [default: 4096, or fewer when the
+    /// file-descriptor limit is lower].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Open connections from one IP address (0: no cap).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+    /// HTTP/2: streams a client may have open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub http2_max_streams: u32,
+    /// HTTP/2: the flow-control window of each stream, in bytes (SETTINGS_INITIAL_WINDOW_SIZE).
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 10)]
+    pub http2_stream_window: u32,
+    /// HTTP/2: the flow-control window of a whole connection, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub http2_connection_window: u32,
 }
 
 /// step-ca 0.19's `serve` flags without a ferrica counterpart yet. Each is refused with the reason, never as an

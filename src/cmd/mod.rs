@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Crypto(c) => crypto::run(*c),
         Command::Ca(c) => ca::run(c),
         Command::Ssh(c) => ssh::run(c),
-        Command::Serve(a) => serve::run(a),
+        Command::Serve(a) => serve::run(*a),
         Command::Path => {
             print_stdout(format!("{}\n", ca::ferrica_path()?.display()).as_bytes())?;
             Ok(0)

@@ -76,6 +76,7 @@ pub fn run(a: ServeArgs) -> Result<u8> {
                 a.jobs_interval
             ))
         })?;
+    let limits = limits(&a.limits)?;
     // The plain-HTTP listener for relying parties (/crl, /ocsp, /roots.pem, /intermediate.crt, /health).
     let insecure = a
         .insecure_address
@@ -210,6 +211,7 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         let bound = listener.local_addr()?;
         eprintln!("ferrica serve: listening on https://{bound}");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let gate = crate::server::listen::Gate::new(limits);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
@@ -221,11 +223,13 @@ pub fn run(a: ServeArgs) -> Result<u8> {
                     l.local_addr()?
                 );
                 let app = crate::server::insecure_app(ca.clone());
-                Some(tokio::spawn(
-                    axum::serve(l, app)
-                        .with_graceful_shutdown(stopped(stop_rx.clone()))
-                        .into_future(),
-                ))
+                Some(tokio::spawn(crate::server::listen::serve(
+                    gate.clone(),
+                    l,
+                    None,
+                    app,
+                    stopped(stop_rx.clone()),
+                )))
             }
             None => None,
         };
@@ -275,7 +279,9 @@ pub fn run(a: ServeArgs) -> Result<u8> {
                 }
             }
         });
-        crate::server::tls::serve(ca, app, listener, stopped(stop_rx)).await?;
+        let (acceptor, renewer) = crate::server::tls::acceptor(&ca)?;
+        crate::server::listen::serve(gate, listener, Some(acceptor), app, stopped(stop_rx)).await?;
+        renewer.abort();
         if let Some(p) = plain {
             match tokio::time::timeout(std::time::Duration::from_secs(10), p).await {
                 Ok(Ok(Err(e))) => tracing::warn!("plain-HTTP listener: {e}"),
@@ -287,6 +293,68 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+/// The connection limits from the flags; the connection cap follows the file-descriptor limit, which is first raised
+/// to its hard maximum.
+fn limits(a: &crate::cli::LimitArgs) -> Result<crate::server::listen::Limits> {
+    use crate::server::listen::{DEFAULT_MAX_CONNECTIONS, Limits, RESERVED_FDS};
+    let duration = |flag: &str, v: &str| {
+        crate::pki::validity::parse_duration(v)
+            .ok()
+            .filter(|d| d.is_positive())
+            .map(|d| std::time::Duration::from_millis(d.whole_milliseconds() as u64))
+            .ok_or_else(|| UserError::usage(format!("{flag} {v:?}: a positive duration, such as 10s or 2m")))
+    };
+    let fds = raise_fd_limit();
+    let fit = fds.map_or(DEFAULT_MAX_CONNECTIONS, |n| n.saturating_sub(RESERVED_FDS).max(1));
+    let max_connections = match a.max_connections {
+        Some(0) => return Err(UserError::usage("--max-connections 0: at least 1").into()),
+        Some(n) => {
+            if n > fit {
+                eprintln!(
+                    "warning: --max-connections {n} is more than the file-descriptor limit allows ({} open files); \
+                     connections past about {fit} will wait in the kernel's queue",
+                    fds.unwrap_or_default()
+                );
+            }
+            n
+        }
+        None => DEFAULT_MAX_CONNECTIONS.min(fit),
+    };
+    for (flag, v) in [
+        ("--http2-max-streams", a.http2_max_streams),
+        ("--http2-stream-window", a.http2_stream_window),
+        ("--http2-connection-window", a.http2_connection_window),
+    ] {
+        if v == 0 || v > (1 << 31) - 1 {
+            return Err(UserError::usage(format!("{flag} {v}: between 1 and 2147483647")).into());
+        }
+    }
+    Ok(Limits {
+        handshake_timeout: duration("--handshake-timeout", &a.handshake_timeout)?,
+        header_timeout: duration("--header-timeout", &a.header_timeout)?,
+        idle_timeout: duration("--idle-timeout", &a.idle_timeout)?,
+        request_timeout: duration("--request-timeout", &a.request_timeout)?,
+        max_connections,
+        max_connections_per_address: a.max_connections_per_address,
+        h2_max_streams: a.http2_max_streams,
+        h2_stream_window: a.http2_stream_window,
+        h2_connection_window: a.http2_connection_window,
+    })
+}
+
+/// Raises the soft open-file limit to the hard one; returns the limit now in force, if known.
+fn raise_fd_limit() -> Option<usize> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current < l.maximum {
+        l.current = l.maximum;
+        if setrlimit(Resource::Nofile, l).is_err() {
+            l = getrlimit(Resource::Nofile);
+        }
+    }
+    l.current.map(|n| n.min(usize::MAX as u64) as usize)
 }
 
 /// The periodic jobs, if this instance leads; returns whether it does.

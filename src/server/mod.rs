@@ -6,6 +6,7 @@
 //! built yet.
 
 pub mod acme;
+pub mod listen;
 pub mod ocsp;
 pub mod ssh;
 pub mod tls;
@@ -28,8 +29,25 @@ use crate::ca::config::CaConfig;
 use crate::ca::store::{AcmeStore, SshStore, Store};
 use crate::pki::issue::CaIssuer;
 
-/// Request bodies over this get 413.
-pub const MAX_BODY: usize = 1 << 20;
+/// The largest request body the REST and SSH routes read (413 above it): a token and a CSR or public key take a few
+/// KiB, an RSA-8192 one under 10.
+pub const MAX_BODY: usize = 64 << 10;
+
+/// The largest OCSP request read (RFC 6960 requests are a few hundred bytes, signed ones a few KiB).
+pub const MAX_OCSP_BODY: usize = 16 << 10;
+
+/// The body limit of the route at `path`; ACME bounds its JWS itself ([`acme::MAX_JWS`]) and answers with a problem
+/// document.
+pub fn body_limit(path: &str) -> Option<usize> {
+    let p = path.strip_prefix("/1.0").unwrap_or(path);
+    if p.starts_with("/acme/") || path.starts_with("/2.0/acme/") {
+        None
+    } else if p == "/ocsp" || p.starts_with("/ocsp/") {
+        Some(MAX_OCSP_BODY)
+    } else {
+        Some(MAX_BODY)
+    }
+}
 
 /// Requests whose header fields (names and values) add up to more than this get 431, over HTTP/1.1 and HTTP/2.
 pub const MAX_HEADER_BYTES: usize = 32 << 10;
@@ -373,7 +391,7 @@ pub fn insecure_app(ca: Arc<Ca>) -> Router {
                 "not found (this plain-HTTP listener serves /crl, /ocsp, /roots.pem, /intermediate.crt and /health)",
             )
         })
-        .layer(DefaultBodyLimit::max(64 << 10))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(limit_request_head))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(ca)
@@ -406,8 +424,8 @@ fn pem_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/x-pem-file")], body).into_response()
 }
 
-/// 431 for oversized header sections, the same on HTTP/1.1 and HTTP/2 (RFC 6585 §5); 413 for a declared body over
-/// [`MAX_BODY`].
+/// 431 for oversized header sections, the same on HTTP/1.1 and HTTP/2 (RFC 6585 §5); 413 for a body over the
+/// route's [`body_limit`], declared or sent.
 async fn limit_request_head(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 32).sum();
     if size > MAX_HEADER_BYTES {
@@ -423,10 +441,14 @@ async fn limit_request_head(req: axum::extract::Request, next: axum::middleware:
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let acme = req.uri().path().starts_with("/acme/") || req.uri().path().starts_with("/2.0/acme/");
-    if let Some(n) = declared.filter(|&n| n > MAX_BODY as u64 && !acme) {
-        return ApiError::new(413, format!("the request body is {n} bytes; at most {MAX_BODY}")).into_response();
+    let Some(limit) = body_limit(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    if let Some(n) = declared.filter(|&n| n > limit as u64) {
+        return ApiError::new(413, format!("the request body is {n} bytes; at most {limit}")).into_response();
     }
+    // A body sent without a length (chunked, or HTTP/2 DATA frames) is cut at the same limit while it is read.
+    let req = req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, limit)));
     next.run(req).await
 }
 

@@ -1,18 +1,15 @@
 //! TLS for `serve`: the CA's own certificate for its `dnsNames`, issued from the intermediate and renewed in-process
 //! at two thirds of its life; TLS 1.2-1.3 on rustls with aws-lc-rs; client certificates verified to the root when
-//! given (as step-ca's `VerifyClientCertIfGiven`) and handed to the handlers as [`PeerChain`]; graceful shutdown.
+//! given (as step-ca's `VerifyClientCertIfGiven`) and handed to the handlers as [`super::PeerChain`] by [`super::listen`].
 
-use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use tokio::net::TcpListener;
 
-use super::{Ca, PeerChain};
+use super::Ca;
 use crate::pki::issue::{IssueRequest, San, issue};
 use crate::pki::keys::{KeySpec, PrivateKey};
 use crate::pki::profile::Profile;
@@ -56,14 +53,10 @@ pub fn server_cert(ca: &Ca) -> anyhow::Result<CertifiedKey> {
     Ok(CertifiedKey::from_der(chain, der, &provider)?)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains open connections (at most 10 s).
-pub async fn serve(
-    ca: Arc<Ca>,
-    app: axum::Router,
-    listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let resolver = Arc::new(RenewingCert(RwLock::new(Arc::new(server_cert(&ca)?))));
+/// The TLS acceptor for `serve`, and the task that renews the CA's own certificate at two thirds of its life (abort it
+/// when the server stops).
+pub fn acceptor(ca: &Arc<Ca>) -> anyhow::Result<(tokio_rustls::TlsAcceptor, tokio::task::JoinHandle<()>)> {
+    let resolver = Arc::new(RenewingCert(RwLock::new(Arc::new(server_cert(ca)?))));
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut client_roots = rustls::RootCertStore::empty();
     client_roots.add(CertificateDer::from(ca.root_der.clone()))?;
@@ -78,7 +71,6 @@ pub async fn serve(
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
-    // Renew the CA's own certificate at two thirds of its life.
     let renew_every = Duration::from_secs((SERVER_CERT_LIFETIME.whole_seconds() as u64) * 2 / 3);
     let renew_ca = ca.clone();
     let renewer = tokio::spawn(async move {
@@ -95,60 +87,5 @@ pub async fn serve(
             }
         }
     });
-
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, addr): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
-            _ = &mut shutdown => break,
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => { tracing::warn!("accept: {e}"); continue; }
-            },
-        };
-        // Answers go out at once: Nagle's algorithm with delayed ACKs costs about 40 ms per request.
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%addr, "TLS handshake failed: {e}");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let peer = PeerChain(
-                tls.get_ref()
-                    .1
-                    .peer_certificates()
-                    .map(|c| Arc::new(c.iter().map(|d| d.as_ref().to_vec()).collect())),
-            );
-            let app = tower::ServiceExt::map_request(app, move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(peer.clone());
-                req.extensions_mut().insert(super::PeerAddr(addr));
-                req
-            });
-            let svc = hyper_util::service::TowerToHyperService::new(app);
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            // h2 refuses a stream (REFUSED_STREAM, no status) whose encoded header block exceeds this, so it is set
-            // well above the limit that `server::limit_headers` answers 431 for on both protocols.
-            builder.http2().max_header_list_size(super::MAX_H2_HEADER_LIST);
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(tls), svc)
-                .into_owned();
-            let _ = watcher.watch(conn).await;
-        });
-    }
-    renewer.abort();
-    drop(listener);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not finish within 10 s");
-    }
-    Ok(())
+    Ok((acceptor, renewer))
 }

@@ -15,6 +15,7 @@ mod fingerprint;
 mod hostile;
 mod inspect;
 mod keys;
+mod limits;
 mod load;
 mod ocsp;
 mod passwords;
