@@ -160,6 +160,7 @@ impl OutputSet {
     /// Renames every staged file into place. If one fails, the files this set already created are removed.
     pub fn commit(self) -> Result<()> {
         let mut created: Vec<PathBuf> = Vec::new();
+        let mut dirs: Vec<PathBuf> = Vec::new();
         for (path, tmp) in self.staged {
             let existed = path.symlink_metadata().is_ok();
             let res = if self.force || self.approved.borrow().iter().any(|p| p == &path) {
@@ -178,8 +179,17 @@ impl OutputSet {
                 }
                 return Err(e.error).with_context(|| format!("writing {}", path.display()));
             }
+            if !dirs.iter().any(|d| d == parent_dir(&path)) {
+                dirs.push(parent_dir(&path).to_path_buf());
+            }
             if !existed {
                 created.push(path);
+            }
+        }
+        // The renames themselves survive a power cut once their directories are synced.
+        for d in dirs {
+            if let Ok(f) = std::fs::File::open(&d) {
+                let _ = f.sync_all();
             }
         }
         Ok(())

@@ -178,3 +178,230 @@ fn a_full_disk_makes_writes_503_and_the_ca_recovers_with_nothing_lost_when_space
         );
     }
 }
+
+/// Spawns `ferrica args` in `dir`, SIGKILLs it after `after` (if still running); whether it had finished.
+fn run_and_kill(dir: &Path, pki: &Path, args: &[&str], after: Duration) -> bool {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("FERRICA_PATH", pki)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let finished = child.try_wait().unwrap().is_some();
+    let _ = child.kill();
+    child.wait().unwrap();
+    finished
+}
+
+fn timed(dir: &Path, pki: &Path, args: &[&str]) -> Duration {
+    let start = Instant::now();
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("FERRICA_PATH", pki)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    start.elapsed()
+}
+
+fn provisioner_names(ca_json: &[u8]) -> Vec<String> {
+    let cfg = ferrica::ca::config::CaConfig::from_json(ca_json).expect("a torn ca.json");
+    cfg.authority
+        .provisioners
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn sigkill_during_ca_provisioner_add_leaves_the_old_or_the_new_ca_json() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    let pki = dir.join("pki");
+    let ca_json = pki.join("config/ca.json");
+    let add = |name: &str| {
+        [
+            "ca",
+            "provisioner",
+            "add",
+            name,
+            "--type",
+            "JWK",
+            "--create",
+            "--password-file",
+            "pw",
+        ]
+        .map(str::to_string)
+        .to_vec()
+    };
+    let full = timed(
+        dir,
+        &pki,
+        &add("warm-up").iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let runs = 24u32;
+    let (mut old, mut new) = (0, 0);
+    for i in 0..runs {
+        let before = provisioner_names(&std::fs::read(&ca_json).unwrap());
+        let name = format!("p{i}");
+        // Kill points spread from the start to a little past a whole run.
+        let after = full * (i * 5) / (runs * 4);
+        let args = add(&name);
+        run_and_kill(dir, &pki, &args.iter().map(String::as_str).collect::<Vec<_>>(), after);
+        let now = provisioner_names(&std::fs::read(&ca_json).unwrap());
+        if now == before {
+            old += 1;
+        } else {
+            let mut want = before.clone();
+            want.push(name.clone());
+            assert_eq!(now, want, "killed after {after:?}: neither the old nor the new ca.json");
+            new += 1;
+        }
+    }
+    eprintln!(
+        "ca provisioner add killed {runs} times (a run takes {full:?}): {old} left the old ca.json, {new} the new"
+    );
+    // The CA still works from what is there.
+    ferrica(dir)
+        .env("FERRICA_PATH", &pki)
+        .args(["ca", "provisioner", "list"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn sigkill_during_ca_init_leaves_no_ca_json_or_a_complete_pki() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    pw_file(dir, "pw", "ca-secret\n");
+    let args = [
+        "ca",
+        "init",
+        "--name",
+        "Lab",
+        "--dns",
+        "localhost",
+        "--provisioner",
+        "ci@lab.test",
+        "--password-file",
+        "pw",
+        "--ssh",
+    ];
+    let full = timed(dir, &dir.join("warm"), &args);
+    let runs = 12u32;
+    let (mut absent, mut complete) = (0, 0);
+    for i in 0..runs {
+        let pki = dir.join(format!("pki{i}"));
+        let after = full * (i * 5) / (runs * 4);
+        run_and_kill(dir, &pki, &args, after);
+        let ca_json = pki.join("config/ca.json");
+        match std::fs::read(&ca_json) {
+            Err(_) => {
+                absent += 1;
+                // What a killed run left is refused without --force, and replaced with it.
+                let out = Command::new(BIN)
+                    .args(&args)
+                    .arg("--force")
+                    .current_dir(dir)
+                    .env("FERRICA_PATH", &pki)
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "ca init --force after a kill: {}",
+                    stderr_of(&out)
+                );
+            }
+            Ok(data) => {
+                complete += 1;
+                ferrica::ca::config::CaConfig::from_json(&data)
+                    .unwrap_or_else(|e| panic!("killed after {after:?}: a torn ca.json: {e}"));
+                let cfg: serde_json::Value = serde_json::from_slice(&data).unwrap();
+                let named = [
+                    &cfg["root"],
+                    &cfg["crt"],
+                    &cfg["key"],
+                    &cfg["ssh"]["hostKey"],
+                    &cfg["ssh"]["userKey"],
+                ]
+                .map(|v| v.as_str().expect("a file named in ca.json").to_string());
+                for f in named {
+                    let text = std::fs::read_to_string(&f)
+                        .unwrap_or_else(|e| panic!("killed after {after:?}: ca.json names {f}, which is missing: {e}"));
+                    assert!(text.starts_with("-----BEGIN"), "{f} is not whole");
+                }
+            }
+        }
+    }
+    eprintln!(
+        "ca init killed {runs} times (a run takes {full:?}): {absent} left no ca.json, {complete} a complete PKI"
+    );
+}
+
+#[test]
+fn sigkill_of_serve_under_load_loses_no_acknowledged_certificate_in_the_embedded_store() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    let mut server = start_logged(dir, "serve.log", &[]);
+    // 64 connections signing; SIGKILL two seconds in, in the middle of batched commits.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (dir, urls, stop) = (dir.to_path_buf(), vec![server.url.clone()], stop.clone());
+        std::thread::spawn(move || crate::load::sign_load(&dir, &urls, 64, stop, Duration::from_secs(30)))
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    crate::serve::signal(server.child.id(), "-KILL");
+    let _ = server.child.wait();
+    stop.store(true, Ordering::Relaxed);
+    let outcome = load.join().unwrap();
+    assert!(
+        outcome.acked.len() > 100,
+        "too little load to mean anything: {}",
+        outcome.acked.len()
+    );
+    assert!(
+        outcome.refused.is_empty(),
+        "only 201s before the kill: {:?} {:?}",
+        outcome.refused,
+        outcome.samples
+    );
+
+    // A restart opens the file; every acknowledged certificate is there, once, with its token used.
+    let again = start_logged(dir, "again.log", &[]);
+    assert_eq!(curl(dir, &[&format!("{}/health", again.url)]).0, 200);
+    drop(again);
+    let file = dir.join("pki/db/ferrica.redb");
+    let mut db = redb::Database::open(&file).unwrap();
+    assert!(db.check_integrity().unwrap(), "redb's integrity check failed");
+    drop(db);
+    let store = RedbStore::open(&file).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for a in &outcome.acked {
+        assert!(seen.insert(&a.serial), "serial {} acknowledged twice", a.serial);
+        assert!(
+            store.certificate(&a.serial).unwrap().is_some(),
+            "acknowledged serial {} is not in the store",
+            a.serial
+        );
+        assert!(
+            matches!(store.use_token(&a.jti, i64::MAX), Err(StoreError::TokenReused)),
+            "the token of acknowledged serial {} is not recorded as used",
+            a.serial
+        );
+    }
+    eprintln!(
+        "SIGKILL under load: {} acknowledged certificates, all in the store",
+        outcome.acked.len()
+    );
+}

@@ -247,6 +247,8 @@ pub fn run(a: InitArgs) -> Result<u8> {
         }
     }
     contents.retain(|(rel, _)| files.iter().any(|(f, _)| f == rel));
+    // ca.json goes into place last: a kill part-way leaves no ca.json naming files that are not there yet.
+    contents.sort_by_key(|(rel, _)| *rel == "config/ca.json");
     let mut out = OutputSet::new(a.force);
     for (rel, data) in &contents {
         let mode = files.iter().find(|(f, _)| f == rel).map_or(PUBLIC_MODE, |(_, m)| *m);
