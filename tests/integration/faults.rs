@@ -307,7 +307,7 @@ fn sigkill_during_ca_init_leaves_no_ca_json_or_a_complete_pki() {
                 absent += 1;
                 // What a killed run left is refused without --force, and replaced with it.
                 let out = Command::new(BIN)
-                    .args(&args)
+                    .args(args)
                     .arg("--force")
                     .current_dir(dir)
                     .env("FERRICA_PATH", &pki)
