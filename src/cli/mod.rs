@@ -99,7 +99,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub address: Option<String>,
     /// The PostgreSQL database to share with other instances (postgresql://user:password@host:5432/ferrica),
-    /// instead of ca.json's db.
+    /// instead of ca.json's db. A password here shows in `ps`: prefer FERRICA_DB or ca.json.
     #[arg(long, value_name = "URL", env = "FERRICA_DB", hide_env_values = true)]
     pub db: Option<String>,
     /// How often the periodic jobs (ACME and used-token purges) run; with several instances on one database, only

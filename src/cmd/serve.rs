@@ -178,6 +178,8 @@ pub fn run(a: ServeArgs) -> Result<u8> {
             _ => ca.ssh_host = key,
         }
     }
+    // The password is wiped now, not when serve exits.
+    drop(ssh_fallback);
     ca.acme.http_port = a.acme_http_port;
     ca.acme.tls_port = a.acme_tls_port;
     ca.acme.external_url = a.external_url.clone();

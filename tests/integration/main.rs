@@ -21,6 +21,7 @@ mod load;
 mod ocsp;
 mod passwords;
 mod postgres;
+mod secrets;
 mod seeds;
 mod serve;
 mod ssh;
