@@ -397,7 +397,9 @@ pub fn issue(
     let enc = |e: rcgen::Error| IssueError::Encoding(e.to_string());
     let der = match (req.profile.is_self_signed(), issuer, self_key) {
         (true, None, Some(key)) => {
-            params.use_authority_key_identifier_extension = false;
+            // A self-signed leaf names its own key as the authority's (RFC 5280 §4.2.1.1 asks every certificate that
+            // is not a self-signed CA for an AKI; pkilint holds leafs to it); a root carries none, as step's do.
+            params.use_authority_key_identifier_extension = !is_ca;
             params.self_signed(key.key_pair()).map_err(enc)?.der().to_vec()
         }
         (false, Some(iss), _) => {

@@ -90,7 +90,8 @@ pub struct Ca {
     pub acme_validations: Arc<tokio::sync::Semaphore>,
     /// Per-address ACME rate limits.
     pub acme_limiter: Mutex<crate::acme::limits::Limiter>,
-    /// Start time, unix seconds (tokens issued before it are refused).
+    /// Start time, unix seconds (with an in-memory store, tokens issued before it are refused: see
+    /// [`Ca::replay_floor`]).
     pub started: i64,
     /// The OCSP responder.
     pub ocsp: ocsp::Responder,
@@ -241,6 +242,17 @@ impl Ca {
             Ok(data) => crate::acme::eab::EabKeys::from_json(&data).map_err(|e| format!("{}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
             Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Tokens issued before this (unix seconds) are refused. With used tokens kept in memory only, that is the
+    /// start: an older token could have been used before a restart. A database remembers used tokens across
+    /// restarts, so a token minted just before one (a rolling restart of several instances) still works once.
+    pub fn replay_floor(&self) -> i64 {
+        if self.store.is_persistent() {
+            i64::MIN
+        } else {
+            self.started
         }
     }
 

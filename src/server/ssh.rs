@@ -175,7 +175,7 @@ type Signed = (Value, SshIssued, (String, i64), Option<SshIssued>);
 fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Signed, ApiError> {
     let now = now();
     let config = ca.config();
-    let auth = authorize::authorize_token(&req.ott, &config, "ssh/sign", now, ca.started)?;
+    let auth = authorize::authorize_token(&req.ott, &config, "ssh/sign", now, ca.replay_floor())?;
     let opts =
         auth.step.as_ref().and_then(|s| s.get("ssh")).cloned().ok_or_else(|| {
             AuthError::Unauthorized("the token is not an SSH token (it has no step.ssh claims)".into())
@@ -309,7 +309,7 @@ async fn rekey(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -
 fn renew_blocking(ca: &Ca, req: RenewRequest, endpoint: &str) -> Result<Value, ApiError> {
     let now = now();
     let config = ca.config();
-    let auth = authorize::authorize_token(&req.ott, &config, endpoint, now, ca.started)?;
+    let auth = authorize::authorize_token(&req.ott, &config, endpoint, now, ca.replay_floor())?;
     let old = auth.sshpop.clone().ok_or_else(|| {
         AuthError::Unauthorized(format!(
             "{endpoint} takes an SSHPOP token (signed by the certificate's key)"
@@ -399,7 +399,7 @@ async fn revoke(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) 
         }
         let now = now();
         let config = ca.config();
-        let auth = authorize::authorize_token(&req.ott, &config, "ssh/revoke", now, ca.started)?;
+        let auth = authorize::authorize_token(&req.ott, &config, "ssh/revoke", now, ca.replay_floor())?;
         if auth.sub.trim() != serial.to_string() {
             return Err(AuthError::Unauthorized(format!("the token's sub {:?} is not serial {serial}", auth.sub)).into());
         }

@@ -128,7 +128,7 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<(Signed, Value), ApiError>
     let now = now();
     let config = ca.config();
     let csr = parse_csr(&req.csr)?;
-    let auth = authorize::authorize_token(&req.ott, &config, "sign", now.unix_timestamp(), ca.started)?;
+    let auth = authorize::authorize_token(&req.ott, &config, "sign", now.unix_timestamp(), ca.replay_floor())?;
     authorize::check_csr_names(&auth, csr.cn.as_deref(), &csr.sans)?;
     let mut sans = csr.sans;
     if sans.is_empty() {
@@ -234,7 +234,7 @@ fn presented_leaf(ca: &Ca, peer: &PeerChain, headers: &HeaderMap, allow_token: b
                 ca.store.as_ref(),
                 std::slice::from_ref(&ca.root_der),
                 now().unix_timestamp(),
-                ca.started,
+                ca.replay_floor(),
             )?)
         }
         _ => Err(ApiError::new(
@@ -407,7 +407,7 @@ pub(crate) async fn revoke(
         let now = now().unix_timestamp();
         if !req.ott.is_empty() {
             let config = ca.config();
-            let auth = authorize::authorize_token(&req.ott, &config, "revoke", now, ca.started)?;
+            let auth = authorize::authorize_token(&req.ott, &config, "revoke", now, ca.replay_floor())?;
             authorize::use_token(ca.store.as_ref(), &auth)?;
             if normalize_serial(&auth.sub).as_deref() != Some(serial.as_str()) {
                 return Err(

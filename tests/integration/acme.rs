@@ -197,6 +197,12 @@ fn certbot_gets_renews_and_revokes_a_certificate_over_http01() {
         "{info}"
     );
     assert_issued_well(dir, &live.join("fullchain.pem"));
+    pkilint(dir, "lint_pkix_cert", &cert.to_string_lossy());
+    pkilint_with(
+        dir,
+        "lint_pkix_signer_signee_cert_chain",
+        &["pki/certs/intermediate_ca.crt", &cert.to_string_lossy()],
+    );
 
     // ARI: the suggested window is the last third of the lifetime.
     let ari = |crt: &Path| {

@@ -181,3 +181,28 @@ pub fn leaf_of_another_ca(dir: &Path, sub: &str, name: &str, file: &str) {
         .assert()
         .success();
 }
+
+/// A pkilint linter (`lint_pkix_cert`, `lint_crl`, ...) at WARNING on `file`: clean or the test fails.
+pub fn pkilint(dir: &Path, linter: &str, file: &str) {
+    pkilint_with(dir, linter, &[file]);
+}
+
+/// A pkilint linter at WARNING with more arguments (`-t CRL -p PKIX FILE`, `ISSUER SUBJECT`): clean or the test fails.
+pub fn pkilint_with(dir: &Path, linter: &str, args: &[&str]) {
+    let file = args.join(" ");
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv-test/bin")
+        .join(linter);
+    let out = Command::new(&bin)
+        .args(["lint", "-s", "WARNING"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{} is required (scripts/install-test-deps.sh): {e}", bin.display()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.trim().is_empty(),
+        "{linter} {file}: {text}{}",
+        stderr_of(&out)
+    );
+}

@@ -405,3 +405,24 @@ fn sigkill_of_serve_under_load_loses_no_acknowledged_certificate_in_the_embedded
         outcome.acked.len()
     );
 }
+
+#[test]
+fn with_a_database_a_token_used_before_a_restart_stays_used_and_an_unused_one_still_works() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    let mut server = start_logged(dir, "a.log", &[]);
+    let used = token(dir, &server.url, "used.lab", &["used.lab"]);
+    let unused = token(dir, &server.url, "unused.lab", &["unused.lab"]);
+    assert_eq!(sign(dir, &server.url, "used.lab", &used).0, 201);
+    crate::serve::signal(server.child.id(), "-TERM");
+    server.child.wait().unwrap();
+    // Both tokens were issued before the new start; the database decides, not the clock.
+    std::thread::sleep(Duration::from_millis(1100));
+    let server = start_logged(dir, "b.log", &[]);
+    let (code, text, _) = sign(dir, &server.url, "used.lab", &used);
+    assert_eq!(code, 401, "{text}");
+    assert!(text.contains("token already used"), "{text}");
+    let (code, text, _) = sign(dir, &server.url, "unused.lab", &unused);
+    assert_eq!(code, 201, "a token minted before a restart, never used: {text}");
+}

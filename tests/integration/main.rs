@@ -17,6 +17,7 @@ mod hostile;
 mod inspect;
 mod keys;
 mod limits;
+mod lint;
 mod load;
 mod ocsp;
 mod passwords;

@@ -1,7 +1,6 @@
 //! The OCSP responder and the plain-HTTP listener, judged by `openssl ocsp`, curl and pkilint.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::common::*;
 use crate::serve::{Server, client, init_pki, serial};
@@ -14,30 +13,6 @@ pub(crate) fn start_with_plain(dir: &Path) -> (Server, String) {
     let server = crate::serve::start_logged(dir, &log, &["--insecure-address", "127.0.0.1:0"]);
     let http = crate::serve::plain_url(dir, &log);
     (server, http)
-}
-
-fn pkilint(dir: &Path, linter: &str, file: &str) {
-    pkilint_with(dir, linter, &[file]);
-}
-
-/// A pkilint linter at WARNING with more arguments (`-t CRL -p PKIX FILE`, `ISSUER SUBJECT`): clean or the test fails.
-fn pkilint_with(dir: &Path, linter: &str, args: &[&str]) {
-    let file = args.join(" ");
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".venv-test/bin")
-        .join(linter);
-    let out = Command::new(&bin)
-        .args(["lint", "-s", "WARNING"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{} is required (scripts/install-test-deps.sh): {e}", bin.display()));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.trim().is_empty(),
-        "{linter} {file}: {text}{}",
-        stderr_of(&out)
-    );
 }
 
 /// `openssl ocsp` against `url`, answer saved to `out`; returns stdout + stderr.
