@@ -142,7 +142,11 @@ pub fn embedded_store_path(db: &Value) -> Result<std::path::PathBuf, String> {
 impl CaConfig {
     /// Parses `ca.json`.
     pub fn from_json(data: &[u8]) -> Result<CaConfig, String> {
-        serde_json::from_slice(data).map_err(|e| format!("not a valid ca.json: {e}"))
+        let config: CaConfig = serde_json::from_slice(data).map_err(|e| format!("not a valid ca.json: {e}"))?;
+        for p in &config.authority.provisioners {
+            crate::ca::provisioner::check_key_types(p)?;
+        }
+        Ok(config)
     }
 
     /// Pretty JSON with a trailing newline.

@@ -276,3 +276,105 @@ mod tests {
         );
     }
 }
+
+/// The smallest RSA modulus any provisioner signs for.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Whether a provisioner signs for a public key of `kind`: never RSA under [`MIN_RSA_BITS`]; and when the entry has
+/// ferrica's `keyTypes` member (step-ca ignores it), only the kinds it lists: `"EC P-256"`, `"EC P-384"`,
+/// `"EC P-521"`, `"OKP Ed25519"`, `"RSA 2048"`, `"RSA 3072"`, `"RSA 4096"`, or `"EC"` / `"RSA"` for any curve or size.
+pub fn allows_key(p: &Map<String, Value>, kind: &crate::pki::keys::KeyKind) -> Result<(), String> {
+    use crate::pki::keys::KeyKind;
+    if let KeyKind::Rsa(bits) = kind
+        && *bits < MIN_RSA_BITS
+    {
+        return Err(format!(
+            "an RSA key of {bits} bits is too small (at least {MIN_RSA_BITS})"
+        ));
+    }
+    let Some(list) = p.get("keyTypes") else {
+        return Ok(());
+    };
+    let names: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let shown = kind.to_string();
+    let family = shown.split(' ').next().unwrap_or_default();
+    if names.iter().any(|n| *n == shown || *n == family) {
+        return Ok(());
+    }
+    let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+    Err(format!(
+        "provisioner {name:?} does not sign {shown} keys (its keyTypes: {})",
+        names.join(", ")
+    ))
+}
+
+/// What is wrong with a `keyTypes` member, if anything (checked when ca.json is read).
+pub fn check_key_types(p: &Map<String, Value>) -> Result<(), String> {
+    const KNOWN: &[&str] = &[
+        "EC",
+        "EC P-256",
+        "EC P-384",
+        "EC P-521",
+        "OKP",
+        "OKP Ed25519",
+        "RSA",
+        "RSA 2048",
+        "RSA 3072",
+        "RSA 4096",
+    ];
+    let Some(v) = p.get("keyTypes") else {
+        return Ok(());
+    };
+    let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+    let list = v
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| format!("provisioner {name:?}: keyTypes must be a non-empty list"))?;
+    for t in list {
+        match t.as_str() {
+            Some(s) if KNOWN.contains(&s) => {}
+            _ => {
+                return Err(format!(
+                    "provisioner {name:?}: keyTypes member {t} is not one of {}",
+                    KNOWN.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod key_type_tests {
+    use super::*;
+    use crate::pki::keys::{Curve, KeyKind};
+    use serde_json::json;
+
+    fn prov(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn key_types_narrow_what_a_provisioner_signs_and_small_rsa_is_never_signed() {
+        let any = prov(json!({"name": "any"}));
+        assert!(allows_key(&any, &KeyKind::Rsa(2048)).is_ok());
+        assert!(allows_key(&any, &KeyKind::Rsa(1024)).unwrap_err().contains("too small"));
+        let ec = prov(json!({"name": "ec", "keyTypes": ["EC P-256", "RSA"]}));
+        assert!(allows_key(&ec, &KeyKind::Ec(Curve::P256)).is_ok());
+        assert!(allows_key(&ec, &KeyKind::Rsa(3072)).is_ok());
+        let e = allows_key(&ec, &KeyKind::Ec(Curve::P384)).unwrap_err();
+        assert!(
+            e.contains("does not sign EC P-384") && e.contains("EC P-256, RSA"),
+            "{e}"
+        );
+        assert!(allows_key(&ec, &KeyKind::Ed25519).is_err());
+        assert!(check_key_types(&ec).is_ok());
+        assert!(check_key_types(&prov(json!({"name": "x", "keyTypes": ["DSA"]}))).is_err());
+        assert!(check_key_types(&prov(json!({"name": "x", "keyTypes": []}))).is_err());
+    }
+}

@@ -362,6 +362,11 @@ pub struct ProvisionerOptions {
     /// ACME: a challenge type to offer (http-01, dns-01, tls-alpn-01; repeatable; default: all).
     #[arg(long, value_name = "TYPE")]
     pub challenge: Vec<String>,
+    /// A key type the provisioner signs for (repeatable; ca.json's `keyTypes`): "EC P-256", "EC P-384", "EC P-521",
+    /// "OKP Ed25519", "RSA 2048", "RSA 3072", "RSA 4096", or "EC" / "RSA" for any; default: all (never RSA under
+    /// 2048 bits).
+    #[arg(long, value_name = "TYPE")]
+    pub key_type: Vec<String>,
     /// ACME: new accounts must carry an external account binding (`ferrica ca acme eab add`; `=false` to stop).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub require_eab: Option<bool>,

@@ -182,6 +182,10 @@ pub(crate) fn issue_leaf(
     ireq.ca_issuers_urls = ca.revocation_urls.ca_issuers.iter().cloned().collect();
     ireq.subject = cn.into_iter().map(|c| (rcgen::DnType::CommonName, c)).collect();
     let kind = KeyKind::from_spki(spki).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
+    let config = ca.config();
+    if let Some(p) = config.provisioner(provisioner) {
+        crate::ca::provisioner::allows_key(p, &kind).map_err(|e| ApiError::new(400, format!("csr: {e}")))?;
+    }
     let public = rcgen::SubjectPublicKeyInfo::from_der(spki)
         .map_err(|e| ApiError::new(400, format!("csr: unsupported key: {e}")))?;
     let issued = issue(&ireq, &public, kind, Some(&ca.issuer), None).map_err(|e| ApiError::new(400, e.to_string()))?;

@@ -892,3 +892,79 @@ fn uacme_and_dehydrated_get_certificates_over_http01() {
     let crt = dir.join("dh/certs/d.lab.test/fullchain.pem");
     assert_issued_well(dir, &crt);
 }
+
+#[test]
+fn finalize_refuses_a_key_type_the_provisioner_does_not_sign_and_certbot_says_why() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let cts = challtestsrv();
+    let http_port = free_port();
+    init_pki(dir);
+    ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args([
+            "ca",
+            "provisioner",
+            "add",
+            "acme",
+            "--type",
+            "ACME",
+            "--key-type",
+            "EC P-256",
+        ])
+        .assert()
+        .success();
+    let bad = ferrica(dir)
+        .env("FERRICA_PATH", dir.join("pki"))
+        .args([
+            "ca",
+            "provisioner",
+            "add",
+            "other",
+            "--type",
+            "ACME",
+            "--key-type",
+            "DSA",
+        ])
+        .output()
+        .unwrap();
+    assert_clean_error(&bad, 2, "keyTypes member \"DSA\" is not one of");
+    let server = start_with(
+        dir,
+        "127.0.0.1:0",
+        &[
+            "--acme-http-port",
+            &http_port.to_string(),
+            "--resolver",
+            &format!("127.0.0.1:{}", cts.dns),
+        ],
+    );
+    let directory = format!("{}/acme/acme/directory", server.url);
+    let port = http_port.to_string();
+    let get = |name: &str, key: &[&str]| {
+        certbot(
+            dir,
+            &[
+                &[
+                    "certonly",
+                    "--standalone",
+                    "--http-01-port",
+                    &port,
+                    "-d",
+                    name,
+                    "--server",
+                    &directory,
+                ][..],
+                &["--agree-tos", "--register-unsafely-without-email"],
+                key,
+            ]
+            .concat(),
+        )
+    };
+    let out = get("rsa.lab.test", &["--key-type", "rsa", "--rsa-key-size", "2048"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out));
+    assert!(!out.status.success(), "an RSA key was signed: {text}");
+    assert!(text.contains("does not sign RSA 2048 keys"), "{text}");
+    let out = get("ec.lab.test", &["--key-type", "ecdsa", "--elliptic-curve", "secp256r1"]);
+    assert!(out.status.success(), "certbot with P-256: {}", stderr_of(&out));
+}

@@ -241,6 +241,10 @@ fn apply_options(p: &mut serde_json::Map<String, Value>, o: &ProvisionerOptions)
             ssh
         },
     };
+    if !o.key_type.is_empty() {
+        p.insert("keyTypes".into(), serde_json::json!(o.key_type));
+        crate::ca::provisioner::check_key_types(p).map_err(|e| UserError::usage(format!("--key-type: {e}")))?;
+    }
     if let Some(b) = o.require_eab {
         if p.get("type").and_then(Value::as_str) != Some("ACME") {
             return Err(UserError::usage("--require-eab applies to ACME provisioners").into());
