@@ -13,7 +13,7 @@ S="$ROOT/fuzz/seeds"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 rm -rf "$S"
-mkdir -p "$S"/{x509,private_key,jose,ca_json,template,acme_jws,ssh,ocsp_request,server_api}
+mkdir -p "$S"/{x509,private_key,jose,ca_json,template,acme_jws,acme_payload,ssh,ocsp_request,server_api}
 cd "$W"
 echo fuzz-password > pw
 export FERRICA_PATH="$W/pki"
@@ -149,5 +149,23 @@ put("ssh-sign", 3, json.dumps({"publicKey": "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm
     "ott": tok, "certType": "user", "keyID": "k", "principals": ["p"]}).encode())
 put("acme-new-account", 4, open(f"{s}/acme_jws/new-account.json", "rb").read())
 put("ocsp", 5, open(f"{s}/ocsp_request/nonce.der", "rb").read())
+EOF
+# acme_payload: the first byte picks the resource (see ferrica::fuzzing::acme_payload), the rest is the payload.
+"$F" certificate create fuzz.lab fuzz.csr fuzz.key --csr --san fuzz.lab --no-password --insecure >/dev/null 2>&1
+openssl req -in fuzz.csr -outform DER -out fuzz.csr.der
+"$PY" - "$S/acme_payload" fuzz.csr.der leaf1.pem <<'EOF'
+import base64, json, ssl, sys
+s, csr, leaf = sys.argv[1], open(sys.argv[2], "rb").read(), open(sys.argv[3]).read()
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+def put(name, route, payload):
+    open(f"{s}/{name}", "wb").write(bytes([route]) + json.dumps(payload).encode())
+put("new-order-dns", 0, {"identifiers": [{"type": "dns", "value": "a.lab"}, {"type": "dns", "value": "*.b.lab"}]})
+put("new-order-ip", 0, {"identifiers": [{"type": "ip", "value": "10.0.0.1"}], "notAfter": "2030-01-01T00:00:00Z",
+    "profile": "tls", "replaces": "aGVsbG8.AQI"})
+put("account-contact", 1, {"contact": ["mailto:ops@lab.test"]})
+put("key-change", 2, {"protected": "e30", "payload": "e30", "signature": "AA"})
+put("revoke", 3, {"certificate": b64(ssl.PEM_cert_to_DER_cert(leaf)), "reason": 4})
+put("new-account", 4, {"termsOfServiceAgreed": True, "contact": ["mailto:a@lab.test"], "onlyReturnExisting": False})
+put("finalize", 5, {"csr": b64(csr)})
 EOF
 echo "seeds: $(find "$S" -type f | wc -l) files in $S" >&2

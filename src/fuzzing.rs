@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ssh", ssh),
     ("ocsp_request", ocsp_request),
     ("server_api", server_api),
+    ("acme_payload", acme_payload),
 ];
 
 /// PEM or DER certificates and CSRs, as `certificate inspect`, `fingerprint`, `lint`, `sign` and `verify` read them:
@@ -299,6 +300,155 @@ pub fn server_api(data: &[u8]) {
                 .unwrap_or_default()
         );
     });
+}
+
+/// An ACME client for [`acme_payload`]: its key, and the account URL made with it.
+struct AcmeClient {
+    key: crate::jose::jws::SigningKey,
+    jwk: serde_json::Value,
+    kid: String,
+}
+
+const ACME_BASE: &str = "https://ca.lab/acme/acme";
+
+/// One request through the router: status, Location and body.
+fn acme_call(req: axum::http::Request<axum::body::Body>) -> (u16, Option<String>, String) {
+    use tower::ServiceExt as _;
+    let (rt, app) = server();
+    let mut req = req;
+    req.extensions_mut().insert(crate::server::PeerChain(None));
+    req.extensions_mut()
+        .insert(crate::server::PeerAddr(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40001,
+        ))));
+    rt.block_on(async {
+        let res = app.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+            .unwrap_or_default();
+        (status, location, body)
+    })
+}
+
+/// A fresh nonce from new-nonce.
+fn acme_nonce() -> String {
+    let req = axum::http::Request::head(format!("{ACME_BASE}/new-nonce"))
+        .header("host", "ca.lab")
+        .body(axum::body::Body::empty())
+        .expect("a request");
+    use tower::ServiceExt as _;
+    let (rt, app) = server();
+    let mut req = req;
+    req.extensions_mut().insert(crate::server::PeerChain(None));
+    rt.block_on(async {
+        let res = app.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
+        res.headers()
+            .get("replay-nonce")
+            .and_then(|v| v.to_str().ok())
+            .expect("a Replay-Nonce")
+            .to_string()
+    })
+}
+
+/// A flattened JWS of `payload` for `url`, signed by the client's key, with its `kid` or (`by_jwk`) its JWK.
+fn acme_post(client: &AcmeClient, url: &str, payload: &[u8], by_jwk: bool) -> (u16, Option<String>, String) {
+    let mut h = serde_json::Map::new();
+    if by_jwk {
+        h.insert("jwk".into(), client.jwk.clone());
+    } else {
+        h.insert("kid".into(), serde_json::json!(client.kid));
+    }
+    h.insert("nonce".into(), serde_json::json!(acme_nonce()));
+    h.insert("url".into(), serde_json::json!(url));
+    let compact = crate::jose::jws::sign_compact(&client.key, crate::jose::jws::Alg::Es256, h, payload)
+        .expect("signing");
+    let mut parts = compact.split('.');
+    let body = serde_json::json!({
+        "protected": parts.next(),
+        "payload": parts.next(),
+        "signature": parts.next(),
+    });
+    let req = axum::http::Request::post(url)
+        .header("host", "ca.lab")
+        .header("content-type", "application/jose+json")
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("a request");
+    acme_call(req)
+}
+
+fn acme_client() -> &'static AcmeClient {
+    static CLIENT: std::sync::OnceLock<AcmeClient> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let k = PrivateKey::generate(crate::pki::keys::KeySpec::P256).expect("P-256 key");
+        let private = Jwk::from_private_key(&k).expect("JWK");
+        let public = private.public().expect("public JWK");
+        let jwk: serde_json::Value = serde_json::from_str(&public.to_json_pretty()).expect("JWK JSON");
+        let key = crate::jose::jws::SigningKey::from_jwk(private).expect("a signing key");
+        let mut client = AcmeClient {
+            key,
+            jwk,
+            kid: String::new(),
+        };
+        let (status, location, body) = acme_post(
+            &client,
+            &format!("{ACME_BASE}/new-account"),
+            br#"{"termsOfServiceAgreed": true}"#,
+            true,
+        );
+        assert_eq!(status, 201, "new-account: {body}");
+        client.kid = location.expect("the account's Location");
+        client
+    })
+}
+
+/// ACME payloads through the real router, signed as a client signs them: the first byte picks the resource
+/// (new-order, the account, key-change, revoke-cert, new-account, a challenge), the rest is the JWS payload, sent
+/// with a fresh nonce and a valid ES256 signature by an account made once, so that the payload readers (not the
+/// JWS checks) see the input; a finalize CSR goes through the same decoding and name check as finalize. A 500 is a
+/// finding.
+pub fn acme_payload(data: &[u8]) {
+    let Some((&pick, payload)) = data.split_first() else {
+        return;
+    };
+    let client = acme_client();
+    let (url, by_jwk) = match pick % 6 {
+        0 => (format!("{ACME_BASE}/new-order"), false),
+        1 => (client.kid.clone(), false),
+        2 => (format!("{ACME_BASE}/key-change"), false),
+        3 => (format!("{ACME_BASE}/revoke-cert"), false),
+        4 => (format!("{ACME_BASE}/new-account"), true),
+        _ => {
+            // finalize's CSR: base64url DER in the payload's `csr`, parsed and matched against an order's names.
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload)
+                && let Some(der) = v.get("csr").and_then(serde_json::Value::as_str).and_then(|s| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
+                })
+                && let Ok(csr) = crate::server::x509::parse_csr_der(&der)
+            {
+                let order = [crate::acme::model::Identifier {
+                    kind: "dns".into(),
+                    value: "fuzz.lab".into(),
+                }];
+                let _ = crate::acme::model::check_csr_names(&order, csr.cn.as_deref(), &csr.sans);
+            }
+            return;
+        }
+    };
+    // A deactivated account would turn every later input into `unauthorized`; deactivation stays out of reach.
+    if pick % 6 == 1 && payload.windows(11).any(|w| w == b"deactivated") {
+        return;
+    }
+    let (status, _, body) = acme_post(client, &url, payload, by_jwk);
+    assert!(status < 500 || status == 501, "{url}: {status} {body}");
 }
 
 #[cfg(test)]
