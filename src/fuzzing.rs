@@ -368,8 +368,8 @@ fn acme_post(client: &AcmeClient, url: &str, payload: &[u8], by_jwk: bool) -> (u
     }
     h.insert("nonce".into(), serde_json::json!(acme_nonce()));
     h.insert("url".into(), serde_json::json!(url));
-    let compact = crate::jose::jws::sign_compact(&client.key, crate::jose::jws::Alg::Es256, h, payload)
-        .expect("signing");
+    let compact =
+        crate::jose::jws::sign_compact(&client.key, crate::jose::jws::Alg::Es256, h, payload).expect("signing");
     let mut parts = compact.split('.');
     let body = serde_json::json!({
         "protected": parts.next(),

@@ -26,6 +26,9 @@ pub enum CaCommand {
     Sign(Box<SignArgs>),
     /// Renew a certificate (mTLS with the certificate, or a token signed with its key once it has expired).
     Renew(Box<RenewArgs>),
+    /// Replace a certificate's key: a new key (or --private-key), its CSR sent over mTLS with the current certificate
+    /// to /rekey.
+    Rekey(Box<RekeyArgs>),
     /// Revoke a certificate (passively and on the CRL): with a token, or with the certificate and its key.
     Revoke(Box<RevokeArgs>),
     /// Download the root whose SHA-256 fingerprint is given, and refuse any other.
@@ -215,6 +218,45 @@ pub struct RenewArgs {
     /// The signal for --pid/--pid-file: a name (HUP, USR1, TERM...) or number.
     #[arg(long, default_value = "HUP")]
     pub signal: String,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: CaClientArgs,
+}
+
+/// `ca rekey` flags (step's `ca rekey`, without its daemon mode).
+#[derive(Debug, Args)]
+#[command(after_long_help = format!("The new certificate keeps the old one's names and lifetime (never more than the provisioner's \
+maximum). The new key is written unencrypted, 0600, as step does; the old key authenticates the request (mTLS), so the \
+certificate must not have expired.
+
+EXAMPLES:
+  $ ferrica ca rekey svc.crt svc.key --force
+  $ ferrica ca rekey svc.crt svc.key --out-cert new.crt --out-key new.key --kty RSA --size 3072
+
+{EXIT_CODES}"))]
+pub struct RekeyArgs {
+    /// The certificate to rekey.
+    pub crt_file: String,
+    /// Its private key.
+    pub key_file: String,
+    /// File with the password of KEY_FILE, if encrypted (`-` = stdin).
+    #[arg(long, value_name = "FILE", env = "FERRICA_PASSWORD_FILE", hide_env_values = true)]
+    pub password_file: Option<String>,
+    /// Write the new certificate here instead of over CRT_FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out_cert: Option<String>,
+    /// Write the new key here instead of over KEY_FILE.
+    #[arg(long, value_name = "FILE")]
+    pub out_key: Option<String>,
+    /// Use this (unencrypted) key instead of generating one.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kty", "crv", "size"])]
+    pub private_key: Option<String>,
+    /// Key type of the new key.
+    #[command(flatten)]
+    pub key_type: KeyTypeArgs,
+    /// Overwrite the output files (needed to replace CRT_FILE and KEY_FILE).
+    #[arg(short, long)]
+    pub force: bool,
     /// The CA.
     #[command(flatten)]
     pub ca: CaClientArgs,

@@ -1,6 +1,8 @@
 //! Everything ferrica issues passes pkilint's PKIX linters at WARNING: each profile with each key type, `ca init`'s
-//! chain, a CA-signed CSR, and from `serve` a token-signed leaf, its renewal (`ca renew`) and its rekey (`/rekey` over mTLS). (CRLs, OCSP answers
+//! chain, a CA-signed CSR, and from `serve` a token-signed leaf, its renewal (`ca renew`) and its rekeys (`ca rekey`). (CRLs, OCSP answers
 //! and the responder certificate are linted in `ocsp.rs`, an ACME certificate in `acme.rs`.)
+
+use std::os::unix::fs::PermissionsExt;
 
 use crate::common::*;
 use crate::serve::{client, init_pki, start_logged};
@@ -180,41 +182,47 @@ fn ca_init_chain_a_signed_csr_and_what_serve_issues_renews_and_rekeys_pass_pkili
         .assert()
         .success();
     std::fs::copy(dir.join("svc.crt"), dir.join("renewed.crt")).unwrap();
-    // Rekey: a new key's CSR over mTLS with the renewed certificate (`/rekey` takes no token).
-    ferrica(dir)
-        .args([
-            "certificate",
-            "create",
-            "svc.lab.test",
-            "new.csr",
-            "new.key",
-            "--csr",
-            "--san",
-            "svc.lab.test",
-        ])
-        .args(["--no-password", "--insecure"])
+    // Rekey (`ca rekey`, over mTLS): refused without --force, then a new key for the same names.
+    let old_key = std::fs::read(dir.join("svc.key")).unwrap();
+    let out = client(dir, &url)
+        .args(["ca", "rekey", "svc.crt", "svc.key"])
+        .output()
+        .unwrap();
+    assert_clean_error(&out, 3, "refusing to overwrite svc.crt");
+    client(dir, &url)
+        .args(["ca", "rekey", "svc.crt", "svc.key", "--force"])
         .assert()
         .success();
-    let body = serde_json::json!({"csr": std::fs::read_to_string(dir.join("new.csr")).unwrap()});
-    std::fs::write(dir.join("rekey.json"), body.to_string()).unwrap();
-    let (code, answer) = crate::serve::curl(
-        dir,
-        &[
-            "--cert",
-            "svc.crt",
-            "--key",
-            "svc.key",
-            "--data-binary",
-            "@rekey.json",
-            &format!("{url}/1.0/rekey"),
-        ],
+    assert_ne!(
+        std::fs::read(dir.join("svc.key")).unwrap(),
+        old_key,
+        "the key was not replaced"
     );
-    assert_eq!(code, 201, "{answer}");
-    let crt = serde_json::from_str::<serde_json::Value>(&answer).unwrap()["crt"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    std::fs::write(dir.join("rekeyed.crt"), crt).unwrap();
+    assert_eq!(
+        std::fs::metadata(dir.join("svc.key")).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    client(dir, &url)
+        .args([
+            "ca",
+            "rekey",
+            "svc.crt",
+            "svc.key",
+            "--out-cert",
+            "rekeyed.crt",
+            "--out-key",
+            "rsa.key",
+        ])
+        .args(["--kty", "RSA", "--size", "3072"])
+        .assert()
+        .success();
+    let info = crate::serve::inspect(dir, "rekeyed.crt");
+    assert_eq!(info["subject_key_info"]["rsa_public_key"]["length"], 3072, "{info}");
+    assert_eq!(
+        info["extensions"]["subject_alt_name"],
+        crate::serve::inspect(dir, "issued.crt")["extensions"]["subject_alt_name"],
+        "rekey keeps the names"
+    );
     for crt in ["issued.crt", "renewed.crt", "rekeyed.crt"] {
         // The leaf alone (the files hold the chain).
         let pem = std::fs::read_to_string(dir.join(crt)).unwrap();

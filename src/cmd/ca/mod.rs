@@ -6,6 +6,7 @@ pub mod client;
 pub mod db;
 pub mod init;
 pub mod provisioner;
+pub mod rekey;
 pub mod renew;
 pub mod revoke;
 pub mod root;
@@ -24,6 +25,7 @@ pub fn run(cmd: CaCommand) -> Result<u8> {
         CaCommand::Certificate(a) => a.ca.offline,
         CaCommand::Sign(a) => a.ca.offline,
         CaCommand::Renew(a) => a.ca.offline,
+        CaCommand::Rekey(a) => a.ca.offline,
         CaCommand::Revoke(a) => a.ca.offline,
         _ => false,
     };
@@ -40,6 +42,7 @@ pub fn run(cmd: CaCommand) -> Result<u8> {
         CaCommand::Certificate(a) => certificate::run_certificate(*a),
         CaCommand::Sign(a) => certificate::run_sign(*a),
         CaCommand::Renew(a) => renew::run(*a),
+        CaCommand::Rekey(a) => rekey::run(*a),
         CaCommand::Revoke(a) => revoke::run(*a),
         CaCommand::Root(a) => root::run_root(a),
         CaCommand::Roots(a) => root::run_roots(a, "/1.0/roots"),
