@@ -325,13 +325,7 @@ fn renew_blocking(ca: &Ca, req: RenewRequest, endpoint: &str) -> Result<Value, A
         );
     }
     let serial = old.serial().to_string();
-    let revoked = ca
-        .ssh_store
-        .ssh_revocations()
-        .map_err(|e| ApiError::new(500, e.to_string()))?
-        .iter()
-        .any(|r| r.serial == serial);
-    if revoked {
+    if ca.ssh_store.ssh_revocation(&serial).map_err(ApiError::from)?.is_some() {
         return Err(AuthError::Unauthorized(format!("SSH certificate {serial} is revoked")).into());
     }
     let (after, before) = (old.valid_after() as i64, old.valid_before() as i64);

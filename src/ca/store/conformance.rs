@@ -186,7 +186,9 @@ fn ssh_records(s: &dyn Backend) {
     };
     s.revoke_ssh(&r).unwrap();
     assert!(matches!(s.revoke_ssh(&r), Err(StoreError::AlreadyRevoked(_))));
-    assert_eq!(s.ssh_revocations().unwrap(), vec![r]);
+    assert_eq!(s.ssh_revocations().unwrap(), vec![r.clone()]);
+    assert_eq!(s.ssh_revocation(&r.serial).unwrap(), Some(r));
+    assert_eq!(s.ssh_revocation("1").unwrap(), None);
     assert!(
         s.revocation("7").unwrap().is_none(),
         "SSH and X.509 revocations are apart"

@@ -183,6 +183,8 @@ pub trait SshStore: Send + Sync {
     fn revoke_ssh(&self, r: &Revocation) -> Result<(), StoreError>;
     /// Every SSH revocation.
     fn ssh_revocations(&self) -> Result<Vec<Revocation>, StoreError>;
+    /// The revocation of one SSH certificate, if it was revoked (a renewal checks this).
+    fn ssh_revocation(&self, serial: &str) -> Result<Option<Revocation>, StoreError>;
 }
 
 /// The CA's persistent state.
@@ -946,6 +948,11 @@ impl SshStore for RedbStore {
 
     fn ssh_revocations(&self) -> Result<Vec<Revocation>, StoreError> {
         json_rows(&self.shared.read()?, SSH_REVOKED)
+    }
+
+    fn ssh_revocation(&self, serial: &str) -> Result<Option<Revocation>, StoreError> {
+        let tx = self.shared.read()?;
+        json_get(&tx.open_table(SSH_REVOKED).map_err(db_err)?, serial)
     }
 }
 

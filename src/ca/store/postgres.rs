@@ -789,6 +789,16 @@ impl SshStore for PgStore {
             revocation_of,
         )
     }
+
+    fn ssh_revocation(&self, serial: &str) -> Result<Option<Revocation>, StoreError> {
+        Ok(self
+            .query(
+                "SELECT serial, reason_code, reason, revoked_at FROM ssh_revocations WHERE serial = $1",
+                vec![Box::new(serial.to_string())],
+                revocation_of,
+            )?
+            .pop())
+    }
 }
 
 async fn upsert(c: &impl GenericClient, table: AcmeTable, id: &str, value: &[u8]) -> Result<(), StoreError> {
