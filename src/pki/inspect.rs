@@ -389,13 +389,21 @@ fn general_name(g: &GeneralName<'_>) -> String {
     }
 }
 
-fn ip_string(b: &[u8]) -> String {
+/// An iPAddress general name's octets as an address (4 or 16 of them).
+pub(crate) fn ip_addr(b: &[u8]) -> Option<std::net::IpAddr> {
     match b.len() {
-        4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(b).expect("len 4")).to_string(),
-        16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(b).expect("len 16")).to_string(),
+        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(b).ok()?).into()),
+        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(b).ok()?).into()),
+        _ => None,
+    }
+}
+
+fn ip_string(b: &[u8]) -> String {
+    match (ip_addr(b), b.len()) {
+        (Some(ip), _) => ip.to_string(),
         // Name constraints carry address + mask.
-        8 => format!("{}/{}", ip_string(&b[..4]), ip_string(&b[4..])),
-        32 => format!("{}/{}", ip_string(&b[..16]), ip_string(&b[16..])),
+        (None, 8) => format!("{}/{}", ip_string(&b[..4]), ip_string(&b[4..])),
+        (None, 32) => format!("{}/{}", ip_string(&b[..16]), ip_string(&b[16..])),
         _ => hex::encode(b),
     }
 }

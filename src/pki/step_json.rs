@@ -588,11 +588,7 @@ fn subject_key_info(spki: &SubjectPublicKeyInfo<'_>) -> SubjectKeyInfo {
 }
 
 fn ip_text(b: &[u8]) -> String {
-    match b.len() {
-        4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(b).expect("len 4")).to_string(),
-        16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(b).expect("len 16")).to_string(),
-        _ => format!("?{}", hex::encode(b)),
-    }
+    crate::pki::inspect::ip_addr(b).map_or_else(|| format!("?{}", hex::encode(b)), |ip| ip.to_string())
 }
 
 fn general_names(names: &[GeneralName<'_>]) -> GeneralNames {
