@@ -387,8 +387,8 @@ fn encrypt_with(
     })
 }
 
-/// Decrypts with a password; returns the plaintext.
-pub fn decrypt(jwe: &Jwe, password: &[u8]) -> Result<Vec<u8>, JoseError> {
+/// Decrypts with a password; returns the plaintext (wiped when dropped, with the keys derived on the way).
+pub fn decrypt(jwe: &Jwe, password: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, JoseError> {
     let get = |k: &str| {
         jwe.header
             .get(k)
@@ -404,13 +404,14 @@ pub fn decrypt(jwe: &Jwe, password: &[u8]) -> Result<Vec<u8>, JoseError> {
     if let Some(zip) = jwe.header.get("zip") {
         return Err(JoseError::Unsupported(format!("JWE compression zip={zip}")));
     }
-    let kek = alg.kek(password, &p2s, p2c)?;
-    let cek = alg.unwrap(&kek, &jwe.encrypted_key)?;
+    let kek = zeroize::Zeroizing::new(alg.kek(password, &p2s, p2c)?);
+    let cek = zeroize::Zeroizing::new(alg.unwrap(&kek, &jwe.encrypted_key)?);
     let aad = match &jwe.aad_b64 {
         Some(a) => format!("{}.{a}", jwe.protected_b64),
         None => jwe.protected_b64.clone(),
     };
     enc.open(&cek, &jwe.iv, aad.as_bytes(), &jwe.ciphertext, &jwe.tag)
+        .map(zeroize::Zeroizing::new)
 }
 
 impl Jwe {
@@ -564,7 +565,7 @@ mod tests {
                 let jwe = encrypt(b"hello", b"pw", &opts).unwrap();
                 for form in [jwe.compact(), jwe.json_pretty()] {
                     let parsed = Jwe::parse(form.as_bytes()).unwrap();
-                    assert_eq!(decrypt(&parsed, b"pw").unwrap(), b"hello", "{alg:?} {enc:?}");
+                    assert_eq!(decrypt(&parsed, b"pw").unwrap().as_slice(), b"hello", "{alg:?} {enc:?}");
                 }
             }
         }

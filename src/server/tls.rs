@@ -48,7 +48,7 @@ pub fn server_cert(ca: &Ca) -> anyhow::Result<CertifiedKey> {
         CertificateDer::from(leaf.der),
         CertificateDer::from(ca.intermediate_der.clone()),
     ];
-    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der()));
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec()));
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     Ok(CertifiedKey::from_der(chain, der, &provider)?)
 }

@@ -9,8 +9,9 @@ use std::process::Command;
 use crate::common::*;
 use crate::serve::{curl, sign_body, start_logged, token};
 
-/// Where `needle` occurs in the writable memory of process `pid` (heap, stacks, anonymous maps), as map lines. Only
-/// pages present in memory are read (`/proc/PID/pagemap`): the allocator reserves gigabytes it never touches.
+/// Where `needle` occurs in the writable memory of process `pid` (heap, stacks, anonymous maps): a map line per
+/// occurrence. Only pages present in memory are read (`/proc/PID/pagemap`): the allocator reserves gigabytes it
+/// never touches.
 fn found_in_memory(pid: u32, needle: &[u8]) -> Vec<String> {
     const PAGE: u64 = 4096;
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
@@ -46,12 +47,9 @@ fn found_in_memory(pid: u32, needle: &[u8]) -> Vec<String> {
                 i += 1;
             }
             let mut buf = vec![0u8; (i - start) * PAGE as usize];
-            if mem.seek(SeekFrom::Start(lo + start as u64 * PAGE)).is_ok()
-                && mem.read_exact(&mut buf).is_ok()
-                && buf.windows(needle.len()).any(|w| w == needle)
-            {
-                hits.push(line.to_string());
-                break;
+            if mem.seek(SeekFrom::Start(lo + start as u64 * PAGE)).is_ok() && mem.read_exact(&mut buf).is_ok() {
+                let n = buf.windows(needle.len()).filter(|w| *w == needle).count();
+                hits.extend(std::iter::repeat_n(line.to_string(), n));
             }
         }
     }
@@ -133,6 +131,27 @@ fn a_running_serve_keeps_no_password_in_memory_argv_environment_or_log_and_echoe
         hits.is_empty(),
         "the CA password is still in serve's memory:\n{}",
         hits.join("\n")
+    );
+    // The intermediate key's private scalar (big-endian, as in its DER): only the signer's own copy may remain, not
+    // the decrypted buffers it was read from. aws-lc keeps its working copy in little-endian words.
+    let data = std::fs::read(dir.join("pki/secrets/intermediate_ca_key")).unwrap();
+    let key = ferrica::pki::keys::PrivateKey::parse(&data, &mut || Ok(password.as_bytes().to_vec())).unwrap();
+    let jwk: serde_json::Value = serde_json::from_str(
+        &ferrica::jose::jwk::Jwk::from_private_key(&key)
+            .unwrap()
+            .to_json_pretty(),
+    )
+    .unwrap();
+    use base64::Engine;
+    let scalar = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jwk["d"].as_str().unwrap())
+        .unwrap();
+    let copies = found_in_memory(pid, &scalar);
+    assert!(
+        copies.len() <= 1,
+        "{} copies of the intermediate key in serve's memory:\n{}",
+        copies.len(),
+        copies.join("\n")
     );
     let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
     for (what, secret) in [

@@ -92,7 +92,7 @@ pub fn identity(crt_path: &str, key: &PrivateKey) -> Result<Identity> {
     let chain = crate::cmd::certificate::read_certs(crt_path, "certificate")?;
     Ok(Identity {
         chain,
-        key_pkcs8: key.pkcs8_der(),
+        key_pkcs8: key.pkcs8_der().to_vec(),
     })
 }
 

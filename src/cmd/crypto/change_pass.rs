@@ -57,7 +57,7 @@ pub fn run(a: ChangePassArgs) -> Result<u8> {
             jwe::decrypt(&parsed, old.as_deref().map(|p| &p[..]).unwrap_or_default())
                 .map_err(|e| bad(e.to_string()).hint("check --password-file"))?
         } else {
-            data.clone()
+            zeroize::Zeroizing::new(data.clone())
         };
         let jwk = crate::jose::jwk::Jwk::from_json(&plain).map_err(|e| bad(e.to_string()))?;
         match &new {

@@ -83,7 +83,7 @@ pub fn run(cmd: KeyCommand) -> Result<u8> {
                             "ENCRYPTED PRIVATE KEY",
                             crate::pki::keys::encryption::encrypt_pkcs8(&k.pkcs8_der(), pw)?,
                         ),
-                        None if a.pkcs8 || k.kind() == KeyKind::Ed25519 => ("PRIVATE KEY", k.pkcs8_der()),
+                        None if a.pkcs8 || k.kind() == KeyKind::Ed25519 => ("PRIVATE KEY", k.pkcs8_der().to_vec()),
                         None => traditional(&k)?,
                     };
                     (
@@ -135,7 +135,7 @@ fn traditional(k: &PrivateKey) -> Result<(&'static str, Vec<u8>)> {
                 sec.to_der().map_err(|e| anyhow::anyhow!("SEC1: {e}"))?,
             ))
         }
-        KeyKind::Ed25519 => Ok(("PRIVATE KEY", pkcs8)),
+        KeyKind::Ed25519 => Ok(("PRIVATE KEY", pkcs8.to_vec())),
     }
 }
 

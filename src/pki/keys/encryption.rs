@@ -16,6 +16,7 @@
 //! [RFC 1423]: https://datatracker.ietf.org/doc/html/rfc1423
 
 use std::num::NonZeroU32;
+use zeroize::Zeroizing;
 
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
 use der::{Decode, Encode};
@@ -63,7 +64,7 @@ pub(crate) fn encrypt_pkcs8_with_iterations(
 }
 
 /// Decrypts an `EncryptedPrivateKeyInfo` (DER) into the PKCS#8 `PrivateKeyInfo` DER.
-pub fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
+pub fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let der = normalize_prf_null(der);
     let info = EncryptedPrivateKeyInfoRef::from_der(&der)
         .map_err(|e| KeyError::Malformed(format!("encrypted PKCS#8: {e}")))?;
@@ -104,8 +105,14 @@ pub fn decrypt_pkcs8(der: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
             "PBKDF2 key length does not match the cipher".into(),
         ));
     }
-    let mut key = vec![0u8; key_len];
-    pbkdf2(kdf.prf, kdf.iteration_count, kdf.salt.as_bytes(), password, &mut key)?;
+    let mut key = Zeroizing::new(vec![0u8; key_len]);
+    pbkdf2(
+        kdf.prf,
+        kdf.iteration_count,
+        kdf.salt.as_bytes(),
+        password,
+        &mut key[..],
+    )?;
     let plain = match params.encryption {
         pbes2::EncryptionScheme::Aes128Cbc { iv } => cbc_decrypt::<aes::Aes128>(&key, &iv, ciphertext),
         pbes2::EncryptionScheme::Aes192Cbc { iv } => cbc_decrypt::<aes::Aes192>(&key, &iv, ciphertext),
@@ -142,7 +149,7 @@ pub fn normalize_prf_null(der: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// Decrypts the body of a legacy encrypted PEM block, given its `DEK-Info` header value.
-pub fn decrypt_legacy_pem(dek_info: &str, body: &[u8], password: &[u8]) -> Result<Vec<u8>, KeyError> {
+pub fn decrypt_legacy_pem(dek_info: &str, body: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let (cipher, iv_hex) = dek_info
         .split_once(',')
         .ok_or_else(|| KeyError::Malformed(format!("DEK-Info header {dek_info:?}")))?;
@@ -171,22 +178,22 @@ pub fn decrypt_legacy_pem(dek_info: &str, body: &[u8], password: &[u8]) -> Resul
 }
 
 /// OpenSSL's `EVP_BytesToKey` with MD5 and one iteration: D_i = MD5(D_{i-1} || password || salt).
-fn evp_bytes_to_key(password: &[u8], salt: &[u8], key_len: usize) -> Vec<u8> {
-    let mut key = Vec::with_capacity(key_len + 16);
-    let mut prev: Vec<u8> = Vec::new();
+fn evp_bytes_to_key(password: &[u8], salt: &[u8], key_len: usize) -> Zeroizing<Vec<u8>> {
+    let mut key = Zeroizing::new(Vec::with_capacity(key_len + 16));
+    let mut prev = Zeroizing::new(Vec::new());
     while key.len() < key_len {
         let mut h = md5::Md5::new();
         h.update(&prev);
         h.update(password);
         h.update(salt);
-        prev = h.finalize().to_vec();
+        prev = Zeroizing::new(h.finalize().to_vec());
         key.extend_from_slice(&prev);
     }
     key.truncate(key_len);
     key
 }
 
-fn cbc_decrypt<C>(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, KeyError>
+fn cbc_decrypt<C>(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError>
 where
     C: aes::cipher::BlockCipherDecrypt + aes::cipher::KeyInit,
     cbc::Decryptor<C>: KeyIvInit + BlockModeDecrypt,
@@ -194,6 +201,7 @@ where
     let dec = cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| KeyError::WrongPassword)?;
     // Bad padding after decryption means the key (so the password) was wrong.
     dec.decrypt_padded_vec::<Pkcs7>(ciphertext)
+        .map(Zeroizing::new)
         .map_err(|_| KeyError::WrongPassword)
 }
 
@@ -234,7 +242,7 @@ mod tests {
     fn pkcs8_round_trip_and_wrong_password() {
         let plain = rcgen::KeyPair::generate().unwrap().serialize_der();
         let enc = encrypt_pkcs8_with_iterations(&plain, b"secret", 1000).unwrap();
-        assert_eq!(decrypt_pkcs8(&enc, b"secret").unwrap(), plain);
+        assert_eq!(*decrypt_pkcs8(&enc, b"secret").unwrap(), plain);
         assert!(matches!(decrypt_pkcs8(&enc, b"wrong"), Err(KeyError::WrongPassword)));
     }
 }

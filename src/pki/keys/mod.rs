@@ -217,6 +217,13 @@ pub struct PrivateKey {
     kind: KeyKind,
 }
 
+/// The key's bytes are wiped when it goes (rcgen keeps its PKCS#8 DER for serializing).
+impl Drop for PrivateKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.pair);
+    }
+}
+
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrivateKey")
@@ -417,12 +424,15 @@ impl PrivateKey {
 
     /// The plaintext PKCS#8 v1 DER. aws-lc-rs makes Ed25519 keys as PKCS#8 v2 (RFC 5958, with the public key),
     /// which openssl 3.0 cannot read: the optional public key is dropped.
-    pub fn pkcs8_der(&self) -> Vec<u8> {
-        let der = self.pair.serialize_der();
+    pub fn pkcs8_der(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        let der = zeroize::Zeroizing::new(self.pair.serialize_der());
         match pkcs8::PrivateKeyInfoRef::from_der(&der) {
             Ok(mut info) if info.public_key.is_some() => {
                 info.public_key = None;
-                info.to_der().unwrap_or(der)
+                match info.to_der() {
+                    Ok(v1) => zeroize::Zeroizing::new(v1),
+                    Err(_) => der.clone(),
+                }
             }
             _ => der,
         }
@@ -441,12 +451,12 @@ impl PrivateKey {
                 "ENCRYPTED PRIVATE KEY",
                 encryption::encrypt_pkcs8(&self.pkcs8_der(), pw)?,
             ),
-            None => pem::Pem::new("PRIVATE KEY", self.pkcs8_der()),
+            None => pem::Pem::new("PRIVATE KEY", self.pkcs8_der().to_vec()),
         };
-        Ok(pem::encode_config(
-            &block,
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        ))
+        let text = pem::encode_config(&block, pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF));
+        // The block held the plaintext DER.
+        zeroize::Zeroize::zeroize(&mut block.into_contents());
+        Ok(text)
     }
 
     /// PEM of the public key (`PUBLIC KEY`, SubjectPublicKeyInfo).
