@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# /sign throughput of `ferrica serve` with its embedded store (redb), and its idle memory. Not a test: run it by
-# hand and copy the figures into the README.
-#   scripts/bench-serve.sh              # 5 s per level at concurrency 1, 16, 64
+# /sign throughput of `ferrica serve` with its embedded store (redb), and its memory. Not a test: run it by hand and
+# copy the figures into the README.
+#   scripts/bench-serve.sh                  # 5 s per level at concurrency 1, 16, 64
 #   SECS=10 LEVELS=1,64 scripts/bench-serve.sh
+#   scripts/bench-serve.sh --vs-step-ca     # the same load against step-ca 0.19 (badger) in the same run, with
+#                                           # ratios and the P-256 crypto bound from `openssl speed` on these cores
 # The load generator (examples/loadgen.rs) pre-mints the tokens, then keeps one keep-alive TLS connection per
 # concurrent client; it runs on the same machine, so it takes CPU from the server: the table shows both processes'
 # CPU time per request during each measured window.
@@ -10,6 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${SECS:-5}
 LEVELS=${LEVELS:-1,16,64}
+VS=""
+[ "${1:-}" = "--vs-step-ca" ] && VS=1
+if [ -n "$VS" ]; then
+  command -v step-ca >/dev/null || { echo "error: step-ca is missing (bash ../shared/peers/install-step.sh)" >&2; exit 1; }
+fi
 cargo build --release --locked -j2 --bin ferrica --example loadgen >&2
 F="$PWD/target/release/ferrica"
 L="$PWD/target/release/examples/loadgen"
@@ -18,20 +25,54 @@ PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 cd "$W"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+PORT=$(free_port)
 echo bench-password > pw
 export FERRICA_PATH="$W/pki"
-"$F" ca init --name Bench --dns 127.0.0.1 --provisioner bench --password-file pw >/dev/null 2>&1
-# A 24h default lifetime; the test PKI's provisioner is used as is.
-"$F" serve --password-file pw --address 127.0.0.1:0 2>serve.log &
+# One PKI and ca.json for both servers (ca init writes step-ca's format); a 24h default lifetime.
+"$F" ca init --name Bench --dns 127.0.0.1 --address "127.0.0.1:$PORT" --provisioner bench --password-file pw \
+  >/dev/null 2>&1
+"$F" serve --password-file pw 2>serve.log &
 PID=$!
-for _ in $(seq 100); do grep -q listening serve.log 2>/dev/null && break; sleep 0.05; done
-URL=$(head -1 serve.log | awk '{print $NF}')
+wait_port "$PORT"
 sleep 1
-curl -s --cacert pki/certs/root_ca.crt "$URL/health" >/dev/null
+curl -s --cacert pki/certs/root_ca.crt "https://127.0.0.1:$PORT/health" >/dev/null
 IDLE=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
 echo "ferrica serve idle RSS: $((IDLE / 1024)) MiB ($IDLE kB)"
 echo "cores: $(nproc); /sign with P-256 CSRs and ES256 tokens; ${SECS}s per level"
-SERVER_PID=$PID "$L" "$URL" pki/config/ca.json pki/certs/root_ca.crt pw "$SECS" "$LEVELS"
+FERRICA_OUT=$(SERVER_PID=$PID "$L" "https://127.0.0.1:$PORT" pki/config/ca.json pki/certs/root_ca.crt pw "$SECS" "$LEVELS")
+echo "ferrica:"
+echo "$FERRICA_OUT"
 PEAK=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 echo "ferrica serve peak RSS under load: $((PEAK / 1024)) MiB"
 echo "issued: $(grep -c 'path=/1.0/sign status=201' serve.log || true) certificates"
+kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+[ -z "$VS" ] && exit 0
+
+# step-ca on the same ca.json, with its default embedded store (badger) in the same directory.
+STEPPATH="$W/step" step-ca pki/config/ca.json --password-file pw >serve-step.log 2>&1 &
+PID=$!
+wait_port "$PORT" || { echo "step-ca did not start:" >&2; cat serve-step.log >&2; exit 1; }
+sleep 1
+STEP_OUT=$(SERVER_PID=$PID "$L" "https://127.0.0.1:$PORT" pki/config/ca.json pki/certs/root_ca.crt pw "$SECS" "$LEVELS")
+echo "step-ca $(step-ca version 2>/dev/null | head -1 | awk '{print $2}'):"
+echo "$STEP_OUT"
+kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+
+# The crypto bound: every /sign verifies the token and the CSR (two P-256 verifies) and signs the certificate (one
+# P-256 sign); openssl on all cores at once says how many of those these cores can do.
+SPEED=$(openssl speed -seconds 3 -multi "$(nproc)" ecdsap256 2>/dev/null | awk '/^ *256 bits ecdsa/ {print $(NF-1), $NF}' | tail -1)
+SIGN=$(echo "$SPEED" | awk '{print $1}')
+VERIFY=$(echo "$SPEED" | awk '{print $2}')
+BOUND=$(awk -v s="$SIGN" -v v="$VERIFY" 'BEGIN {printf "%.0f", 1 / (2 / v + 1 / s)}')
+echo
+echo "openssl speed ecdsap256 on $(nproc) cores: $SIGN signs/s, $VERIFY verifies/s: crypto bound $BOUND /sign per second"
+echo
+echo "| clients | ferrica req/s | step-ca req/s | ferrica / step-ca | ferrica p50 / p99 ms | step-ca p50 / p99 ms | CPU µs/cert ferrica / step-ca | ferrica % of crypto bound |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+paste -d'#' <(echo "$FERRICA_OUT" | tail -n +3) <(echo "$STEP_OUT" | tail -n +3) | awk -F'#' -v bound="$BOUND" '{
+  split($1, a, "|"); split($2, b, "|");
+  gsub(/ /, "", a[4]); gsub(/ /, "", b[4]);
+  printf "| %s | %s | %s | %.2fx | %s / %s | %s / %s | %s / %s | %.0f%% |\n", a[2], a[4], b[4], a[4] / b[4],
+    a[5], a[6], b[5], b[6], a[7], b[7], 100 * a[4] / bound }'
