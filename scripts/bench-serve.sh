@@ -5,6 +5,7 @@
 #   SECS=10 LEVELS=1,64 scripts/bench-serve.sh
 #   scripts/bench-serve.sh --vs-step-ca     # the same load against step-ca 0.19 (badger) in the same run, with
 #                                           # ratios and the P-256 crypto bound from `openssl speed` on these cores
+#   FILL=1000000 scripts/bench-serve.sh     # then again with a store of FILL certificates (examples/fill-store.rs)
 # The load generator (examples/loadgen.rs) pre-mints the tokens, then keeps one keep-alive TLS connection per
 # concurrent client; it runs on the same machine, so it takes CPU from the server: the table shows both processes'
 # CPU time per request during each measured window.
@@ -17,7 +18,7 @@ VS=""
 if [ -n "$VS" ]; then
   command -v step-ca >/dev/null || { echo "error: step-ca is missing (bash ../shared/peers/install-step.sh)" >&2; exit 1; }
 fi
-cargo build --release --locked -j2 --bin ferrica --example loadgen >&2
+cargo build --release --locked -j2 --bin ferrica --example loadgen --example fill-store >&2
 F="$PWD/target/release/ferrica"
 L="$PWD/target/release/examples/loadgen"
 W=$(mktemp -d)
@@ -48,6 +49,26 @@ PEAK=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 echo "ferrica serve peak RSS under load: $((PEAK / 1024)) MiB"
 echo "issued: $(grep -c 'path=/1.0/sign status=201' serve.log || true) certificates"
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+
+if [ -n "${FILL:-}" ]; then
+  # The same load on a store that already holds FILL certificates (a fresh file, filled offline).
+  rm -rf pki/db
+  "$(dirname "$L")/fill-store" pki/config/ca.json "$FILL"
+  "$F" serve --password-file pw 2>serve-filled.log &
+  PID=$!
+  wait_port "$PORT"
+  sleep 1
+  FILLED_OUT=$(SERVER_PID=$PID "$L" "https://127.0.0.1:$PORT" pki/config/ca.json pki/certs/root_ca.crt pw "$SECS" "$LEVELS")
+  echo "ferrica with $FILL certificates in the store:"
+  echo "$FILLED_OUT"
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  echo
+  echo "| clients | empty store req/s | $FILL certificates req/s | filled / empty |"
+  echo "|---:|---:|---:|---:|"
+  paste -d'#' <(echo "$FERRICA_OUT" | tail -n +3) <(echo "$FILLED_OUT" | tail -n +3) | awk -F'#' '{
+    split($1, a, "|"); split($2, b, "|"); gsub(/ /, "", a[2]); gsub(/ /, "", a[4]); gsub(/ /, "", b[4]);
+    printf "| %s | %s | %s | %.2f |\n", a[2], a[4], b[4], b[4] / a[4] }'
+fi
 [ -z "$VS" ] && exit 0
 
 # step-ca on the same ca.json, with its default embedded store (badger) in the same directory.

@@ -157,6 +157,8 @@ pub struct IssueRequest {
     pub ca_issuers_urls: Vec<String>,
     /// Further extensions, written as given (from templates).
     pub extra_extensions: Vec<CustomExtension>,
+    /// The serial's octets (see [`ordered_serial`]); `None`: 128 random bits.
+    pub serial: Option<Vec<u8>>,
 }
 
 impl IssueRequest {
@@ -182,6 +184,7 @@ impl IssueRequest {
             path_len: None,
             shape: None,
             name_constraints: Default::default(),
+            serial: None,
             crl_urls: Vec::new(),
             ocsp_urls: Vec::new(),
             ca_issuers_urls: Vec::new(),
@@ -328,7 +331,10 @@ pub fn issue(
         params.distinguished_name.push(ty.clone(), value.as_str());
     }
     params.subject_alt_names = req.sans.iter().map(San::to_rcgen).collect::<Result<_, _>>()?;
-    params.serial_number = Some(random_serial().map_err(|e| IssueError::Encoding(e.to_string()))?);
+    params.serial_number = Some(match &req.serial {
+        Some(octets) => SerialNumber::from_slice(octets),
+        None => random_serial().map_err(|e| IssueError::Encoding(e.to_string()))?,
+    });
     params.key_identifier_method = KeyIdMethod::Sha256;
     req.profile.apply(&mut params, subject_kind, req.path_len);
     if let Some(shape) = &req.shape {
@@ -437,6 +443,22 @@ pub fn create_csr(common_name: &str, sans: &[San], key: &PrivateKey) -> Result<V
     Ok(csr.der().to_vec())
 }
 
+/// A serial for a CA that stores what it issues: 16 octets, the issuing time in nanoseconds since 1970 (big-endian)
+/// and then 64 random bits (the CA/Browser Forum's minimum of CSPRNG output). Serials issued later are larger, with
+/// the same number of decimal digits until the year 2286, so a store keyed by serial appends instead of writing to
+/// a random page of its index for every certificate (which slowed the embedded store as it grew).
+pub fn ordered_serial(unix_nanos: u64) -> Result<Vec<u8>, super::keys::KeyError> {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&unix_nanos.to_be_bytes());
+    super::keys::encryption::fill_random(&mut b[8..])?;
+    // Positive, and never a leading zero octet (any time after 1972 has a non-zero top octet).
+    b[0] &= 0x7f;
+    if b[0] == 0 {
+        b[0] = 0x01;
+    }
+    Ok(b.to_vec())
+}
+
 /// A random positive serial of 128 bits (16 octets, top bit clear, never a leading zero octet).
 fn random_serial() -> Result<SerialNumber, super::keys::KeyError> {
     let mut b = [0u8; 16];
@@ -458,6 +480,21 @@ pub fn fmt_time(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordered_serials_grow_with_time_keep_their_decimal_length_and_carry_64_random_bits() {
+        let as_decimal = |b: &[u8]| x509_parser::num_bigint::BigUint::from_bytes_be(b).to_str_radix(10);
+        let t = 1_796_000_000_000_000_000u64; // 2026
+        let (a, b) = (ordered_serial(t).unwrap(), ordered_serial(t + 1).unwrap());
+        let c = ordered_serial(t).unwrap();
+        assert_eq!((a.len(), a[0] & 0x80), (16, 0));
+        assert!(as_decimal(&a) < as_decimal(&b), "a later serial sorts after");
+        assert_eq!(
+            as_decimal(&a).len(),
+            as_decimal(&ordered_serial(4_000_000_000_000_000_000).unwrap()).len()
+        );
+        assert_ne!(a[8..], c[8..], "the low 64 bits are random");
+    }
     use crate::pki::keys::KeySpec;
     use ::time::macros::datetime;
 

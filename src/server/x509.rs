@@ -177,6 +177,10 @@ pub(crate) fn issue_leaf(
     provisioner: &str,
 ) -> Result<(IssuedCert, Value), ApiError> {
     let mut ireq = IssueRequest::new(Profile::Leaf, "", sans, not_before, not_after);
+    let nanos = ::time::OffsetDateTime::now_utc()
+        .unix_timestamp_nanos()
+        .clamp(0, u64::MAX as i128) as u64;
+    ireq.serial = Some(crate::pki::issue::ordered_serial(nanos).map_err(internal)?);
     ireq.crl_urls = ca.revocation_urls.crl.iter().cloned().collect();
     ireq.ocsp_urls = ca.revocation_urls.ocsp.iter().cloned().collect();
     ireq.ca_issuers_urls = ca.revocation_urls.ca_issuers.iter().cloned().collect();
