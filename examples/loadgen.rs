@@ -127,6 +127,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Bytes::from(body.to_string())
             })
             .collect();
+        // MINT=FILE: write the bodies (a JSON document a line) for another load generator (wrk with
+        // scripts/wrk-sign.lua) and stop.
+        if let Ok(file) = std::env::var("MINT") {
+            let mut text = String::new();
+            for b in &bodies {
+                text.push_str(std::str::from_utf8(b)?);
+                text.push('\n');
+            }
+            std::fs::write(&file, text)?;
+            eprintln!("loadgen: {} request bodies in {file}", bodies.len());
+            return Ok(());
+        }
         let bodies = Arc::new(match &ocsp_body {
             Some(b) => vec![b.clone()],
             None => bodies,

@@ -6,6 +6,8 @@
 #   scripts/bench-serve.sh --vs-step-ca     # the same load against step-ca 0.19 (badger) in the same run, with
 #                                           # ratios and the P-256 crypto bound from `openssl speed` on these cores
 #   FILL=1000000 scripts/bench-serve.sh     # then again with a store of FILL certificates (examples/fill-store.rs)
+#   scripts/bench-serve.sh --vs-wrk         # then wrk (scripts/wrk-sign.lua, the same pre-minted tokens) at the same
+#                                           # levels against the same server: loadgen's rates should match wrk's
 # The load generator (examples/loadgen.rs) pre-mints the tokens, then keeps one keep-alive TLS connection per
 # concurrent client; it runs on the same machine, so it takes CPU from the server: the table shows both processes'
 # CPU time per request during each measured window.
@@ -14,7 +16,13 @@ cd "$(dirname "$0")/.."
 SECS=${SECS:-5}
 LEVELS=${LEVELS:-1,16,64}
 VS=""
+WRK=""
 [ "${1:-}" = "--vs-step-ca" ] && VS=1
+[ "${1:-}" = "--vs-wrk" ] && WRK=1
+if [ -n "$WRK" ]; then
+  command -v wrk >/dev/null || { echo "error: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+fi
+LUA="$PWD/scripts/wrk-sign.lua"
 if [ -n "$VS" ]; then
   command -v step-ca >/dev/null || { echo "error: step-ca is missing (bash ../shared/peers/install-step.sh)" >&2; exit 1; }
 fi
@@ -45,6 +53,23 @@ echo "cores: $(nproc); /sign with P-256 CSRs and ES256 tokens; ${SECS}s per leve
 FERRICA_OUT=$(SERVER_PID=$PID "$L" "https://127.0.0.1:$PORT" pki/config/ca.json pki/certs/root_ca.crt pw "$SECS" "$LEVELS")
 echo "ferrica:"
 echo "$FERRICA_OUT"
+if [ -n "$WRK" ]; then
+  # wrk on the same server at each level, with tokens minted the same way (single-use, so a fresh file per level).
+  echo "wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}'):"
+  echo "| concurrency | wrk req/s | wrk p50 ms | wrk p99 ms | loadgen req/s | loadgen / wrk |"
+  echo "|---:|---:|---:|---:|---:|---:|"
+  for c in $(echo "$LEVELS" | tr ',' ' '); do
+    MINT=bodies.txt "$L" "https://127.0.0.1:$PORT" pki/config/ca.json pki/certs/root_ca.crt pw "$SECS" "$c" >/dev/null
+    T=$((c < 2 ? 1 : 2))
+    wrk -t"$T" -c"$c" -d"${SECS}s" --latency -s "$LUA" "https://127.0.0.1:$PORT" -- bodies.txt "$T" >wrk.txt 2>&1
+    if grep -q "Non-2xx" wrk.txt; then echo "warning: wrk got refusals at $c clients:" >&2; cat wrk.txt >&2; fi
+    RPS=$(awk '/Requests\/sec/ {print $2}' wrk.txt)
+    ms() { awk -v p="$1" '$1 == p {v = $2; if (v ~ /us$/) {sub(/us/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms/, "", v)} else if (v ~ /s$/) {sub(/s/, "", v); v *= 1000}; printf "%.2f", v}' wrk.txt; }
+    LG=$(echo "$FERRICA_OUT" | awk -F'|' -v c="$c" '$2 + 0 == c {gsub(/ /, "", $4); print $4}')
+    awk -v c="$c" -v r="$RPS" -v p50="$(ms 50%)" -v p99="$(ms 99%)" -v lg="$LG" \
+      'BEGIN {printf "| %s | %.0f | %s | %s | %s | %.2f |\n", c, r, p50, p99, lg, lg / r}'
+  done
+fi
 PEAK=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 echo "ferrica serve peak RSS under load: $((PEAK / 1024)) MiB"
 echo "issued: $(grep -c 'path=/1.0/sign status=201' serve.log || true) certificates"
