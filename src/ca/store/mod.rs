@@ -528,7 +528,7 @@ impl Shared {
                 }
             }
         }
-        match Database::create(path) {
+        match open_file(path) {
             Ok(db) => {
                 *slot = Some(Arc::new(db));
                 tracing::warn!("database: reopened {} after an I/O error", path.display());
@@ -540,6 +540,14 @@ impl Shared {
             ))),
         }
     }
+}
+
+/// redb's page cache. Its default (a gigabyte) grows with the file: the whole database would end up in the
+/// process. The B-tree's upper levels fit in this; the rest is read through the kernel's page cache.
+const CACHE_BYTES: usize = 16 << 20;
+
+fn open_file(path: &Path) -> Result<Database, redb::DatabaseError> {
+    Database::builder().set_cache_size(CACHE_BYTES).create(path)
 }
 
 /// One write waiting for the writer thread.
@@ -580,7 +588,7 @@ const MAX_BATCH: usize = 1024;
 impl RedbStore {
     /// Opens (or creates) the database file.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
-        let db = Database::create(path).map_err(db_err)?;
+        let db = open_file(path).map_err(db_err)?;
         Self::init(db, Some(path.to_path_buf()))
     }
 
