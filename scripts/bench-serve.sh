@@ -7,7 +7,8 @@
 #                                           # ratios and the P-256 crypto bound from `openssl speed` on these cores
 #   FILL=1000000 scripts/bench-serve.sh     # then again with a store of FILL certificates (examples/fill-store.rs)
 #   scripts/bench-serve.sh --vs-wrk         # then wrk (scripts/wrk-sign.lua, the same pre-minted tokens) at the same
-#                                           # levels against the same server: loadgen's rates should match wrk's
+#                                           # levels against the same server: loadgen's rates should match wrk's, and
+#                                           # each generator's own CPU per request shows what it takes from the server
 # The load generator (examples/loadgen.rs) pre-mints the tokens, then keeps one keep-alive TLS connection per
 # concurrent client; it runs on the same machine, so it takes CPU from the server: the table shows both processes'
 # CPU time per request during each measured window.
@@ -56,18 +57,25 @@ echo "$FERRICA_OUT"
 if [ -n "$WRK" ]; then
   # wrk on the same server at each level, with tokens minted the same way (single-use, so a fresh file per level).
   echo "wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}'):"
-  echo "| concurrency | wrk req/s | wrk p50 ms | wrk p99 ms | loadgen req/s | loadgen / wrk |"
-  echo "|---:|---:|---:|---:|---:|---:|"
+  echo "| concurrency | wrk req/s | wrk p50 ms | wrk p99 ms | loadgen req/s | loadgen / wrk | server CPU µs/req under wrk | wrk CPU µs/req |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+  cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
   for c in $(echo "$LEVELS" | tr ',' ' '); do
     MINT=bodies.txt "$L" "https://127.0.0.1:$PORT" pki/config/ca.json pki/certs/root_ca.crt pw "$SECS" "$c" >/dev/null
     T=$((c < 2 ? 1 : 2))
-    wrk -t"$T" -c"$c" -d"${SECS}s" --latency -s "$LUA" "https://127.0.0.1:$PORT" -- bodies.txt "$T" >wrk.txt 2>&1
+    S0=$(cpu "$PID")
+    /usr/bin/time -f "%U %S" -o wrk.time wrk -t"$T" -c"$c" -d"${SECS}s" --latency -s "$LUA" "https://127.0.0.1:$PORT" -- \
+      bodies.txt "$T" >wrk.txt 2>&1
+    S1=$(cpu "$PID")
+    N=$(awk '/requests in/ {print $1}' wrk.txt)
     if grep -q "Non-2xx" wrk.txt; then echo "warning: wrk got refusals at $c clients:" >&2; cat wrk.txt >&2; fi
     RPS=$(awk '/Requests\/sec/ {print $2}' wrk.txt)
     ms() { awk -v p="$1" '$1 == p {v = $2; if (v ~ /us$/) {sub(/us/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms/, "", v)} else if (v ~ /s$/) {sub(/s/, "", v); v *= 1000}; printf "%.2f", v}' wrk.txt; }
     LG=$(echo "$FERRICA_OUT" | awk -F'|' -v c="$c" '$2 + 0 == c {gsub(/ /, "", $4); print $4}')
-    awk -v c="$c" -v r="$RPS" -v p50="$(ms 50%)" -v p99="$(ms 99%)" -v lg="$LG" \
-      'BEGIN {printf "| %s | %.0f | %s | %s | %s | %.2f |\n", c, r, p50, p99, lg, lg / r}'
+    awk -v c="$c" -v r="$RPS" -v p50="$(ms 50%)" -v p99="$(ms 99%)" -v lg="$LG" -v n="$N" -v s0="$S0" -v s1="$S1" \
+      -v w="$(awk '{print $1 + $2}' wrk.time)" \
+      'BEGIN {printf "| %s | %.0f | %s | %s | %s | %.2f | %.0f | %.0f |\n", c, r, p50, p99, lg, lg / r,
+        (s1 - s0) * 1e4 / n, w * 1e6 / n}'
   done
 fi
 PEAK=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
