@@ -5,6 +5,7 @@
 //! one also with the real step 0.15 as the client of `ferrica serve`, and ferrica's client against the real
 //! step-ca 0.19.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -76,8 +77,16 @@ fn run(script: &str, names: Names) {
         .env_remove("FERRICA_CA_URL")
         .env_remove("FERRICA_ROOT")
         .stdin(std::process::Stdio::null())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        // Its own process group, so that whatever the script left running goes with it: a `step-ca ... &` that is a
+        // shell function gives `$!` the subshell's PID, and the script's `kill $!` leaves `ferrica serve` behind.
+        .process_group(0)
+        .spawn()
         .unwrap();
+    let group = rustix::process::Pid::from_child(&out);
+    let out = out.wait_with_output().unwrap();
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     if !out.status.success() {
         let trace = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = trace.lines().rev().take(40).collect();
