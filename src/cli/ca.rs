@@ -206,6 +206,17 @@ pub struct RenewArgs {
     /// With --daemon: renew at this fixed interval instead of at 2/3 of the lifetime.
     #[arg(long, value_name = "DURATION", requires = "daemon")]
     pub renew_period: Option<String>,
+    /// What to run or signal after each renewal.
+    #[command(flatten)]
+    pub after: AfterArgs,
+    /// The CA.
+    #[command(flatten)]
+    pub ca: CaClientArgs,
+}
+
+/// What `ca renew` and `ca rekey` run or signal once the new certificate is in place (a web server to reload).
+#[derive(Debug, Clone, Args)]
+pub struct AfterArgs {
     /// A command run (with sh -c) after each renewal.
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
@@ -218,9 +229,6 @@ pub struct RenewArgs {
     /// The signal for --pid/--pid-file: a name (HUP, USR1, TERM...) or number.
     #[arg(long, default_value = "HUP")]
     pub signal: String,
-    /// The CA.
-    #[command(flatten)]
-    pub ca: CaClientArgs,
 }
 
 /// `ca rekey` flags (step's `ca rekey`, without its daemon mode).
@@ -257,6 +265,9 @@ pub struct RekeyArgs {
     /// Overwrite the output files (needed to replace CRT_FILE and KEY_FILE).
     #[arg(short, long)]
     pub force: bool,
+    /// What to run or signal after the rekey.
+    #[command(flatten)]
+    pub after: AfterArgs,
     /// The CA.
     #[command(flatten)]
     pub ca: CaClientArgs,

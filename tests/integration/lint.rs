@@ -213,9 +213,10 @@ fn ca_init_chain_a_signed_csr_and_what_serve_issues_renews_and_rekeys_pass_pkili
             "--out-key",
             "rsa.key",
         ])
-        .args(["--kty", "RSA", "--size", "3072"])
+        .args(["--kty", "RSA", "--size", "3072", "--exec", "touch reloaded"])
         .assert()
         .success();
+    assert!(dir.join("reloaded").exists(), "--exec did not run after the rekey");
     let info = crate::serve::inspect(dir, "rekeyed.crt");
     assert_eq!(info["subject_key_info"]["rsa_public_key"]["length"], 3072, "{info}");
     assert_eq!(

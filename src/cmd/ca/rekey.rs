@@ -27,6 +27,7 @@ pub fn run(a: RekeyArgs) -> Result<u8> {
         Path::new(&out_key),
         if a.out_key.is_some() { "--out-key" } else { "KEY_FILE" },
     )?;
+    let signal = super::renew::parse_signal(&a.after.signal)?;
     let key = client::read_key(&a.key_file, a.password_file.clone(), "--password-file")?;
     let chain = crate::cmd::certificate::read_certs(&a.crt_file, "certificate")?;
     let (_, cert) =
@@ -82,5 +83,6 @@ pub fn run(a: RekeyArgs) -> Result<u8> {
         leaf.serial.to_str_radix(10)
     );
     eprintln!("Your private key has been saved in {out_key}.");
+    super::renew::after_renewal(&a.after, signal);
     Ok(0)
 }

@@ -29,7 +29,7 @@ pub fn run(a: RenewArgs) -> Result<u8> {
     if !force {
         OutputSet::new(false).check(Path::new(&out_path), if a.out.is_some() { "--out" } else { "CRT_FILE" })?;
     }
-    let signal = parse_signal(&a.signal)?;
+    let signal = parse_signal(&a.after.signal)?;
     let key = client::read_key(&a.key_file, a.password_file.clone(), "--password-file")?;
     if a.daemon {
         return daemon(&a, &key, &out_path, signal);
@@ -53,7 +53,7 @@ pub fn run(a: RenewArgs) -> Result<u8> {
     let _ = nb;
     let serial = renew_once(&a, &a.crt_file, &key, &out_path)?;
     eprintln!("Your certificate has been saved in {out_path} (serial {serial}).");
-    after_renewal(&a, signal);
+    after_renewal(&a.after, signal);
     Ok(0)
 }
 
@@ -124,7 +124,8 @@ fn renew_token(chain: &[Vec<u8>], key: &PrivateKey, cn: &str, aud: &str) -> Resu
 }
 
 /// --exec, then --pid/--pid-file with --signal. Failures are warnings: the certificate is already written.
-fn after_renewal(a: &RenewArgs, signal: i32) {
+/// Runs `--exec` and signals `--pid`/`--pid-file` (after a renewal or a rekey).
+pub(crate) fn after_renewal(a: &crate::cli::ca::AfterArgs, signal: i32) {
     if let Some(cmd) = &a.exec {
         match std::process::Command::new("sh").arg("-c").arg(cmd).status() {
             Ok(s) if s.success() => {}
@@ -158,7 +159,7 @@ fn after_renewal(a: &RenewArgs, signal: i32) {
 }
 
 /// HUP, SIGHUP, hup or a number (Linux numbering).
-fn parse_signal(s: &str) -> Result<i32> {
+pub(crate) fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
         return Ok(n);
     }
@@ -290,7 +291,7 @@ fn daemon(a: &RenewArgs, key: &PrivateKey, out_path: &str, signal: i32) -> Resul
                     "ferrica ca renew: renewed {out_path} (serial {serial}); next renewal in {}",
                     human(due.saturating_duration_since(Instant::now()))
                 );
-                after_renewal(a, signal);
+                after_renewal(&a.after, signal);
             }
             Err(e) => {
                 failures += 1;
