@@ -74,9 +74,6 @@ const H2_MAX_FRAME: u32 = 16 << 10;
 /// reset" attack, CVE-2023-44487).
 const H2_MAX_PENDING_RESETS: usize = 20;
 
-/// HTTP/2: how often an idle peer is pinged, and how long its answer may take, to find dead connections.
-const H2_PING_EVERY: Duration = Duration::from_secs(30);
-const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long open connections may take to finish when the server stops.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -416,8 +413,9 @@ async fn connection<I>(
         .initial_connection_window_size(limits.h2_connection_window)
         .max_frame_size(H2_MAX_FRAME)
         .max_pending_accept_reset_streams(H2_MAX_PENDING_RESETS)
-        .keep_alive_interval(H2_PING_EVERY)
-        .keep_alive_timeout(H2_PING_TIMEOUT)
+        // No keep-alive PINGs from the server: they would count as traffic and keep an idle connection open forever.
+        // A dead peer is found by the idle timeout instead.
+        .keep_alive_interval(None)
         // h2 refuses a stream (REFUSED_STREAM, no status) whose encoded header block exceeds this, so it is set
         // well above the limit that `server::limit_request_head` answers 431 for on both protocols.
         .max_header_list_size(super::MAX_H2_HEADER_LIST);

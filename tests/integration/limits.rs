@@ -278,6 +278,11 @@ fn stalled_handshakes_headers_bodies_and_idle_connections_are_closed() {
         "an idle TLS connection was kept"
     );
 
+    // HTTP/2: the preface and SETTINGS, then silence: a GOAWAY and the close, after the idle timeout.
+    let mut h2 = tls(dir, port, &[b"h2"]);
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").unwrap();
+    assert!(closed_by_server(&mut h2, patience), "an idle HTTP/2 connection was kept");
+
     // A header section trickled a line at a time, never finished: bytes keep moving, so only the header timeout
     // can close it.
     let mut slow = tls(dir, port, &[b"http/1.1"]);
