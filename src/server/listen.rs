@@ -67,13 +67,15 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// File descriptors kept for everything but connections (the store, listeners, logs, ACME validation).
 pub const RESERVED_FDS: usize = 64;
 
+/// HTTP/1.1: the most a connection buffers while reading a request head.
+const H1_MAX_BUF: usize = 128 << 10;
+
 /// HTTP/2: the largest frame accepted (RFC 9113's minimum, which is also the default).
 const H2_MAX_FRAME: u32 = 16 << 10;
 
 /// HTTP/2: streams a client may open and reset before being answered, before the connection is closed (the "rapid
 /// reset" attack, CVE-2023-44487).
 const H2_MAX_PENDING_RESETS: usize = 20;
-
 
 /// How long open connections may take to finish when the server stops.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -404,7 +406,10 @@ async fn connection<I>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        // What one connection may buffer of a request head: hyper's default is about 400 KiB. Above
+        // `MAX_HEADER_BYTES` the middleware answers 431 with a JSON body; above this, hyper answers 431 itself.
+        .max_buf_size(H1_MAX_BUF);
     builder
         .http2()
         .timer(TokioTimer::new())
