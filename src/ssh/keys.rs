@@ -182,6 +182,9 @@ pub fn openssh_private(key: &PrivateKey, comment: &str, password: Option<&[u8]>)
         .map_err(|err| SshError::Key(err.to_string()))
 }
 
+/// The most bcrypt rounds an encrypted OpenSSH key may ask for (`ssh-keygen -a`; OpenSSH's default is 16).
+pub const MAX_BCRYPT_ROUNDS: u32 = 256;
+
 /// Reads an SSH private key file: OpenSSH's format (decrypted with `password` when encrypted) or PEM/PKCS#8 as
 /// ferrica and openssl write it. `password` is asked for only when the file is encrypted.
 pub fn read_private(
@@ -195,6 +198,15 @@ pub fn read_private(
     }
     let mut key = ssh_key::PrivateKey::from_openssh(text.as_bytes()).map_err(|e| SshError::Key(e.to_string()))?;
     if key.is_encrypted() {
+        // bcrypt_pbkdf's cost grows with the rounds the file names: a key file must not buy minutes of CPU (the
+        // fuzzer found one that did). OpenSSH writes 16 unless told otherwise with `ssh-keygen -a`.
+        if let ssh_key::Kdf::Bcrypt { rounds, .. } = key.kdf()
+            && *rounds > MAX_BCRYPT_ROUNDS
+        {
+            return Err(SshError::Key(format!(
+                "the key's bcrypt KDF asks for {rounds} rounds; at most {MAX_BCRYPT_ROUNDS} are accepted"
+            )));
+        }
         let pw = password()?;
         key = key
             .decrypt(&pw)
