@@ -174,12 +174,56 @@ pub struct LimitArgs {
     /// HTTP/2: streams a client may have open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS).
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub http2_max_streams: u32,
-    /// HTTP/2: the flow-control window of each stream, in bytes (SETTINGS_INITIAL_WINDOW_SIZE).
-    #[arg(long, value_name = "BYTES", default_value_t = 256 << 10)]
-    pub http2_stream_window: u32,
-    /// HTTP/2: the flow-control window of a whole connection, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
-    pub http2_connection_window: u32,
+    /// HTTP/2: the flow-control window of each stream (SETTINGS_INITIAL_WINDOW_SIZE).
+    #[arg(long, value_name = "BYTES", default_value = "256KiB", value_parser = bytes)]
+    pub http2_stream_window: u64,
+    /// HTTP/2: the flow-control window of a whole connection.
+    #[arg(long, value_name = "BYTES", default_value = "1MiB", value_parser = bytes)]
+    pub http2_connection_window: u64,
+    /// HTTP/2: the largest frame a client may send (SETTINGS_MAX_FRAME_SIZE, 16KiB to 16MiB less one byte).
+    #[arg(long, value_name = "BYTES", default_value = "16KiB", value_parser = bytes)]
+    pub http2_max_frame: u64,
+    /// HTTP/2: the largest header list a client may send (SETTINGS_MAX_HEADER_LIST_SIZE); a stream over it is
+    /// refused without an answer, so it must be at least --max-header-bytes, which answers 431.
+    #[arg(long, value_name = "BYTES", default_value = "256KiB", value_parser = bytes)]
+    pub http2_max_header_list: u64,
+    /// HTTP/2: streams a client may open and reset before they are answered; one more closes the connection
+    /// (the "rapid reset" attack).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub http2_max_pending_resets: usize,
+    /// HTTP/1.1: the most a connection buffers of a request head (at least 8KiB and --max-header-bytes).
+    #[arg(long, value_name = "BYTES", default_value = "128KiB", value_parser = bytes)]
+    pub http1_max_buffer: u64,
+    /// A request's header fields, names and values together; more gets 431 (HTTP/1.1 and HTTP/2).
+    #[arg(long, value_name = "BYTES", default_value = "32KiB", value_parser = bytes)]
+    pub max_header_bytes: u64,
+    /// The body of a REST or SSH request (/sign, /revoke, /ssh/sign, ...); more gets 413.
+    #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = bytes)]
+    pub max_body: u64,
+    /// The body of an OCSP request (POST /ocsp); more gets 413.
+    #[arg(long, value_name = "BYTES", default_value = "16KiB", value_parser = bytes)]
+    pub max_ocsp_body: u64,
+    /// The JWS of an ACME request; more gets 413 with an ACME problem document.
+    #[arg(long, value_name = "BYTES", default_value = "64KiB", value_parser = bytes)]
+    pub max_acme_body: u64,
+}
+
+/// A size in bytes: a number, optionally with a binary unit (`K`/`KiB`, `M`/`MiB`, `G`/`GiB`; `B` for bytes).
+pub fn bytes(v: &str) -> Result<u64, String> {
+    let v = v.trim();
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (n, unit) = v.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => return Err(format!("{v:?}: a number of bytes, such as 65536, 64KiB or 1MiB")),
+    };
+    n.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("{v:?}: a number of bytes, such as 65536, 64KiB or 1MiB"))
 }
 
 /// step-ca 0.19's `serve` flags without a ferrica counterpart yet. Each is refused with the reason, never as an
@@ -297,4 +341,32 @@ pub fn args_for_invocation(args: impl IntoIterator<Item = std::ffi::OsString>) -
         args.insert(1, "serve".into());
     }
     args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bytes;
+
+    #[test]
+    fn sizes_are_bytes_or_binary_units() {
+        assert_eq!(bytes("65536"), Ok(65536));
+        assert_eq!(bytes("64KiB"), Ok(64 << 10));
+        assert_eq!(bytes("16k"), Ok(16 << 10));
+        assert_eq!(bytes("1MiB"), Ok(1 << 20));
+        assert_eq!(bytes("2 M"), Ok(2 << 20));
+        assert_eq!(bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(bytes("12B"), Ok(12));
+        for bad in [
+            "",
+            "KiB",
+            "64KB",
+            "1.5MiB",
+            "-1",
+            "lots",
+            "99999999999999999999",
+            "17179869184GiB",
+        ] {
+            assert!(bytes(bad).is_err(), "{bad:?} was taken");
+        }
+    }
 }

@@ -76,7 +76,7 @@ pub fn run(a: ServeArgs) -> Result<u8> {
                 a.jobs_interval
             ))
         })?;
-    let limits = limits(&a.limits)?;
+    let (limits, requests) = limits(&a.limits)?;
     // The plain-HTTP listener for relying parties (/crl, /ocsp, /roots.pem, /intermediate.crt, /health).
     let insecure = a
         .insecure_address
@@ -149,6 +149,7 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         .map_err(|e| UserError::input(format!("ocsp: {e}")))?;
     }
     ca.revocation_urls = revocation_urls;
+    ca.requests = requests;
     ca.federated_pem = federated_pem;
     // The SSH CA keys (`ca init --ssh`), with their own password files or the intermediate's password.
     let config = ca.config();
@@ -297,9 +298,9 @@ pub fn run(a: ServeArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// The connection limits from the flags; the connection cap follows the file-descriptor limit, which is first raised
-/// to its hard maximum.
-fn limits(a: &crate::cli::LimitArgs) -> Result<crate::server::listen::Limits> {
+/// The connection and request limits from the flags; the connection cap follows the file-descriptor limit, which is
+/// first raised to its hard maximum.
+fn limits(a: &crate::cli::LimitArgs) -> Result<(crate::server::listen::Limits, crate::server::RequestLimits)> {
     use crate::server::listen::{DEFAULT_MAX_CONNECTIONS, Limits, RESERVED_FDS};
     let duration = |flag: &str, v: &str| {
         crate::pki::validity::parse_duration(v)
@@ -324,25 +325,73 @@ fn limits(a: &crate::cli::LimitArgs) -> Result<crate::server::listen::Limits> {
         }
         None => DEFAULT_MAX_CONNECTIONS.min(fit),
     };
-    for (flag, v) in [
-        ("--http2-max-streams", a.http2_max_streams),
-        ("--http2-stream-window", a.http2_stream_window),
-        ("--http2-connection-window", a.http2_connection_window),
-    ] {
-        if v == 0 || v > (1 << 31) - 1 {
-            return Err(UserError::usage(format!("{flag} {v}: between 1 and 2147483647")).into());
+    let requests = request_limits(a)?;
+    // RFC 9113 bounds the windows (2^31-1) and the frame size (2^14 to 2^24-1); hyper wants 8 KiB to read a head in.
+    let within = |flag: &str, v: u64, lo: u64, hi: u64| {
+        if v < lo || v > hi {
+            Err(UserError::usage(format!("{flag} {v}: between {lo} and {hi} bytes")))
+        } else {
+            Ok(v)
         }
+    };
+    let window = (1 << 31) - 1;
+    let h2_max_streams = within("--http2-max-streams", a.http2_max_streams.into(), 1, window)? as u32;
+    let h2_stream_window = within("--http2-stream-window", a.http2_stream_window, 1, window)? as u32;
+    let h2_connection_window = within("--http2-connection-window", a.http2_connection_window, 1, window)? as u32;
+    let h2_max_frame = within("--http2-max-frame", a.http2_max_frame, 1 << 14, (1 << 24) - 1)? as u32;
+    let header_floor = requests.header_bytes as u64;
+    let h2_max_header_list = within(
+        "--http2-max-header-list",
+        a.http2_max_header_list,
+        header_floor,
+        u32::MAX.into(),
+    )
+    .map_err(|e| e.hint("it must be at least --max-header-bytes, so that a large header section gets 431"))?
+        as u32;
+    let h1_max_buffer = within(
+        "--http1-max-buffer",
+        a.http1_max_buffer,
+        header_floor.max(8 << 10),
+        1 << 30,
+    )
+    .map_err(|e| e.hint("it must be at least 8KiB and --max-header-bytes"))? as usize;
+    if a.http2_max_pending_resets == 0 {
+        return Err(UserError::usage("--http2-max-pending-resets 0: at least 1").into());
     }
-    Ok(Limits {
+    let limits = Limits {
         handshake_timeout: duration("--handshake-timeout", &a.handshake_timeout)?,
         header_timeout: duration("--header-timeout", &a.header_timeout)?,
         idle_timeout: duration("--idle-timeout", &a.idle_timeout)?,
         request_timeout: duration("--request-timeout", &a.request_timeout)?,
         max_connections,
         max_connections_per_address: a.max_connections_per_address,
-        h2_max_streams: a.http2_max_streams,
-        h2_stream_window: a.http2_stream_window,
-        h2_connection_window: a.http2_connection_window,
+        h2_max_streams,
+        h2_stream_window,
+        h2_connection_window,
+        h2_max_frame,
+        h2_max_header_list,
+        h2_max_pending_resets: a.http2_max_pending_resets,
+        h1_max_buffer,
+    };
+    Ok((limits, requests))
+}
+
+/// The body and header limits of each route, from the flags: 1 KiB to 64 MiB each.
+fn request_limits(a: &crate::cli::LimitArgs) -> Result<crate::server::RequestLimits> {
+    let size = |flag: &str, v: u64| {
+        if (1 << 10..=64 << 20).contains(&v) {
+            Ok(v as usize)
+        } else {
+            Err(UserError::usage(format!(
+                "{flag} {v}: between 1KiB (1024) and 64MiB (67108864) bytes"
+            )))
+        }
+    };
+    Ok(crate::server::RequestLimits {
+        body: size("--max-body", a.max_body)?,
+        ocsp_body: size("--max-ocsp-body", a.max_ocsp_body)?,
+        acme_body: size("--max-acme-body", a.max_acme_body)?,
+        header_bytes: size("--max-header-bytes", a.max_header_bytes)?,
     })
 }
 

@@ -29,8 +29,6 @@ use crate::ca::store::AcmeTable;
 const NONCE_LIFETIME: i64 = 3600;
 /// How long a challenge POST waits for the first validation attempt before answering `processing`.
 const FIRST_ATTEMPT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-/// The largest JWS body accepted (a CSR with many names fits; a flood does not).
-pub const MAX_JWS: usize = 64 << 10;
 
 /// The ACME routes, to be nested under `/acme` and `/2.0/acme`.
 pub fn routes() -> Router<Arc<Ca>> {
@@ -407,11 +405,13 @@ async fn dispatch(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // The largest JWS accepted (`--max-acme-body`): a CSR with many names fits; a flood does not.
+    let most = ca.requests.acme_body;
     let body: Result<Bytes, String> = match declared {
-        Some(n) if n > MAX_JWS as u64 => Err(format!("the JWS is {n} bytes, over {MAX_JWS}")),
-        _ => axum::body::to_bytes(body, MAX_JWS)
+        Some(n) if n > most as u64 => Err(format!("the JWS is {n} bytes, over {most}")),
+        _ => axum::body::to_bytes(body, most)
             .await
-            .map_err(|_| format!("the JWS is over {MAX_JWS} bytes")),
+            .map_err(|_| format!("the JWS is over {most} bytes")),
     };
     let body = match body {
         Ok(b) => b,
@@ -450,12 +450,6 @@ async fn dispatch(
                 "malformed",
                 415,
                 format!("the content type must be application/jose+json, not {ctype:?}"),
-            ))
-        } else if body.len() > MAX_JWS {
-            Answer::problem(&Problem::new(
-                "malformed",
-                413,
-                format!("the JWS is over {MAX_JWS} bytes"),
             ))
         } else {
             match route(&ca2, &base, &path, query.as_deref(), &id, &authz, &body, ip) {

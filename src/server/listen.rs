@@ -43,6 +43,16 @@ pub struct Limits {
     pub h2_stream_window: u32,
     /// The HTTP/2 connection-level flow-control window, in bytes.
     pub h2_connection_window: u32,
+    /// HTTP/2 SETTINGS_MAX_FRAME_SIZE: the largest frame a client may send, in bytes.
+    pub h2_max_frame: u32,
+    /// HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE, in bytes. h2 refuses a stream (REFUSED_STREAM, no status) whose header
+    /// block is over it, so it stays above the header limit that `server::limit_request_head` answers 431 for.
+    pub h2_max_header_list: u32,
+    /// HTTP/2: streams a client may open and reset before they are answered; one more closes the connection with
+    /// ENHANCE_YOUR_CALM (the "rapid reset" attack, CVE-2023-44487).
+    pub h2_max_pending_resets: usize,
+    /// HTTP/1.1: the most a connection buffers while reading a request head (hyper answers 431 itself above it).
+    pub h1_max_buffer: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +67,10 @@ impl Default for Limits {
             h2_max_streams: 64,
             h2_stream_window: 256 << 10,
             h2_connection_window: 1 << 20,
+            h2_max_frame: 16 << 10,
+            h2_max_header_list: 256 << 10,
+            h2_max_pending_resets: 20,
+            h1_max_buffer: 128 << 10,
         }
     }
 }
@@ -66,16 +80,6 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// File descriptors kept for everything but connections (the store, listeners, logs, ACME validation).
 pub const RESERVED_FDS: usize = 64;
-
-/// HTTP/1.1: the most a connection buffers while reading a request head.
-const H1_MAX_BUF: usize = 128 << 10;
-
-/// HTTP/2: the largest frame accepted (RFC 9113's minimum, which is also the default).
-const H2_MAX_FRAME: u32 = 16 << 10;
-
-/// HTTP/2: streams a client may open and reset before being answered, before the connection is closed (the "rapid
-/// reset" attack, CVE-2023-44487).
-const H2_MAX_PENDING_RESETS: usize = 20;
 
 /// How long open connections may take to finish when the server stops.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -407,23 +411,21 @@ async fn connection<I>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        // What one connection may buffer of a request head: hyper's default is about 400 KiB. Above
-        // `MAX_HEADER_BYTES` the middleware answers 431 with a JSON body; above this, hyper answers 431 itself.
-        .max_buf_size(H1_MAX_BUF);
+        // What one connection may buffer of a request head: hyper's default is about 400 KiB. Above the header
+        // limit the middleware answers 431 with a JSON body; above this, hyper answers 431 itself.
+        .max_buf_size(limits.h1_max_buffer);
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.h2_max_streams)
         .initial_stream_window_size(limits.h2_stream_window)
         .initial_connection_window_size(limits.h2_connection_window)
-        .max_frame_size(H2_MAX_FRAME)
-        .max_pending_accept_reset_streams(H2_MAX_PENDING_RESETS)
+        .max_frame_size(limits.h2_max_frame)
+        .max_pending_accept_reset_streams(limits.h2_max_pending_resets)
         // No keep-alive PINGs from the server: they would count as traffic and keep an idle connection open forever.
         // A dead peer is found by the idle timeout instead.
         .keep_alive_interval(None)
-        // h2 refuses a stream (REFUSED_STREAM, no status) whose encoded header block exceeds this, so it is set
-        // well above the limit that `server::limit_request_head` answers 431 for on both protocols.
-        .max_header_list_size(super::MAX_H2_HEADER_LIST);
+        .max_header_list_size(limits.h2_max_header_list);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let idle_ms = limits.idle_timeout.as_millis() as u64;

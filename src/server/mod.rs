@@ -29,32 +29,44 @@ use crate::ca::config::CaConfig;
 use crate::ca::store::{AcmeStore, SshStore, Store};
 use crate::pki::issue::CaIssuer;
 
-/// The largest request body the REST and SSH routes read (413 above it): a token and a CSR or public key take a few
-/// KiB, an RSA-8192 one under 10.
-pub const MAX_BODY: usize = 64 << 10;
+/// What one request may carry, route by route (413 or 431 above it); `serve`'s flags under "Limits" set them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// The body of a REST or SSH request: a token and a CSR or public key take a few KiB, an RSA-8192 one under 10.
+    pub body: usize,
+    /// The body of an OCSP request (RFC 6960 requests are a few hundred bytes, signed ones a few KiB).
+    pub ocsp_body: usize,
+    /// An ACME request's JWS (ACME answers 413 with its own problem document).
+    pub acme_body: usize,
+    /// A request's header fields, names and values together (431 over HTTP/1.1 and HTTP/2 alike, JSON).
+    pub header_bytes: usize,
+}
 
-/// The largest OCSP request read (RFC 6960 requests are a few hundred bytes, signed ones a few KiB).
-pub const MAX_OCSP_BODY: usize = 16 << 10;
-
-/// The body limit of the route at `path`; ACME bounds its JWS itself ([`acme::MAX_JWS`]) and answers with a problem
-/// document.
-pub fn body_limit(path: &str) -> Option<usize> {
-    let p = path.strip_prefix("/1.0").unwrap_or(path);
-    if p.starts_with("/acme/") || path.starts_with("/2.0/acme/") {
-        None
-    } else if p == "/ocsp" || p.starts_with("/ocsp/") {
-        Some(MAX_OCSP_BODY)
-    } else {
-        Some(MAX_BODY)
+impl Default for RequestLimits {
+    fn default() -> RequestLimits {
+        RequestLimits {
+            body: 64 << 10,
+            ocsp_body: 16 << 10,
+            acme_body: 64 << 10,
+            header_bytes: 32 << 10,
+        }
     }
 }
 
-/// Requests whose header fields (names and values) add up to more than this get 431, over HTTP/1.1 and HTTP/2.
-pub const MAX_HEADER_BYTES: usize = 32 << 10;
-
-/// HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE: above [`MAX_HEADER_BYTES`], so that the 431 comes from
-/// [`limit_request_head`] with a JSON body rather than from a stream reset.
-pub const MAX_H2_HEADER_LIST: u32 = 256 << 10;
+impl RequestLimits {
+    /// The body limit [`limit_request_head`] applies to the route at `path`; none for ACME, which bounds its JWS
+    /// itself ([`RequestLimits::acme_body`]) and answers with a problem document.
+    pub fn body_for(&self, path: &str) -> Option<usize> {
+        let p = path.strip_prefix("/1.0").unwrap_or(path);
+        if p.starts_with("/acme/") || path.starts_with("/2.0/acme/") {
+            None
+        } else if p == "/ocsp" || p.starts_with("/ocsp/") {
+            Some(self.ocsp_body)
+        } else {
+            Some(self.body)
+        }
+    }
+}
 
 /// What every handler shares.
 pub struct Ca {
@@ -97,6 +109,8 @@ pub struct Ca {
     pub ocsp: ocsp::Responder,
     /// The CRL, OCSP and CA-issuers URLs written into every leaf (empty: none).
     pub revocation_urls: RevocationUrls,
+    /// The body and header limits of each route.
+    pub requests: RequestLimits,
 }
 
 /// Where relying parties find revocation information and the issuer: written into each leaf as a CRL distribution
@@ -185,6 +199,7 @@ impl Ca {
             started,
             ocsp,
             revocation_urls: RevocationUrls::default(),
+            requests: RequestLimits::default(),
         })
     }
 
@@ -373,8 +388,8 @@ pub fn app(ca: Arc<Ca>) -> Router {
         .nest("/acme", acme::routes())
         .nest("/2.0/acme", acme::routes())
         .fallback(|| async { ApiError::new(404, "not found") })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(limit_request_head))
+        .layer(DefaultBodyLimit::max(ca.requests.body.max(ca.requests.ocsp_body)))
+        .layer(axum::middleware::from_fn_with_state(ca.clone(), limit_request_head))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(ca)
 }
@@ -403,8 +418,8 @@ pub fn insecure_app(ca: Arc<Ca>) -> Router {
                 "not found (this plain-HTTP listener serves /crl, /ocsp, /roots.pem, /intermediate.crt and /health)",
             )
         })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(limit_request_head))
+        .layer(DefaultBodyLimit::max(ca.requests.body.max(ca.requests.ocsp_body)))
+        .layer(axum::middleware::from_fn_with_state(ca.clone(), limit_request_head))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(ca)
 }
@@ -437,13 +452,18 @@ fn pem_response(body: String) -> Response {
 }
 
 /// 431 for oversized header sections, the same on HTTP/1.1 and HTTP/2 (RFC 6585 §5); 413 for a body over the
-/// route's [`body_limit`], declared or sent.
-async fn limit_request_head(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// route's limit ([`RequestLimits::body_for`]), declared or sent.
+async fn limit_request_head(
+    State(ca): State<Arc<Ca>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 32).sum();
-    if size > MAX_HEADER_BYTES {
+    let most = ca.requests.header_bytes;
+    if size > most {
         return ApiError::new(
             431,
-            format!("the request's header fields are {size} bytes; at most {MAX_HEADER_BYTES}"),
+            format!("the request's header fields are {size} bytes; at most {most}"),
         )
         .into_response();
     }
@@ -453,7 +473,7 @@ async fn limit_request_head(req: axum::extract::Request, next: axum::middleware:
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let Some(limit) = body_limit(req.uri().path()) else {
+    let Some(limit) = ca.requests.body_for(req.uri().path()) else {
         return next.run(req).await;
     };
     if let Some(n) = declared.filter(|&n| n > limit as u64) {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::serve::{Server, curl, init_pki, sign_body, start_logged, token, wait_for_log};
+use crate::serve::{Server, curl, init_pki, init_pki_with, sign_body, start_logged, token, wait_for_log};
 
 fn port_of(url: &str) -> u16 {
     url.rsplit(':').next().unwrap().parse().unwrap()
@@ -343,6 +343,10 @@ fn http2_settings_are_the_configured_limits() {
             "100000",
             "--http2-connection-window",
             "2000000",
+            "--http2-max-frame",
+            "32KiB",
+            "--http2-max-header-list",
+            "100000",
         ],
     );
     let out = Command::new("nghttp")
@@ -356,7 +360,8 @@ fn http2_settings_are_the_configured_limits() {
     for want in [
         "SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7",
         "SETTINGS_INITIAL_WINDOW_SIZE(0x04):100000",
-        "SETTINGS_MAX_FRAME_SIZE(0x05):16384",
+        "SETTINGS_MAX_FRAME_SIZE(0x05):32768",
+        "SETTINGS_MAX_HEADER_LIST_SIZE(0x06):100000",
         // The connection window grows from RFC 9113's 65,535 by one WINDOW_UPDATE on stream 0.
         "(window_size_increment=1934465)",
         ":status: 200",
@@ -450,4 +455,170 @@ fn bodies_over_a_routes_limit_get_413_whether_declared_or_streamed() {
     // A body under the limit is read and judged on its merits.
     let (code, _) = curl(dir, &["--data-binary", "@17k", &format!("{url}/1.0/sign")]);
     assert_eq!(code, 400);
+}
+
+#[test]
+fn every_body_and_header_limit_is_the_one_its_flag_sets() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki_with(dir, &["--acme"]);
+    let server = start_logged(
+        dir,
+        "serve.log",
+        &[
+            "--max-body",
+            "128KiB",
+            "--max-ocsp-body",
+            "2KiB",
+            "--max-acme-body",
+            "4096",
+            "--max-header-bytes",
+            "4KiB",
+        ],
+    );
+    let url = server.url.clone();
+    for (name, size) in [("3k", 3 << 10), ("5k", 5 << 10), ("66k", 66 << 10), ("130k", 130 << 10)] {
+        std::fs::write(dir.join(name), vec![b'x'; size]).unwrap();
+    }
+    let post = |file: &str, path: &str, extra: &[&str]| {
+        curl(
+            dir,
+            &[
+                &["--http1.1", "--data-binary", &format!("@{file}")][..],
+                extra,
+                &[&format!("{url}{path}")],
+            ]
+            .concat(),
+        )
+    };
+    // 66 KiB was over the default of 64 KiB: now it is read, and refused for what it is.
+    assert_eq!(post("66k", "/1.0/sign", &[]).0, 400);
+    assert_eq!(post("130k", "/1.0/sign", &[]).0, 413);
+    assert_eq!(post("3k", "/ocsp", &[]).0, 413);
+    // ACME's limit answers with an ACME problem document.
+    let jose = ["-H", "Content-Type: application/jose+json"];
+    let (code, body) = post("5k", "/acme/acme/new-account", &jose);
+    assert_eq!(code, 413, "{body}");
+    assert!(body.contains("urn:ietf:params:acme:error:malformed"), "{body}");
+    let (code, body) = post("3k", "/acme/acme/new-account", &jose);
+    assert_eq!(code, 400, "a 3 KiB JWS is read and judged: {body}");
+    // 5 KiB of header fields is over 4 KiB: 431 with a JSON body, on HTTP/1.1 and HTTP/2.
+    let header = format!("X-Big: {}", "a".repeat(5 << 10));
+    for proto in ["--http1.1", "--http2"] {
+        let (code, body) = curl(dir, &[proto, "-H", &header, &format!("{url}/health")]);
+        assert_eq!(code, 431, "{proto}: {body}");
+        assert!(body.contains("at most 4096"), "{proto}: {body}");
+    }
+    let header = format!("X-Big: {}", "a".repeat(3 << 10));
+    assert_eq!(curl(dir, &["-H", &header, &format!("{url}/health")]).0, 200);
+}
+
+#[test]
+fn limit_flags_out_of_range_are_refused_with_the_flag_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    for (args, want) in [
+        (&["--max-body", "12"][..], "--max-body 12: between 1KiB"),
+        (&["--max-ocsp-body", "lots"][..], "--max-ocsp-body"),
+        (
+            &["--http2-max-frame", "1KiB"][..],
+            "--http2-max-frame 1024: between 16384 and 16777215",
+        ),
+        (&["--http2-max-header-list", "16KiB"][..], "--max-header-bytes"),
+        (&["--http1-max-buffer", "4KiB"][..], "--http1-max-buffer 4096"),
+        (&["--http2-max-pending-resets", "0"][..], "--http2-max-pending-resets 0"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["serve", "--password-file", "pw", "--address", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: no {want:?} in {err}");
+    }
+}
+
+/// One HTTP/2 frame: its 9-byte header (length, type, flags, stream) and payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[kind, flags]);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An HPACK block for `GET https://localhost/health`: static-table :method and :scheme, then :path and :authority
+/// as literals without indexing.
+fn h2_get_health(stream: u32) -> Vec<u8> {
+    let mut block = vec![0x82, 0x87, 0x04, 7];
+    block.extend_from_slice(b"/health");
+    block.extend_from_slice(&[0x01, 9]);
+    block.extend_from_slice(b"localhost");
+    // END_STREAM | END_HEADERS.
+    h2_frame(0x1, 0x5, stream, &block)
+}
+
+/// Opens `resets` streams and cancels each at once (RST_STREAM, CANCEL), all in one write, then asks for /health on
+/// one more stream. Returns the GOAWAY error code if the server sent one, or None if it answered the last request.
+fn rapid_reset(dir: &Path, port: u16, resets: u32) -> Option<u32> {
+    let mut h2 = tls(dir, port, &[b"h2"]);
+    let mut burst = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    burst.extend(h2_frame(0x4, 0, 0, &[]));
+    for i in 0..resets {
+        let id = 2 * i + 1;
+        burst.extend(h2_get_health(id));
+        burst.extend(h2_frame(0x3, 0, id, &8u32.to_be_bytes()));
+    }
+    let last = 2 * resets + 1;
+    burst.extend(h2_get_health(last));
+    h2.write_all(&burst).unwrap();
+    h2.flush().unwrap();
+    // Frames until a GOAWAY or the answer's HEADERS on the last stream.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 << 10];
+    loop {
+        while buf.len() >= 9 {
+            let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
+            if buf.len() < 9 + len {
+                break;
+            }
+            let (kind, stream) = (
+                buf[3],
+                u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff,
+            );
+            let payload = buf[9..9 + len].to_vec();
+            buf.drain(..9 + len);
+            match kind {
+                0x7 => return Some(u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]])),
+                0x1 if stream == last => return None,
+                _ => {}
+            }
+        }
+        assert!(Instant::now() < deadline, "neither a GOAWAY nor an answer within 10 s");
+        match h2.read(&mut chunk) {
+            Ok(0) => panic!("the connection closed without a GOAWAY"),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("reading frames: {e}"),
+        }
+    }
+}
+
+#[test]
+fn streams_reset_before_they_are_answered_close_the_connection_past_the_configured_cap() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    init_pki(dir);
+    // ENHANCE_YOUR_CALM (0xb) once more than 5 streams wait reset; under a cap of 500 the same burst is served.
+    for (cap, want) in [("5", Some(0xb)), ("500", None)] {
+        let server = start_logged(dir, "serve.log", &["--http2-max-pending-resets", cap]);
+        assert_eq!(rapid_reset(dir, port_of(&server.url), 50), want, "a cap of {cap}");
+        assert_eq!(curl(dir, &[&format!("{}/health", server.url)]).0, 200);
+    }
 }
