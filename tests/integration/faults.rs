@@ -9,7 +9,7 @@ use base64::Engine;
 use ferrica::ca::store::{RedbStore, Store, StoreError};
 
 use crate::common::*;
-use crate::serve::{curl, init_pki, sign_body, start_logged, token};
+use crate::serve::{curl, init_pki, sign_body, start_logged, token, wait_for_200};
 
 /// A tmpfs of `size` mounted on `dir` for the test's life (root only: `mount` needs CAP_SYS_ADMIN).
 struct Tmpfs(std::path::PathBuf);
@@ -138,14 +138,12 @@ fn a_full_disk_makes_writes_503_and_the_ca_recovers_with_nothing_lost_when_space
     assert_eq!(curl(dir, &[&format!("{url}/roots.pem")]).0, 200);
 
     std::fs::remove_file(db_dir.join("filler")).unwrap();
-    let start = Instant::now();
-    while curl(dir, &[&format!("{url}/health")]).0 != 200 {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "/health stayed 503 after space returned"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_200(
+        dir,
+        &format!("{url}/health"),
+        15,
+        "/health stayed 503 after space returned",
+    );
     // The refused request did not use up its token: the client's retry works.
     let (code, text, retried) = sign(dir, &url, "during.lab", &during);
     assert_eq!(code, 201, "the retry after space returned: {text}");

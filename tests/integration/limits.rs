@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::serve::{Server, curl, init_pki, init_pki_with, sign_body, start_logged, token, wait_for_log};
+use crate::serve::{Server, curl, init_pki, init_pki_with, sign_body, start_logged, token, wait_for_200, wait_for_log};
 
 fn port_of(url: &str) -> u16 {
     url.rsplit(':').next().unwrap().parse().unwrap()
@@ -233,15 +233,7 @@ fn connections_over_the_per_address_or_global_cap_are_closed_at_once_and_others_
     // When they leave, their places are free again.
     drop(held);
     drop(more);
-    let start = Instant::now();
-    loop {
-        let (code, _) = timed_curl(dir, "127.0.0.1", &[&format!("{url}/health")]);
-        if code == 200 {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "places were not freed");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_200(dir, &format!("{url}/health"), 10, "places were not freed");
 }
 
 #[test]
@@ -412,14 +404,7 @@ fn running_out_of_file_descriptors_is_logged_and_survived() {
     wait_for_log(dir, "serve.log", "out of file descriptors", 20);
     assert!(server.child.try_wait().unwrap().is_none(), "serve died");
     drop(flood);
-    let start = Instant::now();
-    loop {
-        if curl(dir, &[&format!("{}/health", server.url)]).0 == 200 {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "serve did not recover");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_200(dir, &format!("{}/health", server.url), 20, "serve did not recover");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::*;
-use crate::serve::{curl, sign_body, start_logged, token};
+use crate::serve::{curl, init_pki_as, sign_body, start_logged, token};
 
 /// Where `needle` occurs in the writable memory of process `pid` (heap, stacks, anonymous maps): a map line per
 /// occurrence. Only pages present in memory are read (`/proc/PID/pagemap`): the allocator reserves gigabytes it
@@ -66,22 +66,7 @@ fn a_running_serve_keeps_no_password_in_memory_argv_environment_or_log_and_echoe
         std::process::id(),
         time::OffsetDateTime::now_utc().unix_timestamp_nanos()
     );
-    pw_file(dir, "pw", &format!("{password}\n"));
-    ferrica(dir)
-        .env("FERRICA_PATH", dir.join("pki"))
-        .args([
-            "ca",
-            "init",
-            "--name",
-            "Lab",
-            "--dns",
-            "127.0.0.1",
-            "--dns",
-            "localhost",
-        ])
-        .args(["--provisioner", "ci@lab.test", "--password-file", "pw", "--ssh"])
-        .assert()
-        .success();
+    init_pki_as(dir, &password, &["--ssh"]);
     let server = start_logged(dir, "serve.log", &[]);
     let url = server.url.clone();
     let pid = server.child.id();

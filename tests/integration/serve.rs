@@ -99,6 +99,18 @@ pub(crate) fn wait_for_log(dir: &Path, log: &str, needle: &str, secs: u64) {
     }
 }
 
+/// Waits until `url` answers 200 (curl, trusting the CA's root), for at most `secs`; `what` says what failed.
+pub(crate) fn wait_for_200(dir: &Path, url: &str, secs: u64, what: &str) {
+    let start = std::time::Instant::now();
+    while curl(dir, &[url]).0 != 200 {
+        assert!(
+            start.elapsed().as_secs() < secs,
+            "{what}: {url} not 200 within {secs} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// The plain-HTTP base URL that a server started by [`start_logged`] with `--insecure-address` printed to `log`.
 pub(crate) fn plain_url(dir: &Path, log: &str) -> String {
     wait_for_log(dir, log, "http://", 20);
@@ -319,7 +331,12 @@ pub(crate) fn init_pki(dir: &Path) {
 
 /// [`init_pki`] with more `ca init` flags (e.g. `--no-db`).
 pub(crate) fn init_pki_with(dir: &Path, extra: &[&str]) {
-    pw_file(dir, "pw", "ca-secret\n");
+    init_pki_as(dir, "ca-secret", extra);
+}
+
+/// [`init_pki_with`] under another password (written to `pw`).
+pub(crate) fn init_pki_as(dir: &Path, password: &str, extra: &[&str]) {
+    pw_file(dir, "pw", &format!("{password}\n"));
     ferrica(dir)
         .env("FERRICA_PATH", dir.join("pki"))
         .args([
