@@ -1002,7 +1002,7 @@ impl AcmeStore for RedbStore {
     }
 
     fn acme_update(&self, table: AcmeTable, id: &str, f: Modify<'_>) -> Result<Result<Vec<u8>, String>, StoreError> {
-        let tx = self.shared.write()?;
+        let tx = self.acme_tx(table)?;
         let out = {
             let mut t = tx.open_table(acme_def(table)).map_err(db_err)?;
             let current = match t.get(id).map_err(db_err)? {
