@@ -23,7 +23,7 @@ use super::{Ca, blocking};
 use crate::acme::jws::{self as ajws, Signer};
 use crate::acme::model::{self, Account, Authz, Challenge, Identifier, IssuedChain, Order};
 use crate::acme::problem::Problem;
-use crate::ca::store::AcmeTable;
+use crate::ca::store::{AcmeStore, AcmeTable};
 
 /// How long a nonce may wait for its request.
 const NONCE_LIFETIME: i64 = 3600;
@@ -552,6 +552,27 @@ fn load<T: serde::de::DeserializeOwned>(ca: &Ca, t: AcmeTable, id: &str) -> Resu
     }
 }
 
+/// The account's pending, unexpired orders, counted newest first up to `cap`. Every order is looked at until the cap
+/// is reached: the index is ordered by the second an order was made and then by its random id, so a window of the
+/// last few entries would miss a pending order made in the same second as finished ones. Expired orders are purged,
+/// so this walks one order lifetime's orders at most.
+fn pending_orders(store: &dyn AcmeStore, account: &str, cap: usize, now: i64) -> Result<usize, Problem> {
+    let mut n = 0;
+    for id in store.acme_orders_of(account).map_err(store_err)?.iter().rev() {
+        if n >= cap {
+            break;
+        }
+        let Some(bytes) = store.acme_get(AcmeTable::Order, id).map_err(store_err)? else {
+            continue;
+        };
+        let o: Order = serde_json::from_slice(&bytes).map_err(store_err)?;
+        if o.status == "pending" && o.expires > now {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Read-modify-write of a JSON record in one store transaction.
 fn update<T: serde::Serialize + serde::de::DeserializeOwned>(
     ca: &Ca,
@@ -973,16 +994,7 @@ fn new_order(
     };
     let t = now();
     // A cap on pending orders per account (a client loop must not fill the database).
-    let pending = ca
-        .acme_store
-        .acme_orders_of(&acct.id)
-        .map_err(store_err)?
-        .iter()
-        .rev()
-        .take(limits.pending_orders_per_account + 1)
-        .filter_map(|id| load::<Order>(ca, AcmeTable::Order, id).ok().flatten())
-        .filter(|o| o.status == "pending" && o.expires > t)
-        .count();
+    let pending = pending_orders(ca.acme_store.as_ref(), &acct.id, limits.pending_orders_per_account, t)?;
     if pending >= limits.pending_orders_per_account {
         let mut p = Problem::new(
             "rateLimited",
@@ -1506,4 +1518,42 @@ fn revoke_cert(ca: &Ca, base: &Base, url: &str, body: &[u8]) -> Result<Answer, P
         headers: Vec::new(),
         wait: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(id: &str, status: &str, expires: i64) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "id": id, "account": "acct", "provisioner": "acme", "status": status, "expires": expires,
+            "identifiers": [], "authorizations": [],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn pending_orders_made_in_the_same_second_as_finished_ones_are_all_counted() {
+        let store = crate::ca::store::RedbStore::in_memory().unwrap();
+        // All in one second: the index orders them by id, so the two pending ones sort before three finished ones.
+        for (id, status) in [
+            ("a1", "pending"),
+            ("a2", "pending"),
+            ("z1", "valid"),
+            ("z2", "invalid"),
+            ("z3", "valid"),
+        ] {
+            store
+                .acme_new_order("acct", id, &order(id, status, 2000), &[], 1000)
+                .unwrap();
+        }
+        store
+            .acme_new_order("other", "b1", &order("b1", "pending", 2000), &[], 1000)
+            .unwrap();
+        assert_eq!(pending_orders(&store, "acct", 2, 1500).unwrap(), 2);
+        assert_eq!(pending_orders(&store, "acct", 1, 1500).unwrap(), 1);
+        assert_eq!(pending_orders(&store, "acct", 300, 1500).unwrap(), 2);
+        // Expired pending orders do not count.
+        assert_eq!(pending_orders(&store, "acct", 300, 2500).unwrap(), 0);
+    }
 }
