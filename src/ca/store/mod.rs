@@ -580,6 +580,8 @@ enum WriteOp {
     CrlNumber,
     SshIssued(Option<(String, i64)>, SshIssued),
     SshRevoke(Revocation),
+    /// ACME records written durably (finalize's chain and valid order), in the batch like any other write.
+    AcmeRecords(Vec<(AcmeTable, String, Vec<u8>)>),
 }
 
 /// Most writes in one transaction.
@@ -776,6 +778,15 @@ fn apply(db: &Shared, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>, S
                             .map_err(db_err)?;
                         Ok(0)
                     }
+                }
+                WriteOp::AcmeRecords(records) => {
+                    for (table, id, value) in records {
+                        tx.open_table(acme_def(*table))
+                            .map_err(db_err)?
+                            .insert(id.as_str(), value.as_slice())
+                            .map_err(db_err)?;
+                    }
+                    Ok(0)
                 }
             };
             results.push(r);
@@ -1159,15 +1170,14 @@ impl AcmeStore for RedbStore {
         Ok(gone)
     }
 
+    /// Through the writer thread, so that concurrent finalizes share a commit with each other and with the
+    /// certificates they record.
     fn acme_put_durably(&self, records: &[(AcmeTable, &str, &[u8])]) -> Result<(), StoreError> {
-        let tx = self.shared.write()?;
-        for (table, id, value) in records {
-            tx.open_table(acme_def(*table))
-                .map_err(db_err)?
-                .insert(*id, *value)
-                .map_err(db_err)?;
-        }
-        self.shared.commit(tx)
+        let records = records
+            .iter()
+            .map(|(t, id, v)| (*t, id.to_string(), v.to_vec()))
+            .collect();
+        self.write(WriteOp::AcmeRecords(records)).map(drop)
     }
 
     fn acme_purge_nonces(&self, now: i64) -> Result<usize, StoreError> {
