@@ -252,11 +252,9 @@ fn server() -> &'static (tokio::runtime::Runtime, axum::Router) {
 /// `/revoke` with the rest as the body or as a bearer token, `/ssh/sign`, ACME's new-account, `/ocsp`), the rest
 /// is the request.
 pub fn server_api(data: &[u8]) {
-    use tower::ServiceExt as _;
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let (rt, app) = server();
     let (path, ct, bearer) = match pick % 7 {
         0 => ("/1.0/sign", "application/json", false),
         1 => ("/1.0/revoke", "application/json", false),
@@ -278,8 +276,21 @@ pub fn server_api(data: &[u8]) {
     } else {
         axum::body::Body::from(rest.to_vec())
     };
-    let Ok(mut req) = req.body(body) else { return };
-    // What the TLS layer adds to every request: no client certificate, a loopback peer.
+    let Ok(req) = req.body(body) else { return };
+    let (status, _, body) = call(req);
+    // A 500 for client input is a finding: the server must answer with the protocol's error.
+    assert!(
+        status < 500 || status == 501,
+        "{path}: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+/// One request through the in-memory CA's router, with what the TLS layer adds to every request (no client
+/// certificate, a loopback peer): the status, headers and body of the answer.
+fn call(mut req: axum::http::Request<axum::body::Body>) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    use tower::ServiceExt as _;
+    let (rt, app) = server();
     req.extensions_mut().insert(crate::server::PeerChain(None));
     req.extensions_mut()
         .insert(crate::server::PeerAddr(std::net::SocketAddr::from((
@@ -288,18 +299,13 @@ pub fn server_api(data: &[u8]) {
         ))));
     rt.block_on(async {
         let res = app.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
-        let status = res.status().as_u16();
+        let (status, headers) = (res.status().as_u16(), res.headers().clone());
         let body = http_body_util::BodyExt::collect(res.into_body())
             .await
-            .map(|b| b.to_bytes());
-        // A 500 for client input is a finding: the server must answer with the protocol's error.
-        assert!(
-            status < 500 || status == 501,
-            "{path}: {status} {}",
-            body.map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default()
-        );
-    });
+            .map(|b| b.to_bytes().to_vec())
+            .unwrap_or_default();
+        (status, headers, body)
+    })
 }
 
 /// An ACME client for [`acme_payload`]: its key, and the account URL made with it.
@@ -313,29 +319,12 @@ const ACME_BASE: &str = "https://ca.lab/acme/acme";
 
 /// One request through the router: status, Location and body.
 fn acme_call(req: axum::http::Request<axum::body::Body>) -> (u16, Option<String>, String) {
-    use tower::ServiceExt as _;
-    let (rt, app) = server();
-    let mut req = req;
-    req.extensions_mut().insert(crate::server::PeerChain(None));
-    req.extensions_mut()
-        .insert(crate::server::PeerAddr(std::net::SocketAddr::from((
-            [127, 0, 0, 1],
-            40001,
-        ))));
-    rt.block_on(async {
-        let res = app.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = http_body_util::BodyExt::collect(res.into_body())
-            .await
-            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
-            .unwrap_or_default();
-        (status, location, body)
-    })
+    let (status, headers, body) = call(req);
+    let location = headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (status, location, String::from_utf8_lossy(&body).into_owned())
 }
 
 /// A fresh nonce from new-nonce.
@@ -344,18 +333,12 @@ fn acme_nonce() -> String {
         .header("host", "ca.lab")
         .body(axum::body::Body::empty())
         .expect("a request");
-    use tower::ServiceExt as _;
-    let (rt, app) = server();
-    let mut req = req;
-    req.extensions_mut().insert(crate::server::PeerChain(None));
-    rt.block_on(async {
-        let res = app.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
-        res.headers()
-            .get("replay-nonce")
-            .and_then(|v| v.to_str().ok())
-            .expect("a Replay-Nonce")
-            .to_string()
-    })
+    let (_, headers, _) = call(req);
+    headers
+        .get("replay-nonce")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Replay-Nonce")
+        .to_string()
 }
 
 /// A flattened JWS of `payload` for `url`, signed by the client's key, with its `kid` or (`by_jwk`) its JWK.
