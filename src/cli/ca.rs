@@ -6,6 +6,7 @@ use super::{EXIT_CODES, KeyTypeArgs};
 
 /// `ferrica ca` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum CaCommand {
     /// Create a PKI for the online CA under $FERRICA_PATH: root, intermediate, a JWK provisioner, ca.json.
     Init(Box<InitArgs>),
@@ -43,7 +44,7 @@ pub enum CaCommand {
     Health(CaClientArgs),
 }
 
-/// Where the CA is and which root its TLS certificate must chain to.
+// Where the CA is and which root its TLS certificate must chain to.
 #[derive(Debug, Clone, Args)]
 pub struct CaClientArgs {
     /// The CA URL (default: ca-url in $FERRICA_PATH/config/defaults.json, written by `ca init` and `ca bootstrap`).
@@ -57,7 +58,7 @@ pub struct CaClientArgs {
     pub offline: bool,
 }
 
-/// How a client command gets its one-time token.
+// How a client command gets its one-time token.
 #[derive(Debug, Clone, Args)]
 pub struct MintArgs {
     /// A token from `ferrica ca token` (else one is minted with --provisioner).
@@ -82,7 +83,7 @@ pub struct MintArgs {
     pub x5c_key: Option<String>,
 }
 
-/// `ca certificate` flags.
+// `ca certificate` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("Writes CRT_FILE (leaf, then intermediate) and KEY_FILE (0600, unencrypted, as step: the service and `ca renew --daemon` read it).
 
@@ -140,7 +141,7 @@ pub struct CertificateArgs {
     pub force: bool,
 }
 
-/// `ca sign` flags.
+// `ca sign` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("EXAMPLES:
   $ ferrica ca sign svc.csr svc.crt --token \"$TOKEN\"
@@ -168,7 +169,7 @@ pub struct SignArgs {
     pub force: bool,
 }
 
-/// `ca renew` flags.
+// `ca renew` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("Renewal keeps the key, the names and the lifetime. Over mTLS by default; once the certificate has expired (or with --mtls=false) a token signed with the certificate's key is sent instead, which the provisioner must allow (allowRenewalAfterExpiry).
 
@@ -214,7 +215,7 @@ pub struct RenewArgs {
     pub ca: CaClientArgs,
 }
 
-/// What `ca renew` and `ca rekey` run or signal once the new certificate is in place (a web server to reload).
+// What `ca renew` and `ca rekey` run or signal once the new certificate is in place (a web server to reload).
 #[derive(Debug, Clone, Args)]
 pub struct AfterArgs {
     /// A command run (with sh -c) after each renewal.
@@ -231,7 +232,7 @@ pub struct AfterArgs {
     pub signal: String,
 }
 
-/// `ca rekey` flags (step's `ca rekey`, without its daemon mode).
+// `ca rekey` flags (step's `ca rekey`, without its daemon mode).
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("The new certificate keeps the old one's names and lifetime (never more than the provisioner's \
 maximum). The new key is written unencrypted, 0600, as step does; the old key authenticates the request (mTLS), so the \
@@ -273,7 +274,7 @@ pub struct RekeyArgs {
     pub ca: CaClientArgs,
 }
 
-/// `ca revoke` flags.
+// `ca revoke` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("ferrica revokes passively (renewals are refused) and actively: the serial is published on the CA's CRL (GET /crl). step-ca refuses active revocation with 501.
 
@@ -314,7 +315,7 @@ pub struct RevokeArgs {
     pub ca: CaClientArgs,
 }
 
-/// `ca root` flags.
+// `ca root` flags.
 #[derive(Debug, Args)]
 pub struct RootArgs {
     /// Where to write the root (default: stdout).
@@ -330,7 +331,7 @@ pub struct RootArgs {
     pub force: bool,
 }
 
-/// `ca roots` flags.
+// `ca roots` flags.
 #[derive(Debug, Args)]
 pub struct RootsArgs {
     /// Where to write the roots (default: stdout).
@@ -343,7 +344,7 @@ pub struct RootsArgs {
     pub force: bool,
 }
 
-/// `ca bootstrap` flags.
+// `ca bootstrap` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("Fetches /root/<fingerprint> without trusting the server's certificate, checks that the root's SHA-256 is the fingerprint, then writes $FERRICA_PATH/certs/root_ca.crt and config/defaults.json so that later `ca` commands need no --ca-url or --root.
 
@@ -371,6 +372,7 @@ pub struct BootstrapArgs {
 
 /// `ca provisioner` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ProvisionerCommand {
     /// Print the provisioners as JSON (from ca.json, or from a running CA with --ca-url).
     List(ProvisionerListArgs),
@@ -382,7 +384,7 @@ pub enum ProvisionerCommand {
     Remove(ProvisionerRemoveArgs),
 }
 
-/// `ca provisioner list` flags.
+// `ca provisioner list` flags.
 #[derive(Debug, Clone, Args)]
 pub struct ProvisionerListArgs {
     /// Ask this CA (GET /provisioners) instead of reading ca.json. Without --ca-url and --ca-config: the local
@@ -397,7 +399,7 @@ pub struct ProvisionerListArgs {
     pub config: ConfigArg,
 }
 
-/// Where ca.json is.
+// Where ca.json is.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArg {
     /// The CA configuration (default: $FERRICA_PATH/config/ca.json).
@@ -405,7 +407,7 @@ pub struct ConfigArg {
     pub ca_config: Option<String>,
 }
 
-/// Claims and policy flags for `provisioner add|update`.
+// Claims and policy flags for `provisioner add|update`.
 #[derive(Debug, Clone, Args)]
 pub struct ProvisionerOptions {
     /// step-ca's claims as a JSON object: minTLSCertDuration, maxTLSCertDuration, defaultTLSCertDuration,
@@ -488,7 +490,7 @@ pub struct ProvisionerOptions {
     pub allow_wildcard_names: Option<bool>,
 }
 
-/// `ca provisioner add` flags.
+// `ca provisioner add` flags.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "EXAMPLES:\n  $ ferrica ca provisioner add ci@lab.internal --type JWK --create --password-file prov.pw \\\n      \
@@ -526,7 +528,7 @@ pub struct ProvisionerAddArgs {
     pub config: ConfigArg,
 }
 
-/// `ca provisioner update` flags.
+// `ca provisioner update` flags.
 #[derive(Debug, Args)]
 pub struct ProvisionerUpdateArgs {
     /// The provisioner name.
@@ -539,7 +541,7 @@ pub struct ProvisionerUpdateArgs {
     pub config: ConfigArg,
 }
 
-/// `ca provisioner remove` flags.
+// `ca provisioner remove` flags.
 #[derive(Debug, Args)]
 pub struct ProvisionerRemoveArgs {
     /// The provisioner name.
@@ -549,7 +551,7 @@ pub struct ProvisionerRemoveArgs {
     pub config: ConfigArg,
 }
 
-/// `ca token` flags.
+// `ca token` flags.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "CLAIMS (as step): iss = provisioner name, aud = https://<ca>/1.0/sign (or /revoke, /renew,\n\
@@ -635,7 +637,7 @@ pub struct TokenArgs {
     pub force: bool,
 }
 
-/// `ca init` flags.
+// `ca init` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("WRITES (under $FERRICA_PATH, default ~/.ferrica; see `ferrica path`):\n  \
 certs/root_ca.crt  certs/intermediate_ca.crt  secrets/root_ca_key  secrets/intermediate_ca_key (0600, encrypted)\n  \
@@ -710,8 +712,8 @@ pub struct InitArgs {
     pub step: StepInitFlags,
 }
 
-/// `step ca init` flags with no meaning in ferrica. They parse, so that a step command line gets a reason rather
-/// than "unexpected argument", and are then refused.
+// `step ca init` flags with no meaning in ferrica. They parse, so that a step command line gets a reason rather
+// than "unexpected argument", and are then refused.
 #[derive(Debug, Args)]
 pub struct StepInitFlags {
     /// step: keep provisioners in the database, managed through the admin API.
@@ -771,13 +773,14 @@ impl StepInitFlags {
 
 /// `ca db ...`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum DbCommand {
     /// Copy every record (certificates, revocations, used tokens, the CRL number, SSH and ACME state) from one
     /// store into another, empty one, in one transaction, then check that the counts agree. Stop `serve` first.
     Copy(DbCopyArgs),
 }
 
-/// `ca db copy` flags.
+// `ca db copy` flags.
 #[derive(Debug, Args)]
 pub struct DbCopyArgs {
     /// The source: an embedded store file (`db/ferrica.redb`) or a `postgresql://` URL.
@@ -793,6 +796,7 @@ pub struct DbCopyArgs {
 
 /// `ca acme ...`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AcmeCommand {
     /// External account binding keys (RFC 8555 §7.3.4) for ACME provisioners.
     #[command(subcommand)]
@@ -801,6 +805,7 @@ pub enum AcmeCommand {
 
 /// `ca acme eab ...`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum EabCommand {
     /// Make a key: prints its key id and base64url HMAC key (give both to the ACME client, e.g. certbot's
     /// --eab-kid/--eab-hmac-key). The running CA reads new keys at once.
@@ -811,7 +816,7 @@ pub enum EabCommand {
     Remove(EabRemoveArgs),
 }
 
-/// `ca acme eab add` flags.
+// `ca acme eab add` flags.
 #[derive(Debug, Args)]
 pub struct EabAddArgs {
     /// The ACME provisioner.
@@ -826,7 +831,7 @@ pub struct EabAddArgs {
     pub config: ConfigArg,
 }
 
-/// `ca acme eab list` flags.
+// `ca acme eab list` flags.
 #[derive(Debug, Args)]
 pub struct EabListArgs {
     /// The ACME provisioner.
@@ -839,7 +844,7 @@ pub struct EabListArgs {
     pub config: ConfigArg,
 }
 
-/// `ca acme eab remove` flags.
+// `ca acme eab remove` flags.
 #[derive(Debug, Args)]
 pub struct EabRemoveArgs {
     /// The ACME provisioner.

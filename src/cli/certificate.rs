@@ -8,6 +8,7 @@ use crate::pki::profile::Profile;
 
 /// `ferrica certificate` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum CertificateCommand {
     /// Create a certificate or CSR and its private key.
     Create(Box<CreateArgs>),
@@ -37,7 +38,7 @@ pub enum CertificateCommand {
     Uninstall(TrustArgs),
 }
 
-/// `certificate install|uninstall` flags.
+// `certificate install|uninstall` flags.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "STORES:\n  system   Debian/Ubuntu: update-ca-certificates (PREFIX/usr/local/share/ca-certificates);\n           \
@@ -79,7 +80,7 @@ pub struct TrustArgs {
     pub prefix: Option<String>,
 }
 
-/// `certificate lint` flags.
+// `certificate lint` flags.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "Prints one line per finding: SEVERITY CODE MESSAGE (error, warning or notice).\n\n\
@@ -111,7 +112,7 @@ pub enum LintFormat {
     Json,
 }
 
-/// `certificate p12` flags.
+// `certificate p12` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("EXAMPLES:\n  $ ferrica certificate p12 svc.p12 svc.crt svc.key --ca int.crt --password-file p12.pw\n  \
 $ openssl pkcs12 -in svc.p12 -passin file:p12.pw -noout    # OpenSSL 3, no -legacy needed\n  \
@@ -148,7 +149,7 @@ pub struct P12Args {
     pub force: bool,
 }
 
-/// `certificate verify` flags.
+// `certificate verify` flags.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "EXIT CODES:\n  0  the chain is valid\n  1  the chain is invalid (the reason is printed)\n  2, 3, 5  usage, input or network errors\n\n\
@@ -174,7 +175,7 @@ pub struct VerifyArgs {
     pub verbose: bool,
 }
 
-/// `certificate needs-renewal` flags.
+// `certificate needs-renewal` flags.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "EXIT CODES (step's):\n  0    the certificate needs renewal\n  1    it does not\n  2    the file does not exist\n  255  any other error\n\n\
@@ -202,7 +203,7 @@ pub struct NeedsRenewalArgs {
     pub servername: Option<String>,
 }
 
-/// `certificate bundle` flags.
+// `certificate bundle` flags.
 #[derive(Debug, Args)]
 pub struct BundleArgs {
     /// The certificate.
@@ -216,7 +217,7 @@ pub struct BundleArgs {
     pub force: bool,
 }
 
-/// `certificate format` flags.
+// `certificate format` flags.
 #[derive(Debug, Args)]
 pub struct FormatArgs {
     /// A certificate, CSR or key in PEM or DER (`-` = stdin).
@@ -229,7 +230,7 @@ pub struct FormatArgs {
     pub force: bool,
 }
 
-/// `certificate key` flags.
+// `certificate key` flags.
 #[derive(Debug, Args)]
 pub struct KeyArgs {
     /// A certificate, CSR or key (`-` = stdin).
@@ -273,7 +274,7 @@ What the CSR asks for is never trusted: its subject and SANs are copied (to a te
 but the CA flag, key usages and extensions come from the profile or the template.
 ";
 
-/// `certificate sign` flags.
+// `certificate sign` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("{SIGN_EXAMPLES}\n{EXIT_CODES}"))]
 pub struct SignArgs {
@@ -346,7 +347,7 @@ PASSWORDS:
   AES-256-CBC), mode 0600, which `openssl pkey` reads.
 ";
 
-/// `certificate create` flags.
+// `certificate create` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("{CREATE_EXAMPLES}\n{EXIT_CODES}"))]
 pub struct CreateArgs {
@@ -430,7 +431,7 @@ EXAMPLES:
   $ ferrica certificate inspect https://ca.internal:9000 --roots root_ca.crt --bundle
 ";
 
-/// `certificate inspect` flags.
+// `certificate inspect` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("{INSPECT_EXAMPLES}\n{EXIT_CODES}"))]
 pub struct InspectArgs {
@@ -465,7 +466,7 @@ EXAMPLES:
   $ ferrica certificate fingerprint https://ca.internal:9000 --roots root_ca.crt
 ";
 
-/// `certificate fingerprint` flags.
+// `certificate fingerprint` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("{FINGERPRINT_EXAMPLES}\n{EXIT_CODES}"))]
 pub struct FingerprintArgs {

@@ -7,6 +7,7 @@ use crate::pki::fingerprint::FingerprintFormat;
 
 /// `ferrica crypto` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum CryptoCommand {
     /// Create a key pair: PUB_FILE (PEM public key) and PRIV_FILE (encrypted PKCS#8).
     Keypair(KeypairArgs),
@@ -34,7 +35,7 @@ pub enum CryptoCommand {
     Rand(RandArgs),
 }
 
-/// Flags for a new private key's password.
+// Flags for a new private key's password.
 #[derive(Debug, Clone, Args)]
 pub struct NewKeyPasswordArgs {
     /// File with the password that encrypts the new key (`-` = stdin).
@@ -51,7 +52,7 @@ pub struct NewKeyPasswordArgs {
     pub force: bool,
 }
 
-/// `crypto keypair` flags.
+// `crypto keypair` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("EXAMPLES:\n  $ ferrica crypto keypair key.pub key.priv --password-file pw\n  $ ferrica crypto keypair key.pub key.priv --kty OKP --crv Ed25519 --no-password --insecure\n\n{EXIT_CODES}"))]
 pub struct KeypairArgs {
@@ -67,7 +68,7 @@ pub struct KeypairArgs {
     pub pw: NewKeyPasswordArgs,
 }
 
-/// `crypto change-pass` flags.
+// `crypto change-pass` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("EXAMPLES:\n  $ ferrica crypto change-pass key.priv --password-file old.pw --new-password-file new.pw --force\n  $ ferrica crypto change-pass jwk.priv.json --out new.json --password-file old.pw --new-password-file new.pw\n\n{EXIT_CODES}"))]
 pub struct ChangePassArgs {
@@ -93,7 +94,7 @@ pub struct ChangePassArgs {
     pub force: bool,
 }
 
-/// Where a key is read from, and how to decrypt it.
+// Where a key is read from, and how to decrypt it.
 #[derive(Debug, Clone, Args)]
 pub struct KeyInputArgs {
     /// The key: PEM/DER (private, public or a certificate), a JWK, an encrypted JWK, or a JWK Set (with --kid).
@@ -105,6 +106,7 @@ pub struct KeyInputArgs {
 
 /// `crypto key` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum KeyCommand {
     /// Convert a key between PEM, DER, PKCS#8, SEC1/PKCS#1, JWK and OpenSSH (public).
     Format(KeyFormatArgs),
@@ -127,7 +129,7 @@ pub enum KeyForm {
     Ssh,
 }
 
-/// `crypto key format` flags.
+// `crypto key format` flags.
 #[derive(Debug, Args)]
 pub struct KeyFormatArgs {
     /// The key to read.
@@ -159,7 +161,7 @@ pub struct KeyFormatArgs {
     pub force: bool,
 }
 
-/// `crypto key public` flags.
+// `crypto key public` flags.
 #[derive(Debug, Args)]
 pub struct KeyPublicArgs {
     /// The key to read.
@@ -167,7 +169,7 @@ pub struct KeyPublicArgs {
     pub input: KeyInputArgs,
 }
 
-/// `crypto key fingerprint` flags.
+// `crypto key fingerprint` flags.
 #[derive(Debug, Args)]
 pub struct KeyFingerprintArgs {
     /// The key to read.
@@ -183,6 +185,7 @@ pub struct KeyFingerprintArgs {
 
 /// `crypto jwk` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum JwkCommand {
     /// Create a JWK pair: PUB_FILE (public JWK) and PRIV_FILE (private JWK, encrypted as a JWE).
     Create(Box<JwkCreateArgs>),
@@ -195,7 +198,7 @@ pub enum JwkCommand {
     Keyset(KeysetCommand),
 }
 
-/// `crypto jwk create` flags.
+// `crypto jwk create` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("EXAMPLES:\n  $ ferrica crypto jwk create jwk.pub.json jwk.priv.json --password-file pw\n  $ ferrica crypto jwk create hs.pub.json hs.json --kty oct --size 256 --no-password --insecure\n  $ ferrica crypto jwk create k.pub.json k.json --from-pem key.pem --password-file pw\n\n{EXIT_CODES}"))]
 pub struct JwkCreateArgs {
@@ -232,7 +235,7 @@ pub struct JwkCreateArgs {
     pub pw: NewKeyPasswordArgs,
 }
 
-/// Flags of the JWK commands that read stdin.
+// Flags of the JWK commands that read stdin.
 #[derive(Debug, Args)]
 pub struct JwkStdinArgs {
     /// File with the password, when the JWK on stdin is encrypted (a file, never stdin: stdin holds the JWK).
@@ -242,6 +245,7 @@ pub struct JwkStdinArgs {
 
 /// `crypto jwk keyset` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum KeysetCommand {
     /// Add the JWK on stdin to JWKS_FILE (created if missing).
     Add(KeysetFileArgs),
@@ -253,14 +257,14 @@ pub enum KeysetCommand {
     Find(KeysetKidArgs),
 }
 
-/// A JWK Set file.
+// A JWK Set file.
 #[derive(Debug, Args)]
 pub struct KeysetFileArgs {
     /// The JWK Set file.
     pub jwks_file: String,
 }
 
-/// A JWK Set file and a kid.
+// A JWK Set file and a kid.
 #[derive(Debug, Args)]
 pub struct KeysetKidArgs {
     /// The JWK Set file.
@@ -272,6 +276,7 @@ pub struct KeysetKidArgs {
 
 /// `crypto jwt` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum JwtCommand {
     /// Sign a JWT.
     Sign(JwtSignArgs),
@@ -281,7 +286,7 @@ pub enum JwtCommand {
     Inspect(InspectTokenArgs),
 }
 
-/// The signing key (`--key` or `--jwks` + `--kid`).
+// The signing key (`--key` or `--jwks` + `--kid`).
 #[derive(Debug, Clone, Args)]
 pub struct SignKeyArgs {
     /// The signing key: PEM/DER private key, JWK or encrypted JWK.
@@ -301,7 +306,7 @@ pub struct SignKeyArgs {
     pub password_file: Option<String>,
 }
 
-/// `crypto jwt sign` flags.
+// `crypto jwt sign` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("EXAMPLES:\n  $ TOKEN=$(ferrica crypto jwt sign --key jwk.json --iss ci@example.test --aud https://ca/1.0/sign \\\n      --sub svc.example.test --exp $(( $(date +%s) + 300 )))\n  $ echo '{{\"role\":\"ci\"}}' | ferrica crypto jwt sign - --key key.pem --subtle\n\n{EXIT_CODES}"))]
 pub struct JwtSignArgs {
@@ -349,7 +354,7 @@ pub struct JwtSignArgs {
     pub subtle: bool,
 }
 
-/// The verifying key.
+// The verifying key.
 #[derive(Debug, Clone, Args)]
 pub struct VerifyKeyArgs {
     /// The key: a public or private key in PEM/DER, a certificate, a JWK or an encrypted JWK.
@@ -369,7 +374,7 @@ pub struct VerifyKeyArgs {
     pub password_file: Option<String>,
 }
 
-/// `crypto jwt verify` flags.
+// `crypto jwt verify` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("EXIT CODES:\n  0  the token is valid (its payload is printed)\n  1  the token is invalid (bad signature, claims or algorithm)\n  2/3 usage or input errors\n\nEXAMPLES:\n  $ echo $TOKEN | ferrica crypto jwt verify --key jwk.pub.json --iss ci@example.test --aud https://ca/1.0/sign\n"))]
 pub struct JwtVerifyArgs {
@@ -392,7 +397,7 @@ pub struct JwtVerifyArgs {
     pub subtle: bool,
 }
 
-/// `jwt inspect` / `jws inspect` flags.
+// `jwt inspect` / `jws inspect` flags.
 #[derive(Debug, Args)]
 pub struct InspectTokenArgs {
     /// The token: a file, or `-` / nothing for stdin.
@@ -404,6 +409,7 @@ pub struct InspectTokenArgs {
 
 /// `crypto jws` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum JwsCommand {
     /// Sign a payload (file or stdin) into a compact JWS.
     Sign(JwsSignArgs),
@@ -413,7 +419,7 @@ pub enum JwsCommand {
     Inspect(InspectTokenArgs),
 }
 
-/// `crypto jws sign` flags.
+// `crypto jws sign` flags.
 #[derive(Debug, Args)]
 pub struct JwsSignArgs {
     /// The payload: a file, or `-` / nothing for stdin.
@@ -432,7 +438,7 @@ pub struct JwsSignArgs {
     pub no_kid: bool,
 }
 
-/// `crypto jws verify` flags.
+// `crypto jws verify` flags.
 #[derive(Debug, Args)]
 pub struct JwsVerifyArgs {
     /// The JWS: a file, or `-` / nothing for stdin.
@@ -444,6 +450,7 @@ pub struct JwsVerifyArgs {
 
 /// `crypto jwe` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum JweCommand {
     /// Encrypt data (a file or stdin) with a password.
     Encrypt(JweEncryptArgs),
@@ -451,7 +458,7 @@ pub enum JweCommand {
     Decrypt(JweDecryptArgs),
 }
 
-/// `crypto jwe encrypt` flags.
+// `crypto jwe encrypt` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("EXAMPLES:\n  $ echo secret | ferrica crypto jwe encrypt --password-file pw > secret.jwe\n  $ ferrica crypto jwe decrypt secret.jwe --password-file pw\n\n{EXIT_CODES}"))]
 pub struct JweEncryptArgs {
@@ -480,7 +487,7 @@ pub struct JweEncryptArgs {
     pub json: bool,
 }
 
-/// `crypto jwe decrypt` flags.
+// `crypto jwe decrypt` flags.
 #[derive(Debug, Args)]
 pub struct JweDecryptArgs {
     /// The JWE: a file, or `-` / nothing for stdin.
@@ -492,6 +499,7 @@ pub struct JweDecryptArgs {
 
 /// `crypto hash` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum HashCommand {
     /// Print the digest of files and directories (`HASH  PATH` lines).
     Digest(HashDigestArgs),
@@ -499,7 +507,7 @@ pub enum HashCommand {
     Compare(HashCompareArgs),
 }
 
-/// Hash algorithm flags.
+// Hash algorithm flags.
 #[derive(Debug, Clone, Args)]
 pub struct HashAlgArgs {
     /// sha256 (default), sha224, sha384, sha512, sha512-256; sha1 and md5 need --insecure.
@@ -510,7 +518,7 @@ pub struct HashAlgArgs {
     pub insecure: bool,
 }
 
-/// `crypto hash digest` flags.
+// `crypto hash digest` flags.
 #[derive(Debug, Args)]
 #[command(
     after_long_help = "A directory's digest is the hash of, for every file below it in byte order of the\n\
@@ -525,7 +533,7 @@ pub struct HashDigestArgs {
     pub alg: HashAlgArgs,
 }
 
-/// `crypto hash compare` flags.
+// `crypto hash compare` flags.
 #[derive(Debug, Args)]
 pub struct HashCompareArgs {
     /// The expected digest (hex).
@@ -550,7 +558,7 @@ pub enum RandFormat {
     Alphanumeric,
 }
 
-/// `crypto rand` flags.
+// `crypto rand` flags.
 #[derive(Debug, Args)]
 pub struct RandArgs {
     /// How many random bytes (characters for alphanumeric).

@@ -83,7 +83,7 @@ pub fn for_page(page: &str) -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{CommandFactory as _, Parser as _};
+    use clap::Parser as _;
 
     fn pages(c: &clap::Command, name: &str, out: &mut Vec<(String, clap::Command)>) {
         out.push((name.to_string(), c.clone()));
@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn every_page_has_examples_and_every_example_parses() {
         let mut all = Vec::new();
-        pages(&crate::cli::Cli::command(), "ferrica", &mut all);
+        pages(&crate::cmd::full_command(), "ferrica", &mut all);
         for (name, cmd) in &all {
             let help = cmd.get_after_long_help().map(|h| h.to_string()).unwrap_or_default();
             let table = for_page(name);

@@ -6,6 +6,7 @@ use super::{EXIT_CODES, KeyTypeArgs};
 
 /// `ssh` subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SshCommand {
     /// Get an SSH certificate: make a key pair (or, with --sign, take a public key) and have the CA sign it.
     /// Writes KEY_FILE, KEY_FILE.pub and KEY_FILE-cert.pub.
@@ -34,7 +35,7 @@ pub enum SshCommand {
     CheckHost(SshCheckHostArgs),
 }
 
-/// `ssh config` flags.
+// `ssh config` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct SshConfigArgs {
@@ -55,7 +56,7 @@ pub struct SshConfigArgs {
     pub ca: SshCaArgs,
 }
 
-/// `ssh needs-renewal` flags.
+// `ssh needs-renewal` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct SshNeedsRenewalArgs {
@@ -66,7 +67,7 @@ pub struct SshNeedsRenewalArgs {
     pub expires_in: Option<String>,
 }
 
-/// `ssh hosts` flags.
+// `ssh hosts` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct SshHostsArgs {
@@ -78,7 +79,7 @@ pub struct SshHostsArgs {
     pub ca: SshCaArgs,
 }
 
-/// `ssh check-host` flags.
+// `ssh check-host` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct SshCheckHostArgs {
@@ -89,7 +90,7 @@ pub struct SshCheckHostArgs {
     pub ca: SshCaArgs,
 }
 
-/// `ssh renew` and `ssh rekey` flags.
+// `ssh renew` and `ssh rekey` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct SshRenewArgs {
@@ -121,7 +122,7 @@ pub struct SshRenewArgs {
     pub ca: SshCaArgs,
 }
 
-/// Where the CA is (`ssh` client commands).
+// Where the CA is (`ssh` client commands).
 #[derive(Debug, Args)]
 pub struct SshCaArgs {
     /// The CA URL (default: defaults.json's ca-url).
@@ -132,7 +133,7 @@ pub struct SshCaArgs {
     pub root: Option<String>,
 }
 
-/// `ssh revoke` flags.
+// `ssh revoke` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct SshRevokeArgs {
@@ -163,7 +164,7 @@ pub struct SshRevokeArgs {
     pub ca: SshCaArgs,
 }
 
-/// `ssh krl` flags.
+// `ssh krl` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct SshKrlArgs {
@@ -190,9 +191,8 @@ EXAMPLES:
   $ ferrica ssh certificate web.lab.test ssh_host_ecdsa_key.pub --host --sign --offline --ca-password-file pw
 ";
 
-/// `ssh certificate` flags.
+// `ssh certificate` flags (its help text is SSH_CERTIFICATE_HELP, on the variant).
 #[derive(Debug, Args)]
-#[command(after_long_help = EXIT_CODES)]
 pub struct SshCertificateArgs {
     /// The key id (a user's email or name, a host's name); the default principal.
     pub key_id: String,
@@ -259,7 +259,7 @@ pub struct SshCertificateArgs {
     pub force: bool,
 }
 
-/// `ssh inspect` flags.
+// `ssh inspect` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct SshInspectArgs {
@@ -270,7 +270,7 @@ pub struct SshInspectArgs {
     pub format: String,
 }
 
-/// `ssh fingerprint` flags.
+// `ssh fingerprint` flags.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_CODES)]
 pub struct SshFingerprintArgs {
