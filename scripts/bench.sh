@@ -25,8 +25,13 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 CNF
 cp ca.crt leaf-ref.crt
+# The floor for any process: a C hello-world (issue 15: `ferrica --version` within 2x of it).
+printf '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n' > hello.c
+cc -O2 -o hello hello.c
 
 hyperfine -N --warmup 10 --runs "$RUNS" --export-json bench.json \
+  -n "ferrica --version" "$F --version" \
+  -n "C hello-world" "./hello" \
   -n "ferrica create root (P-256)" \
   "$F certificate create --profile root-ca R r.crt r.key --no-password --insecure --force" \
   -n "openssl req -x509 root (P-256)" \
