@@ -52,9 +52,15 @@ hyperfine -N --warmup 10 --runs "$RUNS" --export-json bench.json \
   "$F certificate inspect leaf-ref.crt" \
   -n "openssl x509 -text" \
   "openssl x509 -in leaf-ref.crt -noout -text" >&2
+# openssl again without its trust store (most of its x509 start-up is loading the system's roots).
+SSL_CERT_FILE=/dev/null hyperfine -N --warmup 10 --runs "$RUNS" --export-json bench-nostore.json \
+  -n "openssl x509 -fingerprint -sha256 (SSL_CERT_FILE=/dev/null)" \
+  "openssl x509 -in leaf-ref.crt -noout -fingerprint -sha256" \
+  -n "openssl x509 -text (SSL_CERT_FILE=/dev/null)" \
+  "openssl x509 -in leaf-ref.crt -noout -text" >&2
 python3 - <<'PY'
 import json
-rows = json.load(open("bench.json"))["results"]
+rows = json.load(open("bench.json"))["results"] + json.load(open("bench-nostore.json"))["results"]
 print("| command | median [ms] | mean ± σ [ms] |")
 print("|---|---:|---:|")
 for r in rows:
