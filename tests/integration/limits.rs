@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::serve::{Server, curl, init_pki, init_pki_with, sign_body, start_logged, token, wait_for_200, wait_for_log};
+use crate::serve::{
+    curl, init_pki, init_pki_with, sign_body, start_logged, start_logged_under, token, wait_for_200, wait_for_log,
+};
 
 fn port_of(url: &str) -> u16 {
     url.rsplit(':').next().unwrap().parse().unwrap()
@@ -367,37 +369,14 @@ fn running_out_of_file_descriptors_is_logged_and_survived() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     init_pki(dir);
-    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
     // 40 descriptors: the server starts, and runs out after a handful of connections (the cap is set above that).
-    let child = Command::new("prlimit")
-        .args([
-            "--nofile=40:40",
-            BIN,
-            "serve",
-            "--password-file",
-            "pw",
-            "--address",
-            "127.0.0.1:0",
-        ])
-        .args(["--max-connections", "1000", "--max-connections-per-address", "0"])
-        .current_dir(dir)
-        .env("FERRICA_PATH", dir.join("pki"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut server = Server {
-        child,
-        url: String::new(),
-    };
-    wait_for_log(dir, "serve.log", "https://", 20);
+    let mut server = start_logged_under(
+        &["prlimit", "--nofile=40:40"],
+        dir,
+        "serve.log",
+        &["--max-connections", "1000", "--max-connections-per-address", "0"],
+    );
     let text = std::fs::read_to_string(dir.join("serve.log")).unwrap();
-    server.url = text
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap()
-        .to_string();
     assert!(text.contains("is more than the file-descriptor limit allows"), "{text}");
     let port = port_of(&server.url);
     let flood: Vec<TcpStream> = (0..60).map(|_| connect_from("127.0.0.1", port)).collect();

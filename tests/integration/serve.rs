@@ -56,8 +56,21 @@ pub(crate) fn start_with(dir: &Path, address: &str, extra: &[&str]) -> Server {
 
 /// `ferrica serve` with its stderr in `log` (read by the test), on 127.0.0.1:0.
 pub(crate) fn start_logged(dir: &Path, log: &str, extra: &[&str]) -> Server {
+    start_logged_under(&[], dir, log, extra)
+}
+
+/// [`start_logged`] run through a wrapper command (`wrapper` then ferrica's path and arguments), e.g. `prlimit`.
+pub(crate) fn start_logged_under(wrapper: &[&str], dir: &Path, log: &str, extra: &[&str]) -> Server {
     let file = std::fs::File::create(dir.join(log)).unwrap();
-    let child = Command::new(BIN)
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(BIN);
+            c
+        }
+        None => Command::new(BIN),
+    };
+    let child = cmd
         .args(["serve", "--password-file", "pw", "--address", "127.0.0.1:0"])
         .args(extra)
         .current_dir(dir)
