@@ -329,7 +329,8 @@ fn limits(a: &crate::cli::LimitArgs) -> Result<(crate::server::listen::Limits, c
     // RFC 9113 bounds the windows (2^31-1) and the frame size (2^14 to 2^24-1); hyper wants 8 KiB to read a head in.
     let within = |flag: &str, v: u64, lo: u64, hi: u64| {
         if v < lo || v > hi {
-            Err(UserError::usage(format!("{flag} {v}: between {lo} and {hi} bytes")))
+            let unit = if flag == "--http2-max-streams" { "" } else { " bytes" };
+            Err(UserError::usage(format!("{flag} {v}: between {lo} and {hi}{unit}")))
         } else {
             Ok(v)
         }
