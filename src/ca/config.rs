@@ -88,6 +88,11 @@ pub fn store_choice(db: &Value) -> Result<StoreChoice, String> {
     if url.is_empty() {
         return Err("db type \"postgresql\" has no dataSource (postgresql://user:password@host:5432/)".into());
     }
+    // Its TLS parameters (sslmode and friends) are checked now, not at the first connection.
+    crate::ca::store::pg_tls::split(url).map_err(|e| match e {
+        crate::ca::store::StoreError::Backend(m) => m,
+        other => other.to_string(),
+    })?;
     let mut options = crate::ca::store::postgres::PgOptions::default();
     if let Some(v) = db.get("poolSize") {
         options.pool_size = v
@@ -183,6 +188,7 @@ mod tests {
             serde_json::json!({"type": "postgresql", "dataSource": "x", "poolSize": 0}),
             serde_json::json!({"type": "postgresql", "dataSource": "x", "statementTimeout": "1ms"}),
             serde_json::json!({"type": "mysql", "dataSource": "x"}),
+            serde_json::json!({"type": "postgresql", "dataSource": "postgresql://db/?sslmode=on"}),
         ] {
             assert!(store_choice(&bad).is_err(), "{bad}");
         }

@@ -12,6 +12,10 @@ pub(crate) struct Postgres {
     bin: PathBuf,
     /// `postgresql://postgres@localhost/ferrica?host=<socket dir>`.
     pub(crate) url: String,
+    /// The server's `-c` options.
+    opts: String,
+    /// Its port (of the socket, and on TCP when it listens there).
+    port: u16,
 }
 
 fn bin_dir() -> PathBuf {
@@ -56,39 +60,47 @@ fn pg(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
 }
 
 impl Postgres {
+    /// A cluster on a unix socket only.
     pub(crate) fn start() -> Postgres {
+        Postgres::start_with(5432, |_| (String::new(), None))
+    }
+
+    /// A cluster on `port` whose extra `-c` options and pg_hba.conf (if any) `setup` returns, given the cluster's
+    /// directory (where it may put files the server reads; they are handed to `postgres` before the start).
+    pub(crate) fn start_with(port: u16, setup: impl FnOnce(&Path) -> (String, Option<String>)) -> Postgres {
         let bin = bin_dir();
         let dir = tempfile::Builder::new().prefix("ferrica-pg").tempdir().unwrap();
         let path = dir.path().to_str().unwrap().to_string();
+        let data = format!("{path}/data");
+        let (extra, hba) = setup(dir.path());
         if is_root() {
             let st = Command::new("chown").args(["-R", "postgres:", &path]).status().unwrap();
             assert!(st.success());
         }
-        let data = format!("{path}/data");
         pg(
             &bin,
             "initdb",
             &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
         );
-        let opts = format!("-c listen_addresses='' -c unix_socket_directories='{path}' -c max_connections=200");
-        pg(
-            &bin,
-            "pg_ctl",
-            &[
-                "-D",
-                &data,
-                "-o",
-                &opts,
-                "-l",
-                &format!("{path}/log"),
-                "-w",
-                "-t",
-                "30",
-                "start",
-            ],
-        );
-        let url = format!("postgresql://postgres@localhost/ferrica?host={path}");
-        Postgres { dir, bin, url }
+        if let Some(hba) = hba {
+            std::fs::write(format!("{data}/pg_hba.conf"), hba).unwrap();
+        }
+        let listen = if extra.contains("listen_addresses") {
+            ""
+        } else {
+            "-c listen_addresses='' "
+        };
+        let opts = format!("{listen}-c unix_socket_directories='{path}' -c port={port} -c max_connections=200 {extra}");
+        let url = format!("postgresql://postgres@localhost/ferrica?host={path}&port={port}");
+        let pg = Postgres {
+            dir,
+            bin,
+            url,
+            opts,
+            port,
+        };
+        pg.restart();
+        pg
     }
 
     /// The socket directory (the `host` of the URL).
@@ -105,7 +117,6 @@ impl Postgres {
     pub(crate) fn restart(&self) {
         let path = self.dir.path().display().to_string();
         let data = format!("{path}/data");
-        let opts = format!("-c listen_addresses='' -c unix_socket_directories='{path}' -c max_connections=200");
         pg(
             &self.bin,
             "pg_ctl",
@@ -113,7 +124,7 @@ impl Postgres {
                 "-D",
                 &data,
                 "-o",
-                &opts,
+                &self.opts,
                 "-l",
                 &format!("{path}/log"),
                 "-w",
@@ -130,7 +141,18 @@ impl Postgres {
         let out = pg(
             &self.bin,
             "psql",
-            &["-h", &host, "-U", "postgres", "-d", db, "-Atc", sql],
+            &[
+                "-h",
+                &host,
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-Atc",
+                sql,
+            ],
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
@@ -785,5 +807,153 @@ fn certbot_gets_a_certificate_from_one_instance_and_revokes_it_through_another()
         text.contains(": revoked") && text.contains("keyCompromise"),
         "{text}{}",
         stderr_of(&o)
+    );
+}
+
+/// TLS to PostgreSQL as libpq's parameters in the data source ask, against a server whose certificate ferrica
+/// issued, which takes only TLS connections and authenticates `postgres` by client certificate.
+#[test]
+fn the_store_speaks_tls_to_postgres_as_libpq_sslmode_sslrootcert_and_sslcert_ask() {
+    use crate::common::*;
+    use ferrica::ca::store::postgres::{PgOptions, PgStore};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    make_ca(dir);
+    let leaf = |name: &str, file: &str| {
+        ferrica(dir)
+            .args([
+                "certificate",
+                "create",
+                name,
+                &format!("{file}.crt"),
+                &format!("{file}.key"),
+            ])
+            .args(["--ca", "int.crt", "--ca-key", "int.key", "--ca-password-file", "pw"])
+            .args(["--bundle", "--no-password", "--insecure"])
+            .assert()
+            .success();
+    };
+    // The server's certificate names db.lab.internal only (not 127.0.0.1); the client's CN is the role it logs in as.
+    leaf("db.lab.internal", "server");
+    leaf("postgres", "client");
+    leaf_of_another_ca(dir, "other", "db.lab.internal", "other");
+    let port = free_port();
+    let pg = Postgres::start_with(port, |pgdir| {
+        for f in ["server.crt", "server.key", "root.crt"] {
+            std::fs::copy(dir.join(f), pgdir.join(f)).unwrap();
+        }
+        let p = pgdir.display();
+        (
+            format!(
+                "-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={p}/server.crt \
+                 -c ssl_key_file={p}/server.key -c ssl_ca_file={p}/root.crt"
+            ),
+            // No hostnossl line: a connection without TLS is refused.
+            Some(
+                "local all all trust\nhostssl all postgres 127.0.0.1/32 cert\nhostssl all ca 127.0.0.1/32 trust\n"
+                    .into(),
+            ),
+        )
+    });
+    pg.psql("postgres", "CREATE ROLE ca LOGIN CREATEDB");
+    let root = dir.join("root.crt").display().to_string();
+    let connect = |source: &str| PgStore::connect(source, None, &PgOptions::default());
+    let fails = |source: &str, needle: &str| {
+        let e = connect(source)
+            .err()
+            .unwrap_or_else(|| panic!("{source} connected"))
+            .to_string();
+        assert!(e.contains(needle), "{source}: {e}");
+    };
+    let tcp = format!("postgresql://ca@127.0.0.1:{port}/ferrica");
+    let encrypted = || {
+        pg.psql(
+            "postgres",
+            "SELECT count(*) FILTER (WHERE s.ssl) || '/' || count(*) FROM pg_stat_ssl s \
+             JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'ferrica'",
+        )
+    };
+
+    // verify-full: the chain and the name. By IP the name does not match; by name (hostaddr for the address) it
+    // does, in libpq's key=value form. The database is created over TLS.
+    fails(
+        &format!("{tcp}?sslmode=verify-full&sslrootcert={root}"),
+        "not valid for name",
+    );
+    let by_name = format!(
+        "host=db.lab.internal hostaddr=127.0.0.1 port={port} user=ca dbname=ferrica sslmode=verify-full sslrootcert='{root}'"
+    );
+    let store = connect(&by_name).unwrap();
+    use ferrica::ca::store::Store as _;
+    store.ping().unwrap();
+    assert!(store.certificate("1").unwrap().is_none());
+    let seen = encrypted();
+    assert!(
+        seen.split('/').next() == seen.split('/').nth(1) && seen != "0/0",
+        "connections with TLS/all: {seen}"
+    );
+    drop(store);
+    // verify-ca: the chain, not the name. Another CA's root is refused.
+    connect(&format!("{tcp}?sslmode=verify-ca&sslrootcert={root}")).unwrap();
+    let other = dir.join("other/root.crt").display().to_string();
+    fails(
+        &format!("{tcp}?sslmode=verify-ca&sslrootcert={other}"),
+        "invalid peer certificate",
+    );
+    fails(
+        &format!("{tcp}?sslmode=require&sslrootcert={other}"),
+        "invalid peer certificate",
+    );
+    // verify-full without a root file, and a bad sslmode, fail before connecting, naming the parameter.
+    fails(&format!("{tcp}?sslmode=verify-full"), "needs sslrootcert");
+    fails(&format!("{tcp}?sslmode=verify"), "sslmode \"verify\"");
+    // require and the default (prefer) encrypt without a root file; disable is refused by this server.
+    connect(&format!("{tcp}?sslmode=require")).unwrap();
+    connect(&tcp).unwrap();
+    fails(&format!("{tcp}?sslmode=disable"), "no encryption");
+
+    // A client certificate for pg_hba's `cert`: postgres logs in with it and is refused without it. Its key must
+    // be private.
+    let client = format!(
+        "postgresql://postgres@127.0.0.1:{port}/ferrica?sslmode=verify-ca&sslrootcert={root}&sslcert={}&sslkey={}",
+        dir.join("client.crt").display(),
+        dir.join("client.key").display()
+    );
+    connect(&client).unwrap().ping().unwrap();
+    fails(
+        &format!("postgresql://postgres@127.0.0.1:{port}/ferrica?sslmode=verify-ca&sslrootcert={root}"),
+        "valid client certificate",
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir.join("client.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    fails(&client, "readable by group or others");
+    std::fs::set_permissions(dir.join("client.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // serve with ca.json's dataSource in the verify-full form: healthy, and it signs.
+    let ca = tmp.path().join("ca");
+    std::fs::create_dir(&ca).unwrap();
+    crate::serve::init_pki(&ca);
+    use_postgres(&ca, &by_name);
+    let srv = crate::serve::start(&ca);
+    assert_eq!(crate::serve::curl(&ca, &[&format!("{}/health", srv.url)]).0, 200);
+    crate::serve::client(&ca, &srv.url)
+        .args([
+            "ca",
+            "certificate",
+            "svc.lab",
+            "svc.crt",
+            "svc.key",
+            "--provisioner-password-file",
+            "pw",
+        ])
+        .assert()
+        .success();
+    let serial = crate::serve::serial(&ca, "svc.crt");
+    assert_eq!(
+        pg.psql(
+            "ferrica",
+            &format!("SELECT count(*) FROM x509_certs WHERE serial = '{serial}'")
+        ),
+        "1"
     );
 }

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 pub mod conformance;
+pub mod pg_tls;
 pub mod postgres;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};

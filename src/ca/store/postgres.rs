@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     AccountConflict, AcmeStore, AcmeTable, Dump, IssuedCert, Modify, Pending, Portable, Revocation, SignCrl, SshIssued,
@@ -107,6 +107,8 @@ pub struct PgStore {
     pool: Pool,
     /// For the leader's own session (outside the pool, so the lock lives exactly as long as it).
     config: tokio_postgres::Config,
+    /// TLS as the data source's libpq parameters ask (see [`super::pg_tls`]).
+    tls: MakeRustlsConnect,
     /// The session holding [`LEADER_LOCK`], while this instance leads.
     leader: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
     /// Where it connects, without the password (for messages).
@@ -133,10 +135,20 @@ fn pg_err(e: tokio_postgres::Error) -> StoreError {
             code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "55P03"
         }
     };
+    // tokio-postgres keeps the cause (a TLS verification failure, a refused connection) as the error's source.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
     if transient || e.is_closed() {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(text)
     } else {
-        StoreError::Backend(e.to_string())
+        StoreError::Backend(text)
     }
 }
 
@@ -161,13 +173,17 @@ fn kind(t: AcmeTable) -> i16 {
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgresql://user:pass@host:port/db`, or `?host=/run/postgresql` for a unix socket),
-    /// with `database` replacing the URL's database when given (step-ca's ca.json keeps it apart), and applies the
-    /// schema migrations. A database whose schema is newer than this ferrica knows is refused.
+    /// Connects to `url` (`postgresql://user:pass@host:port/db`, or `?host=/run/postgresql` for a unix socket; or
+    /// libpq's `host=... dbname=...`), with `database` replacing the URL's database when given (step-ca's ca.json
+    /// keeps it apart), and applies the schema migrations. TLS follows libpq's `sslmode`, `sslrootcert`, `sslcert`
+    /// and `sslkey`. A database whose schema is newer than this ferrica knows is refused.
     pub fn connect(url: &str, database: Option<&str>, opts: &PgOptions) -> Result<PgStore, StoreError> {
+        let (url, tls_params) = super::pg_tls::split(url)?;
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("dataSource is not a PostgreSQL URL: {e}")))?;
+        let (ssl_mode, tls) = tls_params.connector(&config)?;
+        config.ssl_mode(ssl_mode);
         if let Some(db) = database.filter(|d| !d.is_empty()) {
             config.dbname(db);
         }
@@ -200,11 +216,11 @@ impl PgStore {
         // step-ca creates its database when it is missing; so does ferrica.
         {
             let _g = rt.enter();
-            futures_executor::block_on(create_database_if_missing(&config))?;
+            futures_executor::block_on(create_database_if_missing(&config, tls.clone()))?;
         }
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -224,6 +240,7 @@ impl PgStore {
             rt: Some(rt),
             pool,
             config,
+            tls,
             leader: tokio::sync::Mutex::new(None),
             shown,
         };
@@ -267,11 +284,14 @@ impl PgStore {
 }
 
 /// Connects once; if the database does not exist, creates it from the `postgres` database.
-async fn create_database_if_missing(config: &tokio_postgres::Config) -> Result<(), StoreError> {
-    let connect = |c: tokio_postgres::Config| async move {
-        let (client, conn) = c.connect(NoTls).await?;
-        tokio::spawn(conn);
-        Ok::<_, tokio_postgres::Error>(client)
+async fn create_database_if_missing(config: &tokio_postgres::Config, tls: MakeRustlsConnect) -> Result<(), StoreError> {
+    let connect = |c: tokio_postgres::Config| {
+        let tls = tls.clone();
+        async move {
+            let (client, conn) = c.connect(tls).await?;
+            tokio::spawn(conn);
+            Ok::<_, tokio_postgres::Error>(client)
+        }
     };
     match connect(config.clone()).await {
         Ok(_) => Ok(()),
@@ -537,7 +557,7 @@ impl Store for PgStore {
                 // The session died, and the lock with it: try again as anyone would.
                 *slot = None;
             }
-            let (client, conn) = self.config.connect(NoTls).await.map_err(pg_err)?;
+            let (client, conn) = self.config.connect(self.tls.clone()).await.map_err(pg_err)?;
             tokio::spawn(conn);
             let row = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
