@@ -53,7 +53,7 @@ pub fn fetch_chain(url: &str, roots: Option<&str>, servername: Option<&str>, ins
     let config = if insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_custom_certificate_verifier(accept_any(provider))
             .with_no_client_auth()
     } else {
         builder.with_root_certificates(load_roots(roots)?).with_no_client_auth()
@@ -146,22 +146,45 @@ fn load_roots(roots: Option<&str>) -> Result<rustls::RootCertStore> {
 
 /// A verifier that accepts any server certificate (still checking handshake signatures).
 pub fn accept_any(provider: Arc<CryptoProvider>) -> Arc<dyn ServerCertVerifier> {
-    Arc::new(AcceptAny(provider))
+    Arc::new(Lenient { provider, roots: None })
 }
 
-/// `--insecure`: accept whatever chain the server shows, but still check the handshake signature.
-#[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
+/// A verifier that checks the chain against `roots` but not the name the server is known by (libpq's
+/// `verify-ca`).
+pub fn chain_only(roots: Arc<rustls::RootCertStore>, provider: Arc<CryptoProvider>) -> Arc<dyn ServerCertVerifier> {
+    Arc::new(Lenient {
+        provider,
+        roots: Some(roots),
+    })
+}
 
-impl ServerCertVerifier for AcceptAny {
+/// `--insecure` (no roots): accept whatever chain the server shows; with roots, the chain must lead to one,
+/// whatever names it holds. The handshake signature is checked either way.
+#[derive(Debug)]
+struct Lenient {
+    provider: Arc<CryptoProvider>,
+    roots: Option<Arc<rustls::RootCertStore>>,
+}
+
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
         _: &ServerName<'_>,
         _: &[u8],
-        _: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(roots) = &self.roots {
+            let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.provider.signature_verification_algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
@@ -171,7 +194,7 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -180,11 +203,11 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -168,7 +168,13 @@ pub fn leaf_of_another_ca(dir: &Path, sub: &str, name: &str, file: &str) {
     let other = dir.join(sub);
     std::fs::create_dir(&other).unwrap();
     make_ca(&other);
-    ferrica(&other)
+    leaf_of_ca(&other, name, file);
+}
+
+/// A leaf for `name` from the intermediate [`make_ca`] made in `dir`: `<file>.crt` (leaf and intermediate) and
+/// `<file>.key` (unencrypted).
+pub fn leaf_of_ca(dir: &Path, name: &str, file: &str) {
+    ferrica(dir)
         .args([
             "certificate",
             "create",

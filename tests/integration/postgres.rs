@@ -819,23 +819,9 @@ fn the_store_speaks_tls_to_postgres_as_libpq_sslmode_sslrootcert_and_sslcert_ask
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     make_ca(dir);
-    let leaf = |name: &str, file: &str| {
-        ferrica(dir)
-            .args([
-                "certificate",
-                "create",
-                name,
-                &format!("{file}.crt"),
-                &format!("{file}.key"),
-            ])
-            .args(["--ca", "int.crt", "--ca-key", "int.key", "--ca-password-file", "pw"])
-            .args(["--bundle", "--no-password", "--insecure"])
-            .assert()
-            .success();
-    };
     // The server's certificate names db.lab.internal only (not 127.0.0.1); the client's CN is the role it logs in as.
-    leaf("db.lab.internal", "server");
-    leaf("postgres", "client");
+    leaf_of_ca(dir, "db.lab.internal", "server");
+    leaf_of_ca(dir, "postgres", "client");
     leaf_of_another_ca(dir, "other", "db.lab.internal", "other");
     let port = free_port();
     let pg = Postgres::start_with(port, |pgdir| {
