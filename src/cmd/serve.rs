@@ -327,16 +327,9 @@ fn limits(a: &crate::cli::LimitArgs) -> Result<(crate::server::listen::Limits, c
     };
     let requests = request_limits(a)?;
     // RFC 9113 bounds the windows (2^31-1) and the frame size (2^14 to 2^24-1); hyper wants 8 KiB to read a head in.
-    let within = |flag: &str, v: u64, lo: u64, hi: u64| {
-        if v < lo || v > hi {
-            let unit = if flag == "--http2-max-streams" { "" } else { " bytes" };
-            Err(UserError::usage(format!("{flag} {v}: between {lo} and {hi}{unit}")))
-        } else {
-            Ok(v)
-        }
-    };
+    let within = |flag: &str, v: u64, lo: u64, hi: u64| in_range(flag, v, lo, hi, true);
     let window = (1 << 31) - 1;
-    let h2_max_streams = within("--http2-max-streams", a.http2_max_streams.into(), 1, window)? as u32;
+    let h2_max_streams = in_range("--http2-max-streams", a.http2_max_streams.into(), 1, window, false)? as u32;
     let h2_stream_window = within("--http2-stream-window", a.http2_stream_window, 1, window)? as u32;
     let h2_connection_window = within("--http2-connection-window", a.http2_connection_window, 1, window)? as u32;
     let h2_max_frame = within("--http2-max-frame", a.http2_max_frame, 1 << 14, (1 << 24) - 1)? as u32;
@@ -379,21 +372,33 @@ fn limits(a: &crate::cli::LimitArgs) -> Result<(crate::server::listen::Limits, c
 
 /// The body and header limits of each route, from the flags: 1 KiB to 64 MiB each.
 fn request_limits(a: &crate::cli::LimitArgs) -> Result<crate::server::RequestLimits> {
-    let size = |flag: &str, v: u64| {
-        if (1 << 10..=64 << 20).contains(&v) {
-            Ok(v as usize)
-        } else {
-            Err(UserError::usage(format!(
-                "{flag} {v}: between 1KiB (1024) and 64MiB (67108864) bytes"
-            )))
-        }
-    };
+    let size = |flag: &str, v: u64| in_range(flag, v, 1 << 10, 64 << 20, true).map(|v| v as usize);
     Ok(crate::server::RequestLimits {
         body: size("--max-body", a.max_body)?,
         ocsp_body: size("--max-ocsp-body", a.max_ocsp_body)?,
         acme_body: size("--max-acme-body", a.max_acme_body)?,
         header_bytes: size("--max-header-bytes", a.max_header_bytes)?,
     })
+}
+
+/// `v` when it lies in `lo..=hi`, else a usage error naming the flag and the range (for sizes, in bytes and, where
+/// they are whole, KiB or MiB).
+fn in_range(flag: &str, v: u64, lo: u64, hi: u64, bytes: bool) -> Result<u64, UserError> {
+    if (lo..=hi).contains(&v) {
+        return Ok(v);
+    }
+    let show = |n: u64| match n {
+        _ if !bytes || n == 0 => n.to_string(),
+        _ if n.is_multiple_of(1 << 20) => format!("{}MiB ({n})", n >> 20),
+        _ if n.is_multiple_of(1 << 10) => format!("{}KiB ({n})", n >> 10),
+        _ => n.to_string(),
+    };
+    let unit = if bytes { " bytes" } else { "" };
+    Err(UserError::usage(format!(
+        "{flag} {v}: between {} and {}{unit}",
+        show(lo),
+        show(hi)
+    )))
 }
 
 /// Raises the soft open-file limit to the hard one; returns the limit now in force, if known.

@@ -487,7 +487,7 @@ fn limit_flags_out_of_range_are_refused_with_the_flag_named() {
         (&["--max-ocsp-body", "lots"][..], "--max-ocsp-body"),
         (
             &["--http2-max-frame", "1KiB"][..],
-            "--http2-max-frame 1024: between 16384 and 16777215",
+            "--http2-max-frame 1024: between 16KiB (16384) and 16777215 bytes",
         ),
         (&["--http2-max-header-list", "16KiB"][..], "--max-header-bytes"),
         (&["--http1-max-buffer", "4KiB"][..], "--http1-max-buffer 4096"),
