@@ -209,14 +209,10 @@ impl TlsParams {
     ) -> Result<(SslMode, MakeRustlsConnect), StoreError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let hosts = config.get_hosts();
+        // libpq never uses TLS over a unix socket: a data source of sockets only gets no TLS, whatever it asks.
         if !hosts.is_empty() && hosts.iter().all(|h| matches!(h, Host::Unix(_))) {
-            let plain = rustls::ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .map_err(|e| bad(format!("TLS setup: {e}")))?
-                .dangerous()
-                .with_custom_certificate_verifier(crate::io::remote::accept_any(provider))
-                .with_no_client_auth();
-            return Ok((SslMode::Disable, MakeRustlsConnect::new(plain)));
+            let plain = client_config(provider.clone(), crate::io::remote::accept_any(provider))?;
+            return Ok((SslMode::Disable, MakeRustlsConnect::new(plain.with_no_client_auth())));
         }
         let mode = match self.mode {
             Mode::Disable => SslMode::Disable,
@@ -248,11 +244,7 @@ impl TlsParams {
                 }
             }
         };
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| bad(format!("TLS setup: {e}")))?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier);
+        let builder = client_config(provider, verifier)?;
         let cert = self.cert.clone().or_else(|| home_file(home, "postgresql.crt"));
         let tls = match cert {
             None => builder.with_no_client_auth(),
@@ -277,6 +269,19 @@ impl TlsParams {
         };
         Ok((mode, MakeRustlsConnect::new(tls)))
     }
+}
+
+/// A client configuration on `provider` with rustls's safe protocol versions and `verifier`, the client
+/// certificate still to choose.
+fn client_config(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, StoreError> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(format!("TLS setup: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier))
 }
 
 /// libpq refuses a client key that group or others may read; so does ferrica.
