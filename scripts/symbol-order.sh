@@ -75,7 +75,7 @@ for path in sys.argv[1:]:
             continue
         if kind == "ob":
             current = objects.get(ident)
-        elif current == sys.argv[0] or (current or "").endswith("/release/ferrica"):
+        elif (current or "").endswith("/release/ferrica"):
             fn = names.get(ident, "").split("'")[0]
             if fn and fn not in seen:
                 seen.add(fn)
