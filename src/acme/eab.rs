@@ -37,6 +37,17 @@ pub struct EabKeys {
     pub keys: Vec<EabKey>,
 }
 
+/// A key id from 18 random bytes: base64url, and never starting with `-`, so that it can be passed as an argument
+/// (`ferrica ca acme eab remove acme -Zyi...` would be read as flags). A leading `-` becomes `A`; the id keeps
+/// 141 of its 144 random bits.
+pub fn key_id(random: &[u8; 18]) -> String {
+    let mut kid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
+    if kid.starts_with('-') {
+        kid.replace_range(..1, "A");
+    }
+    kid
+}
+
 impl EabKeys {
     /// Parses the file (an absent file is no keys: the caller passes empty bytes).
     pub fn from_json(data: &[u8]) -> Result<EabKeys, String> {
@@ -126,6 +137,27 @@ mod tests {
         let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, hmac);
         let tag = aws_lc_rs::hmac::sign(&key, format!("{p}.{pl}").as_bytes());
         serde_json::json!({"protected": p, "payload": pl, "signature": e(tag.as_ref())})
+    }
+
+    #[test]
+    fn a_key_id_never_starts_with_a_hyphen() {
+        // 0xF8 puts 62 (`-`) in the first six bits; 0xFC puts 63 (`_`).
+        let mut bytes = [7u8; 18];
+        bytes[0] = 0xF8;
+        let kid = key_id(&bytes);
+        assert_eq!(kid.len(), 24);
+        assert!(kid.starts_with('A'), "{kid}");
+        assert_eq!(
+            kid[1..],
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)[1..]
+        );
+        bytes[0] = 0xFC;
+        assert!(key_id(&bytes).starts_with('_'));
+        bytes[0] = 0x00;
+        assert_eq!(
+            key_id(&bytes),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
     }
 
     #[test]

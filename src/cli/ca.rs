@@ -578,7 +578,7 @@ pub struct TokenArgs {
     #[arg(long, value_name = "FILE")]
     pub key: Option<String>,
     /// The key id for --key.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub kid: Option<String>,
     /// File with the provisioner key password (`-` = stdin).
     #[arg(
@@ -849,7 +849,8 @@ pub struct EabListArgs {
 pub struct EabRemoveArgs {
     /// The ACME provisioner.
     pub provisioner: String,
-    /// The key id to remove.
+    /// The key id to remove (it may start with `-`: keys made before 2026-12 could).
+    #[arg(allow_hyphen_values = true)]
     pub kid: String,
     /// Where ca.json is.
     #[command(flatten)]

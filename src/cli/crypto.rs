@@ -222,7 +222,7 @@ pub struct JwkCreateArgs {
     #[arg(long = "use", value_name = "USE", default_value = "sig")]
     pub use_: String,
     /// The kid member (default: the RFC 7638 thumbprint).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub kid: Option<String>,
     /// Make the JWK from this PEM/DER private key instead of generating one.
     #[arg(long, value_name = "FILE")]
@@ -270,7 +270,7 @@ pub struct KeysetKidArgs {
     /// The JWK Set file.
     pub jwks_file: String,
     /// The key id.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub kid: String,
 }
 
@@ -296,7 +296,7 @@ pub struct SignKeyArgs {
     #[arg(long, value_name = "FILE")]
     pub jwks: Option<String>,
     /// The key id (selects from --jwks; sets the kid header).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub kid: Option<String>,
     /// The algorithm (default: the key's alg, else its type's default).
     #[arg(long)]
@@ -364,7 +364,7 @@ pub struct VerifyKeyArgs {
     #[arg(long, value_name = "FILE")]
     pub jwks: Option<String>,
     /// The key id to use from --jwks.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub kid: Option<String>,
     /// The only algorithm to accept.
     #[arg(long)]

@@ -462,3 +462,41 @@ fn provisioners_are_managed_in_ca_json() {
     assert_clean_error(&prov(&["remove", "hosts"]), 3, "no provisioner named");
     assert_eq!(list(dir).as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn an_eab_key_id_that_starts_with_a_hyphen_can_be_removed() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let out = init(
+        dir,
+        &["--name", "Lab", "--dns", "ca.lab.test", "--provisioner", "first"],
+        b"ca-secret\n",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let run = |args: &[&str]| {
+        ferrica(dir)
+            .env("FERRICA_PATH", dir.join("pki"))
+            .args(["ca"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["provisioner", "add", "acme", "--type", "ACME", "--require-eab"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // Versions before 2026-12 could make such ids (one in 64).
+    let file = dir.join("pki/config/acme_eab.json");
+    let keys = serde_json::json!({"keys": [
+        {"kid": "-Zyiwo1x2y3z4a5b6c7d8e9f", "hmacKey": "AAAA", "provisioner": "acme", "reference": "", "createdAt": 0},
+        {"kid": "keep", "hmacKey": "AAAA", "provisioner": "acme", "reference": "", "createdAt": 0},
+    ]});
+    std::fs::write(&file, keys.to_string()).unwrap();
+    let out = run(&["acme", "eab", "remove", "acme", "-Zyiwo1x2y3z4a5b6c7d8e9f"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let listed = String::from_utf8(run(&["acme", "eab", "list", "acme"]).stdout).unwrap();
+    assert!(!listed.contains("-Zyiwo"), "{listed}");
+    assert!(listed.contains("keep"), "{listed}");
+    // Flags still work after it.
+    let out = run(&["acme", "eab", "remove", "acme", "keep", "--ca-config", "nope.json"]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("nope.json"), "{}", stderr_of(&out));
+}

@@ -7,7 +7,7 @@ use anyhow::Result;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::acme::eab::{EabKey, EabKeys, FILE_NAME};
+use crate::acme::eab::{EabKey, EabKeys, FILE_NAME, key_id};
 use crate::cli::ca::{ConfigArg, EabCommand};
 use crate::error::UserError;
 use crate::io::output::{KEY_MODE, OutputSet};
@@ -66,8 +66,10 @@ pub fn run_eab(cmd: EabCommand) -> Result<u8> {
             let b64 = |n| -> Result<String> {
                 Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::jose::random(n)?))
             };
+            let mut id = [0u8; 18];
+            id.copy_from_slice(&crate::jose::random(18)?);
             let key = EabKey {
-                kid: b64(18)?,
+                kid: key_id(&id),
                 hmac_key: b64(32)?,
                 provisioner: a.provisioner.clone(),
                 reference: reference.clone(),
