@@ -47,8 +47,10 @@ pub(crate) struct SignRequest {
 pub(crate) async fn sign(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let req: SignRequest = json_body(body)?;
     let store = ca.store.clone();
-    // The crypto runs on a blocking thread; the write is then awaited without holding one (group commit).
-    let (issued, res) = blocking(move || sign_blocking(&ca, req)).await?;
+    // The crypto (about 0.2 ms, no I/O) runs on this worker: a hand-off to a blocking thread and back cost more
+    // than it spared (bench-ssh.sh, 64 clients: 5,755 -> 6,240 req/s for /ssh/sign, which works the same way).
+    // The write is then awaited without holding a thread (group commit).
+    let (issued, res) = sign_blocking(&ca, req)?;
     store
         .record_issued_async(&issued.token_id, issued.token_exp, &issued.record)
         .done()
