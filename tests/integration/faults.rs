@@ -51,8 +51,8 @@ fn fill(file: &Path) {
     let _ = f.sync_all();
 }
 
-/// The store's key for a token's ID: `<iss>:<jti>`.
-fn token_id(ott: &str) -> String {
+/// The store's key for a used token: its ID, `<iss>:<jti>`, and its exp.
+fn token_key(ott: &str) -> (String, i64) {
     let payload = ott.split('.').nth(1).unwrap();
     let claims: serde_json::Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -60,10 +60,13 @@ fn token_id(ott: &str) -> String {
             .unwrap(),
     )
     .unwrap();
-    format!(
-        "{}:{}",
-        claims["iss"].as_str().unwrap(),
-        claims["jti"].as_str().unwrap()
+    (
+        format!(
+            "{}:{}",
+            claims["iss"].as_str().unwrap(),
+            claims["jti"].as_str().unwrap()
+        ),
+        claims["exp"].as_i64().unwrap(),
     )
 }
 
@@ -170,8 +173,9 @@ fn a_full_disk_makes_writes_503_and_the_ca_recovers_with_nothing_lost_when_space
         assert!(store.certificate(&serial).unwrap().is_some(), "serial {serial} lost");
     }
     for ott in [&before, &during, &after] {
+        let (id, exp) = token_key(ott);
         assert!(
-            matches!(store.use_token(&token_id(ott), i64::MAX), Err(StoreError::TokenReused)),
+            matches!(store.use_token(&id, exp), Err(StoreError::TokenReused)),
             "a token that was answered 201 is not recorded as used"
         );
     }
@@ -393,7 +397,7 @@ fn sigkill_of_serve_under_load_loses_no_acknowledged_certificate_in_the_embedded
             a.serial
         );
         assert!(
-            matches!(store.use_token(&a.jti, i64::MAX), Err(StoreError::TokenReused)),
+            matches!(store.use_token(&a.jti, a.exp), Err(StoreError::TokenReused)),
             "the token of acknowledged serial {} is not recorded as used",
             a.serial
         );

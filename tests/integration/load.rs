@@ -18,6 +18,8 @@ pub(crate) struct Ack {
     pub(crate) serial: String,
     /// The token's ID as the store keeps it.
     pub(crate) jti: String,
+    /// The token's exp (the embedded store keys used tokens by exp and ID).
+    pub(crate) exp: i64,
 }
 
 /// What a load run saw.
@@ -156,6 +158,7 @@ pub(crate) fn sign_load(
                                 serial: cert.serial.to_str_radix(10),
                                 // As the CA keys used tokens: <iss>:<jti>.
                                 jti: format!("{name}:{jti}"),
+                                exp: now + 300,
                             });
                         } else {
                             let mut o = out.lock().unwrap();

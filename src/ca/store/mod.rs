@@ -24,6 +24,11 @@ use serde::{Deserialize, Serialize};
 
 const CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("x509_certs");
 const REVOKED: TableDefinition<&str, &[u8]> = TableDefinition::new("revoked_x509_certs");
+/// Used token IDs under (exp, id): a token's exp is signed, so a replay has the same key, inserts append (exp
+/// grows with time) and the purge of expired IDs is a range at the start.
+const USED_TOKENS: TableDefinition<(i64, &str), ()> = TableDefinition::new("used_tokens");
+/// Before 2026-12 used token IDs were keyed by ID alone, which scattered inserts and made each purge read the
+/// whole table; [`RedbStore::open`] moves them to [`USED_TOKENS`].
 const USED_OTT: TableDefinition<&str, i64> = TableDefinition::new("used_ott");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const ACME_ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_accounts");
@@ -609,7 +614,8 @@ impl RedbStore {
         {
             tx.open_table(CERTS).map_err(db_err)?;
             tx.open_table(REVOKED).map_err(db_err)?;
-            tx.open_table(USED_OTT).map_err(db_err)?;
+            tx.open_table(USED_TOKENS).map_err(db_err)?;
+            migrate_used_tokens(&tx)?;
             tx.open_table(META).map_err(db_err)?;
             tx.open_table(ACME_ACCOUNTS).map_err(db_err)?;
             tx.open_table(ACME_ACCOUNT_KEYS).map_err(db_err)?;
@@ -697,6 +703,24 @@ fn writer_loop(db: &Shared, recv: &Receiver<Write>) {
     }
 }
 
+/// Moves the used token IDs of a store written before 2026-12 (keyed by ID) to [`USED_TOKENS`], once.
+fn migrate_used_tokens(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    use redb::TableHandle;
+    if !tx.list_tables().map_err(db_err)?.any(|t| t.name() == USED_OTT.name()) {
+        return Ok(());
+    }
+    {
+        let old = tx.open_table(USED_OTT).map_err(db_err)?;
+        let mut new = tx.open_table(USED_TOKENS).map_err(db_err)?;
+        for row in old.iter().map_err(db_err)? {
+            let (jti, exp) = row.map_err(db_err)?;
+            new.insert((exp.value(), jti.value()), ()).map_err(db_err)?;
+        }
+    }
+    tx.delete_table(USED_OTT).map_err(db_err)?;
+    Ok(())
+}
+
 /// Applies a batch in order in one transaction; a refused write (duplicate) changes nothing and does not affect
 /// the others.
 fn apply(db: &Shared, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
@@ -705,7 +729,7 @@ fn apply(db: &Shared, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>, S
     {
         let mut certs = tx.open_table(CERTS).map_err(db_err)?;
         let mut revoked = tx.open_table(REVOKED).map_err(db_err)?;
-        let mut used = tx.open_table(USED_OTT).map_err(db_err)?;
+        let mut used = tx.open_table(USED_TOKENS).map_err(db_err)?;
         let mut meta = tx.open_table(META).map_err(db_err)?;
         let mut ssh_certs = tx.open_table(SSH_CERTS).map_err(db_err)?;
         let mut ssh_revoked = tx.open_table(SSH_REVOKED).map_err(db_err)?;
@@ -721,22 +745,22 @@ fn apply(db: &Shared, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>, S
                     }
                 }
                 WriteOp::Issued(jti, expires, c) => {
-                    if used.get(jti.as_str()).map_err(db_err)?.is_some() {
+                    if used.get((*expires, jti.as_str())).map_err(db_err)?.is_some() {
                         Err(StoreError::TokenReused)
                     } else if certs.get(c.serial.as_str()).map_err(db_err)?.is_some() {
                         Err(StoreError::DuplicateSerial(c.serial.clone()))
                     } else {
                         let value = serde_json::to_vec(c).map_err(other_err)?;
-                        used.insert(jti.as_str(), *expires).map_err(db_err)?;
+                        used.insert((*expires, jti.as_str()), ()).map_err(db_err)?;
                         certs.insert(c.serial.as_str(), value.as_slice()).map_err(db_err)?;
                         Ok(0)
                     }
                 }
                 WriteOp::Token(jti, expires) => {
-                    if used.get(jti.as_str()).map_err(db_err)?.is_some() {
+                    if used.get((*expires, jti.as_str())).map_err(db_err)?.is_some() {
                         Err(StoreError::TokenReused)
                     } else {
-                        used.insert(jti.as_str(), *expires).map_err(db_err)?;
+                        used.insert((*expires, jti.as_str()), ()).map_err(db_err)?;
                         Ok(0)
                     }
                 }
@@ -753,7 +777,7 @@ fn apply(db: &Shared, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>, S
                 WriteOp::CrlNumber => bump(&mut meta, "crl_number"),
                 WriteOp::SshIssued(token, c) => {
                     let reused = match token {
-                        Some((jti, _)) => used.get(jti.as_str()).map_err(db_err)?.is_some(),
+                        Some((jti, expires)) => used.get((*expires, jti.as_str())).map_err(db_err)?.is_some(),
                         None => false,
                     };
                     if reused {
@@ -762,7 +786,7 @@ fn apply(db: &Shared, batch: &[Write]) -> Result<Vec<Result<u64, StoreError>>, S
                         Err(StoreError::DuplicateSerial(c.serial.clone()))
                     } else {
                         if let Some((jti, expires)) = token {
-                            used.insert(jti.as_str(), *expires).map_err(db_err)?;
+                            used.insert((*expires, jti.as_str()), ()).map_err(db_err)?;
                         }
                         let value = serde_json::to_vec(c).map_err(other_err)?;
                         ssh_certs.insert(c.serial.as_str(), value.as_slice()).map_err(db_err)?;
@@ -927,8 +951,8 @@ impl Store for RedbStore {
     fn purge_tokens(&self, before: i64) -> Result<usize, StoreError> {
         let tx = self.shared.write()?;
         let n = {
-            let mut t = tx.open_table(USED_OTT).map_err(db_err)?;
-            let old = t.extract_if(|_, exp| exp < before).map_err(db_err)?;
+            let mut t = tx.open_table(USED_TOKENS).map_err(db_err)?;
+            let old = t.extract_from_if(..(before, ""), |_, _| true).map_err(db_err)?;
             old.count()
         };
         self.shared.commit(tx)?;
@@ -1275,9 +1299,10 @@ impl Portable for RedbStore {
             acme_eab: str_rows(&tx, ACME_EAB_BOUND)?,
             ..Default::default()
         };
-        for row in tx.open_table(USED_OTT).map_err(db_err)?.iter().map_err(db_err)? {
-            let (k, v) = row.map_err(db_err)?;
-            d.tokens.push((k.value().to_string(), v.value()));
+        for row in tx.open_table(USED_TOKENS).map_err(db_err)?.iter().map_err(db_err)? {
+            let key = row.map_err(db_err)?.0;
+            let (exp, jti) = key.value();
+            d.tokens.push((jti.to_string(), exp));
         }
         d.crl_number = tx
             .open_table(META)
@@ -1325,9 +1350,9 @@ impl Portable for RedbStore {
             for r in &d.revocations {
                 t.insert(r.serial.as_str(), json(r)?.as_slice()).map_err(db_err)?;
             }
-            let mut t = tx.open_table(USED_OTT).map_err(db_err)?;
+            let mut t = tx.open_table(USED_TOKENS).map_err(db_err)?;
             for (j, e) in &d.tokens {
-                t.insert(j.as_str(), *e).map_err(db_err)?;
+                t.insert((*e, j.as_str()), ()).map_err(db_err)?;
             }
             tx.open_table(META)
                 .map_err(db_err)?
@@ -1387,6 +1412,60 @@ mod tests {
         conformance::run(Arc::new(RedbStore::in_memory().unwrap()));
         let dir = tempfile::tempdir().unwrap();
         conformance::run(Arc::new(RedbStore::open(&dir.path().join("c.redb")).unwrap()));
+    }
+
+    #[test]
+    fn used_token_ids_of_an_older_store_move_to_the_exp_keyed_table_and_stay_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.redb");
+        {
+            // The layout before 2026-12: used_ott, ID -> exp.
+            let db = open_file(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut t = tx.open_table(USED_OTT).unwrap();
+                t.insert("p:live", 100).unwrap();
+                t.insert("p:old", 10).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let s = RedbStore::open(&path).unwrap();
+        assert!(matches!(s.use_token("p:live", 100), Err(StoreError::TokenReused)));
+        assert!(matches!(s.use_token("p:old", 10), Err(StoreError::TokenReused)));
+        assert_eq!(s.counts().unwrap()[2], ("used_tokens", 2));
+        assert_eq!(s.purge_tokens(50).unwrap(), 1);
+        s.use_token("p:old", 10).unwrap();
+        drop(s);
+        let db = open_file(&path).unwrap();
+        let tx = db.begin_read().unwrap();
+        assert!(
+            tx.list_tables()
+                .unwrap()
+                .all(|t| redb::TableHandle::name(&t) != "used_ott"),
+            "the old table is gone"
+        );
+        assert_eq!(
+            redb::ReadableTableMetadata::len(&tx.open_table(USED_TOKENS).unwrap()).unwrap(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_purge_of_used_token_ids_takes_only_expired_ones_at_the_bounds() {
+        let s = RedbStore::in_memory().unwrap();
+        for (jti, exp) in [
+            ("a", i64::MIN),
+            ("b", -1),
+            ("c", 49),
+            ("d", 50),
+            ("e", 51),
+            ("f", i64::MAX),
+        ] {
+            s.use_token(jti, exp).unwrap();
+        }
+        assert_eq!(s.purge_tokens(50).unwrap(), 3);
+        let left: Vec<_> = s.dump().unwrap().tokens;
+        assert_eq!(left, vec![("d".into(), 50), ("e".into(), 51), ("f".into(), i64::MAX)]);
     }
 
     #[test]
