@@ -246,8 +246,10 @@ pub fn check_key(key: &KeyData) -> Result<(), SshError> {
     match key {
         KeyData::Ecdsa(_) | KeyData::Ed25519(_) => Ok(()),
         KeyData::Rsa(rsa) => {
+            // A zero or negative modulus has no bytes here: 0 bits (the fuzzer's find: `len * 8 - 8` underflowed,
+            // and in a release build wrapped around to a huge size that passed).
             let n = rsa.n.as_positive_bytes().unwrap_or_default();
-            let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+            let bits = n.first().map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
             if bits < 2048 {
                 Err(SshError::Key(format!(
                     "the RSA key has {bits} bits; at least 2048 are needed"
@@ -408,6 +410,19 @@ mod tests {
 
     fn ca(spec: KeySpec) -> SshCa {
         SshCa::new(Arc::new(PrivateKey::generate(spec).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn an_rsa_key_with_an_empty_modulus_is_refused_as_zero_bits() {
+        // Found by the `ssh` fuzz target; in a release build the size wrapped around and the key passed.
+        let line = include_str!("../../fuzz/regressions/ssh/rsa-zero-modulus-underflow");
+        let err = parse_public_key(line).unwrap_err().to_string();
+        assert!(err.contains("has 0 bits"), "{err}");
+        let zero = KeyData::Rsa(ssh_key::public::RsaPublicKey {
+            e: ssh_key::Mpint::from_positive_bytes(&[1, 0, 1]).unwrap(),
+            n: ssh_key::Mpint::from_positive_bytes(&[0]).unwrap(),
+        });
+        assert!(check_key(&zero).unwrap_err().to_string().contains("has 0 bits"));
     }
 
     #[test]
