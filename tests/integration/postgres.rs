@@ -179,7 +179,27 @@ fn the_postgres_store_passes_the_conformance_suite_and_refuses_a_newer_schema() 
     // The database does not exist yet: the store creates it and its schema.
     let store = PgStore::connect(&pg.url, None, &PgOptions::default()).unwrap();
     ferrica::ca::store::conformance::run(Arc::new(store));
-    assert_eq!(pg.psql("ferrica", "SELECT version FROM ferrica_schema"), "2");
+    assert_eq!(pg.psql("ferrica", "SELECT version FROM ferrica_schema"), "3");
+    // The purges of expired tokens and nonces go through an index, not a scan of the table.
+    let purges_by_index = || {
+        ["used_tokens", "acme_nonces"].map(|t| {
+            let plan = pg.psql(
+                "ferrica",
+                &format!("SET enable_seqscan = off; EXPLAIN DELETE FROM {t} WHERE expires < 0"),
+            );
+            plan.contains(&format!("Index Scan on {t}_by_expires")) || plan.contains(&format!("using {t}_by_expires"))
+        })
+    };
+    assert_eq!(purges_by_index(), [true, true]);
+    // A database at schema 2 (ferrica before the indexes) gets them on connect.
+    pg.psql(
+        "ferrica",
+        "DROP INDEX used_tokens_by_expires; DROP INDEX acme_nonces_by_expires; UPDATE ferrica_schema SET version = 2",
+    );
+    assert_eq!(purges_by_index(), [false, false]);
+    drop(PgStore::connect(&pg.url, None, &PgOptions::default()).unwrap());
+    assert_eq!(pg.psql("ferrica", "SELECT version FROM ferrica_schema"), "3");
+    assert_eq!(purges_by_index(), [true, true]);
     // A second connection (another instance starting) sees the same data and migrates nothing.
     let again = PgStore::connect(&pg.url, None, &PgOptions::default()).unwrap();
     assert_eq!(again.certificate("42").unwrap().unwrap().provisioner, "p");
