@@ -9,7 +9,7 @@
 # The names are mangled with hashes of the build (Cargo.lock, rustc version, profile, features): run this again
 # after any of those change. Local functions that ThinLTO exports also carry a `.llvm.<hash>` suffix of their
 # module's contents, so ordinary code changes make those go stale too (2026-12-07: 385 of 3,580 names, 11%, after
-# a day of commits; idle serve on a fresh store 13.1 -> 11.8-12.1 MiB once regenerated). Stale names are skipped
+# a day of commits; idle serve on a fresh store 12.8 -> 11.8 MiB once regenerated). Stale names are skipped
 # by the linker, so an old file costs nothing but the gain.
 #   bash scripts/symbol-order.sh
 # Needs valgrind (callgrind lists every function a run enters).
