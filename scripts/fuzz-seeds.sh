@@ -54,6 +54,10 @@ cp jwk.priv.json "$S/private_key/jwk-encrypted.json"
 "$F" crypto jwk create plain.pub.json plain.priv.json --no-password --insecure >/dev/null 2>&1
 cp plain.priv.json "$S/private_key/jwk.json"
 cp "$ROOT/tests/data/step/jwk-plain.priv.json" "$S/private_key/step-jwk.json"
+# Public keys, as `crypto key public|fingerprint|format` read them: step's PEM ones and a DER SubjectPublicKeyInfo.
+cp "$ROOT/tests/data/step/ed.pub" "$S/private_key/step-ed25519-public.pem"
+cp "$ROOT/tests/data/step/rsa.pub" "$S/private_key/step-rsa-public.pem"
+openssl pkey -in leaf.key -pubout -outform DER -out "$S/private_key/ec-public.der"
 
 # jose: JWKs, a JWT, JWEs (compact and JSON).
 cp plain.pub.json "$S/jose/jwk-public.json"

@@ -1,7 +1,7 @@
 //! The entry points the fuzz targets (`fuzz/fuzz_targets/`) drive, one per kind of outside input, each through the
 //! functions the commands and the server use on that input, rendering included. Each must return (an error is
-//! fine) for any bytes: a panic, a hang or an abort is a finding. `tests/fuzz_replay.rs` runs every committed corpus
-//! file and saved crash input through the same functions on a plain `cargo test`, so a fixed crash stays fixed
+//! fine) for any bytes: a panic, a hang or an abort is a finding. The unit test at the end runs every committed seed
+//! and saved crash input through the same functions on a plain `cargo test`, so a fixed crash stays fixed
 //! without the fuzzer.
 
 use crate::jose::{jwe, jwk::Jwk, jws};
@@ -63,6 +63,7 @@ pub fn x509(data: &[u8]) {
 
 /// Private keys in every form ferrica reads (PEM and DER: PKCS#8, encrypted PKCS#8, SEC1, PKCS#1, legacy
 /// encrypted PEM; JWK and encrypted JWK), with [`PASSWORD`] when one is asked for; a key that parses is used once.
+/// Public keys too (PEM or DER SubjectPublicKeyInfo, or a certificate's), converted to a JWK and an OpenSSH line.
 pub fn private_key(data: &[u8]) {
     let mut pw = || Ok(PASSWORD.to_vec());
     if let Ok(k) = PrivateKey::parse(data, &mut pw) {
@@ -81,6 +82,14 @@ pub fn private_key(data: &[u8]) {
         let _ = k.thumbprint();
         let _ = k.to_private_key();
         let _ = k.to_spki_der();
+    }
+    // Public keys (and certificates) as `crypto key public|fingerprint|format` read them.
+    if let Some(spki) = crate::cmd::crypto::public_spki(data) {
+        let _ = crate::pki::keys::KeyKind::from_spki(&spki);
+        if let Ok(j) = Jwk::from_spki(&spki) {
+            let _ = j.thumbprint();
+            let _ = crate::cmd::crypto::key::openssh_public(&j);
+        }
     }
 }
 
@@ -463,5 +472,22 @@ mod tests {
             assert!(root.join("seeds").join(name).is_dir(), "no seeds for target {name}");
         }
         assert!(ran >= 40, "only {ran} inputs replayed");
+    }
+
+    /// The public-key seeds reach the public-key path of the `private_key` target (not only its private-key one).
+    #[test]
+    fn the_public_key_seeds_are_read_as_public_keys() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/private_key");
+        for name in ["step-ed25519-public.pem", "step-rsa-public.pem", "ec-public.der"] {
+            let data = std::fs::read(dir.join(name)).unwrap();
+            let spki = crate::cmd::crypto::public_spki(&data).unwrap_or_else(|| panic!("{name}: not a public key"));
+            let jwk = crate::jose::jwk::Jwk::from_spki(&spki).unwrap();
+            let line = crate::cmd::crypto::key::openssh_public(&jwk).unwrap();
+            assert!(
+                line.starts_with("ssh-") || line.starts_with("ecdsa-sha2-nistp256 "),
+                "{name}: {line}"
+            );
+        }
+        assert!(crate::cmd::crypto::public_spki(&std::fs::read(dir.join("ec-pkcs8.pem")).unwrap()).is_none());
     }
 }

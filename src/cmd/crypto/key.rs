@@ -164,7 +164,7 @@ fn pem_text(tag: &str, der: Vec<u8>) -> String {
 }
 
 /// An OpenSSH public key line (RFC 4253 §6.6, RFC 5656 §3.1, RFC 8709).
-fn openssh_public(jwk: &Jwk) -> Result<String> {
+pub(crate) fn openssh_public(jwk: &Jwk) -> Result<String> {
     use base64::Engine;
     fn string(out: &mut Vec<u8>, b: &[u8]) {
         out.extend_from_slice(&u32::try_from(b.len()).expect("short").to_be_bytes());

@@ -170,7 +170,7 @@ pub fn load_key_bytes(data: &[u8], path: &str, password_file: Option<String>, st
 }
 
 /// The SubjectPublicKeyInfo of a PEM/DER public key or certificate, if that is what `data` holds.
-fn public_spki(data: &[u8]) -> Option<Vec<u8>> {
+pub fn public_spki(data: &[u8]) -> Option<Vec<u8>> {
     use x509_parser::prelude::FromDer;
     if crate::pki::keys::looks_like_pem(data) {
         let block = ::pem::parse(data).ok()?;
