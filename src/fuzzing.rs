@@ -28,7 +28,8 @@ pub const TARGETS: &[(&str, Target)] = &[
 ];
 
 /// PEM or DER certificates and CSRs, as `certificate inspect`, `fingerprint`, `lint`, `sign` and `verify` read them:
-/// parsed, described, rendered as text, short and step's JSON, and linted.
+/// parsed, described, rendered as text, short and step's JSON, and linted; a CSR read and its signature checked as
+/// `sign` does, a chain judged as `verify` does (its last certificate as the root).
 pub fn x509(data: &[u8]) {
     match der_input::parse_x509(data) {
         Ok(der_input::X509Input::Certificates(certs)) => {
@@ -47,8 +48,14 @@ pub fn x509(data: &[u8]) {
                     crate::pki::fingerprint::FingerprintFormat::Hex,
                 );
             }
+            // As `certificate verify` judges them: the last certificate as the root, so the signatures are checked.
+            let chain: Vec<Vec<u8>> = certs.iter().take(4).cloned().collect();
+            let now = rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
+            let root = chain.last().cloned().into_iter().collect::<Vec<_>>();
+            let _ = crate::cmd::certificate::verify::judge(&chain, &root, Some("example.com"), now);
         }
         Ok(der_input::X509Input::Csr(der)) => {
+            let _ = crate::cmd::certificate::sign::read_csr(&der);
             if let Ok(info) = inspect::describe_csr(&der) {
                 let _ = inspect::csr_text(&info);
                 let _ = inspect::csr_short(&info);
@@ -472,6 +479,32 @@ mod tests {
             assert!(root.join("seeds").join(name).is_dir(), "no seeds for target {name}");
         }
         assert!(ran >= 40, "only {ran} inputs replayed");
+    }
+
+    /// The x509 seeds reach `sign`'s CSR reading (the signature checked) and `verify`'s chain judgement.
+    #[test]
+    fn the_x509_seeds_reach_the_csr_and_chain_checks() {
+        use crate::pki::der_input::{X509Input, parse_x509};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/x509");
+        let Ok(X509Input::Csr(mut csr)) = parse_x509(&std::fs::read(dir.join("step.csr")).unwrap()) else {
+            panic!("step.csr is not a CSR");
+        };
+        assert!(!crate::cmd::certificate::sign::read_csr(&csr).unwrap().sans.is_empty());
+        let last = csr.len() - 1;
+        csr[last] ^= 1;
+        let err = crate::cmd::certificate::sign::read_csr(&csr).err().unwrap();
+        assert!(err.contains("signature does not verify"), "{err}");
+        let Ok(X509Input::Certificates(chain)) = parse_x509(&std::fs::read(dir.join("bundle.pem")).unwrap()) else {
+            panic!("bundle.pem holds no certificates");
+        };
+        assert!(chain.len() > 1);
+        let now = rustls::pki_types::UnixTime::now();
+        let root = vec![chain.last().unwrap().clone()];
+        let verdict = crate::cmd::certificate::verify::judge(&chain, &root, None, now);
+        assert!(
+            !matches!(verdict, Err(crate::cmd::certificate::verify::Verdict::Unusable(_))),
+            "{verdict:?}"
+        );
     }
 
     /// The public-key seeds reach the public-key path of the `private_key` target (not only its private-key one).

@@ -40,22 +40,18 @@ pub fn run(a: SignArgs) -> Result<u8> {
         }
         Err(e) => return Err(UserError::input(format!("{}: {e}", a.csr_file)).into()),
     };
-    let (_, csr) =
-        X509CertificationRequest::from_der(&der).map_err(|e| UserError::input(format!("{}: {e}", a.csr_file)))?;
-    csr.verify_signature()
-        .map_err(|_| UserError::input(format!("{}: the CSR's signature does not verify", a.csr_file)))?;
-    let info = &csr.certification_request_info;
-    let spki_der = info.subject_pki.raw;
-    let kind = KeyKind::from_spki(spki_der).map_err(|e| UserError::input(format!("{}: {e}", a.csr_file)))?;
-    let public_key = rcgen::SubjectPublicKeyInfo::from_der(spki_der)
-        .map_err(|e| UserError::input(format!("{}: unsupported public key: {e}", a.csr_file)))?;
-
-    let subject = csr_subject(&info.subject)?;
+    let CsrRequest {
+        kind,
+        public_key,
+        subject,
+        mut sans,
+        key_usages: requested_ku,
+        ext_key_usages: requested_eku,
+    } = read_csr(&der).map_err(|e| UserError::input(format!("{}: {e}", a.csr_file)))?;
     let common_name = subject
         .iter()
         .find(|(t, _)| *t == DnType::CommonName)
         .map(|(_, v)| v.clone());
-    let (mut sans, requested_ku, requested_eku) = requested(&csr);
     if !a.omit_cn_san
         && let Some(cn) = &common_name
         && !matches!(a.profile, SignProfile::IntermediateCa)
@@ -137,18 +133,57 @@ fn san_text(s: &San) -> String {
     }
 }
 
+/// What a CSR asks `certificate sign` for, once its signature has verified.
+pub struct CsrRequest {
+    /// The key's kind.
+    pub kind: KeyKind,
+    /// The key, as rcgen takes it.
+    pub public_key: rcgen::SubjectPublicKeyInfo,
+    /// The subject as (type, value) pairs, in order.
+    pub subject: Vec<(DnType, String)>,
+    /// The SANs it requests.
+    pub sans: Vec<San>,
+    /// The key usages it requests.
+    pub key_usages: Vec<KeyUsagePurpose>,
+    /// The extended key usages it requests.
+    pub ext_key_usages: Vec<ExtendedKeyUsagePurpose>,
+}
+
+/// Reads a CSR's DER as `certificate sign` does (x509-parser: rcgen cannot read private extensions), its signature
+/// checked first. The error is a sentence for the CSR's file name to lead.
+pub fn read_csr(der: &[u8]) -> Result<CsrRequest, String> {
+    let (_, csr) = X509CertificationRequest::from_der(der).map_err(|e| e.to_string())?;
+    csr.verify_signature()
+        .map_err(|_| "the CSR's signature does not verify".to_string())?;
+    let info = &csr.certification_request_info;
+    let spki_der = info.subject_pki.raw;
+    let kind = KeyKind::from_spki(spki_der).map_err(|e| e.to_string())?;
+    let public_key =
+        rcgen::SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| format!("unsupported public key: {e}"))?;
+    let subject = csr_subject(&info.subject)?;
+    let (sans, key_usages, ext_key_usages) = requested(&csr);
+    Ok(CsrRequest {
+        kind,
+        public_key,
+        subject,
+        sans,
+        key_usages,
+        ext_key_usages,
+    })
+}
+
 /// The CSR subject as (type, value) pairs, in order.
-fn csr_subject(name: &X509Name<'_>) -> Result<Vec<(DnType, String)>> {
+fn csr_subject(name: &X509Name<'_>) -> Result<Vec<(DnType, String)>, String> {
     let mut out = Vec::new();
     for attr in name.iter_attributes() {
         let oid: Vec<u64> = attr
             .attr_type()
             .iter()
             .map(|i| i.collect())
-            .ok_or_else(|| UserError::input("the CSR subject has an unreadable attribute type"))?;
+            .ok_or("the CSR subject has an unreadable attribute type")?;
         let value = attr
             .as_str()
-            .map_err(|_| UserError::input("the CSR subject has a value that is not a string"))?;
+            .map_err(|_| "the CSR subject has a value that is not a string")?;
         out.push((DnType::from_oid(&oid), value.to_string()));
     }
     Ok(out)

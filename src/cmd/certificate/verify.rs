@@ -31,60 +31,13 @@ pub fn run(a: VerifyArgs) -> Result<u8> {
         (None, false) => None,
     };
     let roots = crate::io::remote::root_ders(a.roots.as_deref())?;
-    let anchors: Vec<_> = roots
-        .iter()
-        .filter_map(|r| {
-            let der = CertificateDer::from(r.as_slice());
-            webpki::anchor_from_trusted_cert(&der).ok().map(|t| t.to_owned())
-        })
-        .collect();
-    let leaf_der = CertificateDer::from(chain[0].as_slice());
-    let intermediates: Vec<CertificateDer<'_>> =
-        chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
-    let leaf = webpki::EndEntityCert::try_from(&leaf_der)
-        .map_err(|e| UserError::input(format!("{}: unusable certificate: {e}", a.input)))?;
-    let algs = rustls::crypto::aws_lc_rs::default_provider()
-        .signature_verification_algorithms
-        .all;
-    let now = UnixTime::now();
-    let invalid = |why: String| -> anyhow::Error { UserError::negative(format!("{}: invalid: {why}", a.input)).into() };
-    let path = leaf
-        .verify_for_usage(
-            algs,
-            &anchors,
-            &intermediates,
-            now,
-            webpki::KeyUsage::server_auth(),
-            None,
-            None,
-        )
-        .map_err(|e| invalid(describe(&e)))?;
-    if let Some(h) = &host {
-        let name = ServerName::try_from(h.as_str())
-            .map_err(|_| UserError::usage(format!("--host {h:?} is not a DNS name or IP")))?;
-        leaf.verify_is_valid_for_subject_name(&name)
-            .map_err(|_| invalid(format!("not valid for {h}")))?;
-    }
-    // Key usage: webpki checks EKU but not KU.
-    let (_, cert) = X509Certificate::from_der(&chain[0]).map_err(|e| UserError::input(e.to_string()))?;
-    if let Ok(Some(ku)) = cert.key_usage()
-        && !(ku.value.digital_signature() || ku.value.key_encipherment() || ku.value.key_agreement())
-    {
-        return Err(invalid(
-            "the key usage allows no TLS use (no digitalSignature or keyEncipherment)".into(),
-        ));
-    }
-    let mut names = vec![subject_of(&chain[0])];
-    for i in path.intermediate_certificates() {
-        let der = i.der();
-        let (_, c) = X509Certificate::from_der(der.as_ref()).map_err(|e| UserError::input(e.to_string()))?;
-        if let Ok(Some(ku)) = c.key_usage()
-            && !ku.value.key_cert_sign()
-        {
-            return Err(invalid(format!("issuer {} lacks keyCertSign", c.subject())));
+    let names = judge(&chain, &roots, host.as_deref(), UnixTime::now()).map_err(|e| -> anyhow::Error {
+        match e {
+            Verdict::Unusable(why) => UserError::input(format!("{}: {why}", a.input)).into(),
+            Verdict::BadHost(h) => UserError::usage(format!("--host {h:?} is not a DNS name or IP")).into(),
+            Verdict::Invalid(why) => UserError::negative(format!("{}: invalid: {why}", a.input)).into(),
         }
-        names.push(c.subject().to_string());
-    }
+    })?;
     if a.verbose {
         for (i, n) in names.iter().enumerate() {
             eprintln!("{i}: {n}");
@@ -96,6 +49,79 @@ pub fn run(a: VerifyArgs) -> Result<u8> {
     }
     eprintln!("{}: ok", a.input);
     Ok(0)
+}
+
+/// Why [`judge`] refused a chain.
+#[derive(Debug)]
+pub enum Verdict {
+    /// The leaf cannot be read as a certificate.
+    Unusable(String),
+    /// The host to check is neither a DNS name nor an IP address.
+    BadHost(String),
+    /// The chain is readable and not valid.
+    Invalid(String),
+}
+
+/// Judges `chain` (leaf first) against the `roots` at `now`, for `host` if given: webpki's checks for serverAuth
+/// and the key usages webpki leaves out. Returns the subjects of the path, leaf first. No I/O: the fuzzers call it.
+pub fn judge(chain: &[Vec<u8>], roots: &[Vec<u8>], host: Option<&str>, now: UnixTime) -> Result<Vec<String>, Verdict> {
+    let anchors: Vec<_> = roots
+        .iter()
+        .filter_map(|r| {
+            let der = CertificateDer::from(r.as_slice());
+            webpki::anchor_from_trusted_cert(&der).ok().map(|t| t.to_owned())
+        })
+        .collect();
+    let leaf_der = CertificateDer::from(
+        chain
+            .first()
+            .ok_or(Verdict::Unusable("no certificate".into()))?
+            .as_slice(),
+    );
+    let intermediates: Vec<CertificateDer<'_>> =
+        chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
+    let leaf = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| Verdict::Unusable(format!("unusable certificate: {e}")))?;
+    let algs = rustls::crypto::aws_lc_rs::default_provider()
+        .signature_verification_algorithms
+        .all;
+    let path = leaf
+        .verify_for_usage(
+            algs,
+            &anchors,
+            &intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map_err(|e| Verdict::Invalid(describe(&e)))?;
+    if let Some(h) = host {
+        let name = ServerName::try_from(h).map_err(|_| Verdict::BadHost(h.to_string()))?;
+        leaf.verify_is_valid_for_subject_name(&name)
+            .map_err(|_| Verdict::Invalid(format!("not valid for {h}")))?;
+    }
+    // Key usage: webpki checks EKU but not KU.
+    let (_, cert) = X509Certificate::from_der(&chain[0]).map_err(|e| Verdict::Unusable(e.to_string()))?;
+    if let Ok(Some(ku)) = cert.key_usage()
+        && !(ku.value.digital_signature() || ku.value.key_encipherment() || ku.value.key_agreement())
+    {
+        return Err(Verdict::Invalid(
+            "the key usage allows no TLS use (no digitalSignature or keyEncipherment)".into(),
+        ));
+    }
+    let mut names = vec![subject_of(&chain[0])];
+    for i in path.intermediate_certificates() {
+        let der = i.der();
+        let (_, c) = X509Certificate::from_der(der.as_ref()).map_err(|e| Verdict::Unusable(e.to_string()))?;
+        if let Ok(Some(ku)) = c.key_usage()
+            && !ku.value.key_cert_sign()
+        {
+            return Err(Verdict::Invalid(format!("issuer {} lacks keyCertSign", c.subject())));
+        }
+        names.push(c.subject().to_string());
+    }
+    Ok(names)
 }
 
 fn subject_of(der: &[u8]) -> String {
