@@ -306,6 +306,10 @@ fn offline_tokens_carry_steps_claims() {
         "revoke.jwt",
     ]);
     assert!(out.status.success(), "{}", stderr_of(&out));
+    // A token is a bearer credential until it is used: its file is the owner's alone, like a key.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("revoke.jwt")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "token file mode {mode:o}");
     ferrica(dir)
         .args([
             "crypto",
