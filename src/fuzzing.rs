@@ -95,8 +95,8 @@ pub fn private_key(data: &[u8]) {
         let _ = crate::pki::keys::KeyKind::from_spki(&spki);
         if let Ok(j) = Jwk::from_spki(&spki) {
             let _ = j.thumbprint();
-            let _ = crate::cmd::crypto::key::openssh_public(&j);
         }
+        let _ = crate::cmd::crypto::key::openssh_public(&spki);
     }
 }
 
@@ -514,8 +514,8 @@ mod tests {
         for name in ["step-ed25519-public.pem", "step-rsa-public.pem", "ec-public.der"] {
             let data = std::fs::read(dir.join(name)).unwrap();
             let spki = crate::cmd::crypto::public_spki(&data).unwrap_or_else(|| panic!("{name}: not a public key"));
-            let jwk = crate::jose::jwk::Jwk::from_spki(&spki).unwrap();
-            let line = crate::cmd::crypto::key::openssh_public(&jwk).unwrap();
+            crate::jose::jwk::Jwk::from_spki(&spki).unwrap();
+            let line = crate::cmd::crypto::key::openssh_public(&spki).unwrap();
             assert!(
                 line.starts_with("ssh-") || line.starts_with("ecdsa-sha2-nistp256 "),
                 "{name}: {line}"

@@ -167,6 +167,14 @@ fn der_ecdsa_parts(der: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// The SSH public key of a SubjectPublicKeyInfo (EC P-256/384/521, Ed25519, RSA >= 2048).
 pub fn key_data_of_spki(spki: &[u8]) -> Result<KeyData, SshError> {
+    let key = spki_key_data(spki)?;
+    check_key(&key)?;
+    Ok(key)
+}
+
+/// The SSH form of a SubjectPublicKeyInfo (EC P-256/384/521, Ed25519, RSA of any size), as `crypto key format
+/// --to ssh` writes it; [`key_data_of_spki`] adds the checks of what a CA certifies.
+pub fn spki_key_data(spki: &[u8]) -> Result<KeyData, SshError> {
     use x509_parser::prelude::FromDer as _;
     use x509_parser::public_key::PublicKey;
     let (_, info) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki)
@@ -179,9 +187,7 @@ pub fn key_data_of_spki(spki: &[u8]) -> Result<KeyData, SshError> {
         Ok(PublicKey::RSA(rsa)) => {
             let n = Mpint::from_positive_bytes(rsa.modulus).map_err(|e| SshError::Key(e.to_string()))?;
             let e = Mpint::from_positive_bytes(rsa.exponent).map_err(|e| SshError::Key(e.to_string()))?;
-            let key = RsaPublicKey { e, n };
-            check_key(&KeyData::Rsa(key.clone()))?;
-            Ok(KeyData::Rsa(key))
+            Ok(KeyData::Rsa(RsaPublicKey { e, n }))
         }
         _ if info.algorithm.algorithm.to_id_string() == "1.3.101.112" => {
             let bytes: [u8; 32] = info

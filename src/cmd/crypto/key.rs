@@ -64,10 +64,7 @@ pub fn run(cmd: KeyCommand) -> Result<u8> {
             }
             let spki = spki_of(&loaded)?;
             let (bytes, is_key): (Vec<u8>, bool) = match (a.to, write_private.then_some(private).flatten()) {
-                (KeyForm::Ssh, _) => (
-                    format!("{}\n", openssh_public(&public_jwk(&loaded)?)?).into_bytes(),
-                    false,
-                ),
+                (KeyForm::Ssh, _) => (format!("{}\n", openssh_public(&spki)?).into_bytes(), false),
                 (KeyForm::Jwk, Some(k)) => {
                     let jwk = Jwk::from_private_key(&k)?;
                     let text = match &new_pw {
@@ -163,52 +160,8 @@ fn pem_text(tag: &str, der: Vec<u8>) -> String {
     )
 }
 
-/// An OpenSSH public key line (RFC 4253 §6.6, RFC 5656 §3.1, RFC 8709).
-pub(crate) fn openssh_public(jwk: &Jwk) -> Result<String> {
-    use base64::Engine;
-    fn string(out: &mut Vec<u8>, b: &[u8]) {
-        out.extend_from_slice(&u32::try_from(b.len()).expect("short").to_be_bytes());
-        out.extend_from_slice(b);
-    }
-    fn mpint(out: &mut Vec<u8>, b: &[u8]) {
-        let b = &b[b.iter().take_while(|x| **x == 0).count()..];
-        if b.first().is_some_and(|x| x & 0x80 != 0) {
-            let mut v = vec![0u8];
-            v.extend_from_slice(b);
-            string(out, &v);
-        } else {
-            string(out, b);
-        }
-    }
-    let un = |v: &Option<String>, m: &str| crate::jose::unb64(v.as_deref().unwrap_or_default(), m);
-    let mut blob = Vec::new();
-    let kind = match jwk.kty.as_str() {
-        "OKP" => {
-            string(&mut blob, b"ssh-ed25519");
-            string(&mut blob, &un(&jwk.x, "x")?);
-            "ssh-ed25519".to_string()
-        }
-        "EC" => {
-            let (name, curve) = match jwk.crv.as_deref() {
-                Some("P-256") => ("ecdsa-sha2-nistp256", "nistp256"),
-                Some("P-384") => ("ecdsa-sha2-nistp384", "nistp384"),
-                _ => ("ecdsa-sha2-nistp521", "nistp521"),
-            };
-            string(&mut blob, name.as_bytes());
-            string(&mut blob, curve.as_bytes());
-            string(&mut blob, &jwk.ec_point()?);
-            name.to_string()
-        }
-        "RSA" => {
-            string(&mut blob, b"ssh-rsa");
-            mpint(&mut blob, &un(&jwk.e, "e")?);
-            mpint(&mut blob, &un(&jwk.n, "n")?);
-            "ssh-rsa".to_string()
-        }
-        other => return Err(UserError::usage(format!("a {other} key has no OpenSSH form")).into()),
-    };
-    Ok(format!(
-        "{kind} {}",
-        base64::engine::general_purpose::STANDARD.encode(blob)
-    ))
+/// The OpenSSH public key line (no comment) of a SubjectPublicKeyInfo, encoded by the ssh-key crate.
+pub(crate) fn openssh_public(spki: &[u8]) -> Result<String> {
+    let key = crate::ssh::cert::spki_key_data(spki).map_err(|e| UserError::usage(format!("no OpenSSH form: {e}")))?;
+    Ok(crate::ssh::cert::public_line(&key, ""))
 }
