@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::ca::config::CaConfig;
 use crate::cli::ca::TokenArgs;
 use crate::error::UserError;
-use crate::io::output::OutputSet;
+use crate::io::output::{KEY_MODE, OutputSet};
 use crate::io::password::Stdin;
 use crate::jose::jwk::Jwk;
 use crate::jose::jws::{self, Alg, SigningKey};
@@ -338,7 +338,7 @@ fn emit(a: &TokenArgs, mut out: OutputSet, token: &str) -> Result<u8> {
     match &a.output_file {
         Some(f) => {
             // A bearer credential until used: 0600, like a key.
-            out.stage(Path::new(f), line.as_bytes(), crate::io::output::KEY_MODE)?;
+            out.stage(Path::new(f), line.as_bytes(), KEY_MODE)?;
             out.commit()?;
         }
         None => crate::cmd::print_stdout(line.as_bytes())?,

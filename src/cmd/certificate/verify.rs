@@ -72,14 +72,9 @@ pub fn judge(chain: &[Vec<u8>], roots: &[Vec<u8>], host: Option<&str>, now: Unix
             webpki::anchor_from_trusted_cert(&der).ok().map(|t| t.to_owned())
         })
         .collect();
-    let leaf_der = CertificateDer::from(
-        chain
-            .first()
-            .ok_or(Verdict::Unusable("no certificate".into()))?
-            .as_slice(),
-    );
-    let intermediates: Vec<CertificateDer<'_>> =
-        chain[1..].iter().map(|c| CertificateDer::from(c.as_slice())).collect();
+    let (leaf_raw, rest) = chain.split_first().ok_or(Verdict::Unusable("no certificate".into()))?;
+    let leaf_der = CertificateDer::from(leaf_raw.as_slice());
+    let intermediates: Vec<CertificateDer<'_>> = rest.iter().map(|c| CertificateDer::from(c.as_slice())).collect();
     let leaf = webpki::EndEntityCert::try_from(&leaf_der)
         .map_err(|e| Verdict::Unusable(format!("unusable certificate: {e}")))?;
     let algs = rustls::crypto::aws_lc_rs::default_provider()
@@ -102,7 +97,7 @@ pub fn judge(chain: &[Vec<u8>], roots: &[Vec<u8>], host: Option<&str>, now: Unix
             .map_err(|_| Verdict::Invalid(format!("not valid for {h}")))?;
     }
     // Key usage: webpki checks EKU but not KU.
-    let (_, cert) = X509Certificate::from_der(&chain[0]).map_err(|e| Verdict::Unusable(e.to_string()))?;
+    let (_, cert) = X509Certificate::from_der(leaf_raw).map_err(|e| Verdict::Unusable(e.to_string()))?;
     if let Ok(Some(ku)) = cert.key_usage()
         && !(ku.value.digital_signature() || ku.value.key_encipherment() || ku.value.key_agreement())
     {
@@ -110,7 +105,7 @@ pub fn judge(chain: &[Vec<u8>], roots: &[Vec<u8>], host: Option<&str>, now: Unix
             "the key usage allows no TLS use (no digitalSignature or keyEncipherment)".into(),
         ));
     }
-    let mut names = vec![subject_of(&chain[0])];
+    let mut names = vec![cert.subject().to_string()];
     for i in path.intermediate_certificates() {
         let der = i.der();
         let (_, c) = X509Certificate::from_der(der.as_ref()).map_err(|e| Verdict::Unusable(e.to_string()))?;
@@ -122,12 +117,6 @@ pub fn judge(chain: &[Vec<u8>], roots: &[Vec<u8>], host: Option<&str>, now: Unix
         names.push(c.subject().to_string());
     }
     Ok(names)
-}
-
-fn subject_of(der: &[u8]) -> String {
-    X509Certificate::from_der(der)
-        .map(|(_, c)| c.subject().to_string())
-        .unwrap_or_default()
 }
 
 fn describe(e: &webpki::Error) -> String {
