@@ -154,7 +154,7 @@ pub fn authorize_token(
         }
     };
     // 2. Signature, issuer and times with one minute of leeway.
-    jws::verify_compact(token, &key, None).map_err(|e| AuthError::Unauthorized(format!("invalid token: {e}")))?;
+    jws::verify_decoded(&decoded, &key, None).map_err(|e| AuthError::Unauthorized(format!("invalid token: {e}")))?;
     let checks = ClaimChecks {
         iss: Some(iss.to_string()),
         aud: vec![],

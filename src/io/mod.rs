@@ -4,6 +4,7 @@ pub mod acme_client;
 pub mod agent;
 pub mod http;
 pub mod input;
+pub mod log;
 pub mod output;
 pub mod password;
 pub mod prompt;

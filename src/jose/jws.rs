@@ -296,6 +296,12 @@ pub fn sign_compact(
 /// Verifies a compact JWS with `jwk`; `expected_alg` pins the algorithm. Returns the decoded parts.
 pub fn verify_compact(token: &str, jwk: &Jwk, expected_alg: Option<Alg>) -> Result<Compact, JoseError> {
     let c = decode_compact(token)?;
+    verify_decoded(&c, jwk, expected_alg)?;
+    Ok(c)
+}
+
+/// [`verify_compact`] for a JWS already split and decoded by [`decode_compact`].
+pub fn verify_decoded(c: &Compact, jwk: &Jwk, expected_alg: Option<Alg>) -> Result<(), JoseError> {
     let alg_name = c
         .header
         .get("alg")
@@ -316,8 +322,7 @@ pub fn verify_compact(token: &str, jwk: &Jwk, expected_alg: Option<Alg>) -> Resu
             "unsupported critical header parameters {crit}"
         )));
     }
-    verify(alg, jwk, c.signing_input.as_bytes(), &c.signature)?;
-    Ok(c)
+    verify(alg, jwk, c.signing_input.as_bytes(), &c.signature)
 }
 
 /// What a JWT's claims must satisfy.
