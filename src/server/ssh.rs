@@ -152,14 +152,19 @@ fn wire(c: &ssh_key::Certificate) -> Result<String, ApiError> {
 async fn sign(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let req: SignRequest = json_body(body)?;
     let store = ca.ssh_store.clone();
-    // The crypto (about 0.2 ms, no I/O) on this worker, as for `/sign`; the write (token and certificate, one
-    // transaction) awaited without holding a thread.
-    let (answer, record, token, add_user) = sign_blocking(&ca, req)?;
-    store
-        .record_ssh_async(Some((&token.0, token.1)), &record)
-        .done()
-        .await
-        .map_err(|e| ApiError::from(authorize::store_error(e)))?;
+    // The crypto (about 0.1 ms, no I/O) on this worker, as for `/sign`; the write (token and certificate, one
+    // transaction) awaited without holding a thread. A serial that another certificate of the same second already
+    // has (a chance of 2^-32 a pair, see `time_ordered_serial`) is refused before anything is written, the token
+    // included: sign again with a fresh one.
+    let mut retries = 0;
+    let (answer, issued, add_user) = loop {
+        let (answer, issued, token, add_user) = sign_blocking(&ca, &req)?;
+        match store.record_ssh_async(Some((&token.0, token.1)), &issued).done().await {
+            Ok(()) => break (answer, issued, add_user),
+            Err(StoreError::DuplicateSerial(_)) if retries < 3 => retries += 1,
+            Err(e) => return Err(ApiError::from(authorize::store_error(e))),
+        }
+    };
     // The add-user certificate only once the token has paid for the main one.
     if let Some(extra) = add_user {
         store
@@ -168,12 +173,13 @@ async fn sign(State(ca): State<Arc<Ca>>, body: Result<Bytes, BytesRejection>) ->
             .await
             .map_err(|e| ApiError::from(authorize::store_error(e)))?;
     }
+    tracing::info!(serial = %issued.serial, key_id = %issued.key_id, cert_type = issued.cert_type, "ssh certificate");
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
 type Signed = (Value, SshIssued, (String, i64), Option<SshIssued>);
 
-fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Signed, ApiError> {
+fn sign_blocking(ca: &Ca, req: &SignRequest) -> Result<Signed, ApiError> {
     let now = now();
     let config = ca.config();
     let auth = authorize::authorize_token(&req.ott, &config, "ssh/sign", now, ca.replay_floor())?;
@@ -248,7 +254,7 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Signed, ApiError> {
         &token_key_id,
         principals.clone(),
         window,
-        crate::cmd::ssh::random_serial(),
+        crate::cmd::ssh::time_ordered_serial(now),
     );
     let c = cert::sign(&spec, &subject, &random_nonce()?, ca_key).map_err(|e| ApiError::new(400, e.to_string()))?;
     let issued = issued_record(&c, &auth.provisioner)?;
@@ -280,7 +286,6 @@ fn sign_blocking(ca: &Ca, req: SignRequest) -> Result<Signed, ApiError> {
         add_user = Some(issued_record(&c2, &auth.provisioner)?);
         answer["addUserCrt"] = json!(wire(&c2)?);
     }
-    tracing::info!(serial = c.serial(), key_id = %token_key_id, cert_type = rules::cert_type_name(cert_type), "ssh certificate");
     Ok((answer, issued, (auth.token_id, auth.token_exp), add_user))
 }
 

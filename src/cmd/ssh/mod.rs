@@ -16,7 +16,7 @@ use crate::io::password::{self, PasswordNeed, Purpose, Stdin};
 use crate::pki::keys::PrivateKey;
 use crate::ssh::cert::SshCa;
 
-pub use certificate::{random_serial, ssh_claims};
+pub use certificate::{random_serial, ssh_claims, time_ordered_serial};
 
 /// Dispatches an `ssh` subcommand.
 pub fn run(cmd: SshCommand) -> Result<u8> {
