@@ -195,9 +195,10 @@ pub fn run(a: ServeArgs) -> Result<u8> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // Blocking threads run the crypto of /sign and the synchronous store calls of the rarer routes; a few per core
-        // is enough, and a bounded pool keeps memory flat (hundreds of threads each fault in their own allocator
-        // pages: measured slower with scripts/bench-serve.sh).
+        // Blocking threads run the synchronous store calls of the rarer routes (/sign and /ssh/sign do their crypto
+        // on the async workers and await the group commit); a few per core is enough, and a bounded pool keeps
+        // memory flat (hundreds of threads each fault in their own allocator pages: measured slower with
+        // scripts/bench-serve.sh).
         .max_blocking_threads(4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
         .build()
         .context("starting the runtime")?;
