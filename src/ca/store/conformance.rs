@@ -174,10 +174,17 @@ fn ssh_records(s: &dyn Backend) {
         Err(StoreError::TokenReused)
     ));
     assert!(matches!(s.record_ssh(None, &c), Err(StoreError::DuplicateSerial(_))));
+    // A duplicate serial refuses the whole write, the token's use included: /ssh/sign signs again with a fresh
+    // serial and the same token.
+    assert!(matches!(
+        s.record_ssh(Some(("retry-jti", 100)), &c),
+        Err(StoreError::DuplicateSerial(_))
+    ));
+    s.record_ssh(Some(("retry-jti", 100)), &ssh("10")).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     rt.block_on(s.record_ssh_async(None, &ssh("9")).done()).unwrap();
     assert_eq!(s.ssh_certificate("7").unwrap().as_ref(), Some(&c));
-    assert_eq!(s.ssh_certificates().unwrap().len(), 2);
+    assert_eq!(s.ssh_certificates().unwrap().len(), 3);
     let r = Revocation {
         serial: "7".into(),
         reason_code: 0,
