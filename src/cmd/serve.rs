@@ -202,26 +202,18 @@ pub fn run(a: ServeArgs) -> Result<u8> {
         .max_blocking_threads(4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
         .build()
         .context("starting the runtime")?;
-    let log = crate::io::log::BatchedStderr::default();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let log = crate::io::log::BatchedStderr::new(!ansi);
     let flush_log = log.clone();
     let served = runtime.block_on(async move {
-        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
         // On a terminal each line at once; otherwise (a file, a pipe, journald) in batches: a write per
         // request was a measurable part of its cost.
-        let _ = if ansi {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_ansi(true)
-                .with_target(false)
-                .try_init()
-        } else {
-            tokio::spawn(log.clone().flush_loop());
-            tracing_subscriber::fmt()
-                .with_writer(log.clone())
-                .with_ansi(false)
-                .with_target(false)
-                .try_init()
-        };
+        tokio::spawn(log.clone().flush_loop());
+        let _ = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(ansi)
+            .with_target(false)
+            .try_init();
         let listener = tokio::net::TcpListener::bind(&address)
             .await
             .map_err(|e| UserError::usage(format!("cannot listen on {address}: {e}")))?;

@@ -20,27 +20,32 @@ struct Shared {
     buf: Mutex<Vec<u8>>,
     first_line: tokio::sync::Notify,
     sink: fn(&[u8]),
+    /// False on a terminal: each line at once.
+    batched: bool,
 }
 
 /// A `tracing_subscriber` writer for stderr that batches lines (see the module's documentation).
 #[derive(Clone)]
 pub struct BatchedStderr(Arc<Shared>);
 
-impl Default for BatchedStderr {
-    fn default() -> Self {
-        Self::to(|batch| {
-            // Nowhere to report a failure to write the log.
-            let _ = std::io::stderr().lock().write_all(batch);
-        })
-    }
-}
-
 impl BatchedStderr {
-    fn to(sink: fn(&[u8])) -> Self {
+    /// Batches unless `batched` is false (stderr is a terminal: a person watching sees each line as it comes).
+    pub fn new(batched: bool) -> Self {
+        Self::to(
+            |batch| {
+                // Nowhere to report a failure to write the log.
+                let _ = std::io::stderr().lock().write_all(batch);
+            },
+            batched,
+        )
+    }
+
+    fn to(sink: fn(&[u8]), batched: bool) -> Self {
         BatchedStderr(Arc::new(Shared {
-            buf: Mutex::new(Vec::with_capacity(BATCH_BYTES)),
+            buf: Mutex::new(Vec::with_capacity(if batched { BATCH_BYTES } else { 0 })),
             first_line: tokio::sync::Notify::new(),
             sink,
+            batched,
         }))
     }
 
@@ -63,7 +68,7 @@ impl BatchedStderr {
         let mut buf = self.0.buf.lock().unwrap_or_else(|p| p.into_inner());
         let was_empty = buf.is_empty();
         buf.extend_from_slice(line);
-        if urgent || buf.len() >= BATCH_BYTES {
+        if urgent || !self.0.batched || buf.len() >= BATCH_BYTES {
             self.write_out(&mut buf);
         } else if was_empty {
             self.0.first_line.notify_one();
@@ -127,7 +132,7 @@ mod tests {
     }
 
     fn writer() -> BatchedStderr {
-        BatchedStderr::to(|b| WRITTEN.lock().unwrap().extend_from_slice(b))
+        BatchedStderr::to(|b| WRITTEN.lock().unwrap().extend_from_slice(b), true)
     }
 
     #[test]
