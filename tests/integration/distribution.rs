@@ -446,3 +446,31 @@ fn workflows_and_the_action_match_githubs_schemas_and_the_actions_recipe_runs_as
     }
     openssl_ok(&work, &["verify", "-CAfile", "ca.crt", "tls.crt"]);
 }
+
+#[test]
+fn serve_runs_on_mimalloc_and_other_commands_on_the_system_allocator() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // mimalloc prints its statistics at exit when asked; the "reserved" line appears once it has reserved an
+    // arena, which it does at its first allocation.
+    let stats = |args: &[&str]| {
+        let out = ferrica(dir)
+            .env("MIMALLOC_SHOW_STATS", "1")
+            .env("FERRICA_PATH", dir.join("no-pki"))
+            .args(args)
+            .output()
+            .unwrap();
+        stderr_of(&out)
+    };
+    for args in [
+        &["--version"][..],
+        &["certificate", "inspect", "missing.crt"],
+        &["ca", "health"],
+    ] {
+        let err = stats(args);
+        assert!(!err.contains("reserved"), "{args:?} allocated with mimalloc: {err}");
+    }
+    let err = stats(&["serve"]);
+    assert!(err.contains("error:"), "serve without a PKI fails: {err}");
+    assert!(err.contains("reserved"), "serve did not allocate with mimalloc: {err}");
+}
