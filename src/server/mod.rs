@@ -451,6 +451,10 @@ fn pem_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/x-pem-file")], body).into_response()
 }
 
+/// The largest refused body that is read (and dropped) before the 413 goes out, and for how long at most.
+const DRAIN_AT_MOST: u64 = 1 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// 431 for oversized header sections, the same on HTTP/1.1 and HTTP/2 (RFC 6585 §5); 413 for a body over the
 /// route's limit ([`RequestLimits::body_for`]), declared or sent.
 async fn limit_request_head(
@@ -477,7 +481,20 @@ async fn limit_request_head(
         return next.run(req).await;
     };
     if let Some(n) = declared.filter(|&n| n > limit as u64) {
-        return ApiError::new(413, format!("the request body is {n} bytes; at most {limit}")).into_response();
+        let refused = ApiError::new(413, format!("the request body is {n} bytes; at most {limit}")).into_response();
+        // A client that did not ask first is already sending the body. Closing the connection with its bytes
+        // unread makes the kernel reset it, and the client may then lose the 413 before reading it (curl reports
+        // a send failure). So a body of moderate size is read and dropped first, for a short time at most.
+        let expects_continue = req
+            .headers()
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !expects_continue && n <= DRAIN_AT_MOST {
+            let mut body = req.into_body();
+            let drain = async { while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {} };
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        }
+        return refused;
     }
     // A body sent without a length (chunked, or HTTP/2 DATA frames) is cut at the same limit while it is read.
     let req = req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, limit)));
