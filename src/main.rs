@@ -69,12 +69,12 @@ mod alloc {
     }
 
     /// True for the arguments of a `serve` process: `ferrica serve ...` (global flags may come first) or a binary
-    /// invoked as `step-ca`.
+    /// invoked as `step-ca` (the rule [`ferrica::cli::args_for_invocation`] applies). Allocates nothing.
     pub fn is_serve<'a>(mut args: impl Iterator<Item = &'a [u8]>) -> bool {
-        let invoked_as_step_ca = args
-            .next()
-            .is_some_and(|a| a.rsplit(|&b| b == b'/').next() == Some(&b"step-ca"[..]));
-        invoked_as_step_ca || args.find(|a| !a.starts_with(b"-")) == Some(&b"serve"[..])
+        use std::os::unix::ffi::OsStrExt;
+        args.next()
+            .is_some_and(|a| ferrica::cli::invoked_as_step_ca(std::ffi::OsStr::from_bytes(a)))
+            || args.find(|a| !a.starts_with(b"-")) == Some(&b"serve"[..])
     }
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -336,15 +336,16 @@ pub struct ExtensionArgs {
     pub issuer_url: Vec<String>,
 }
 
+/// Whether `arg0` (the program's path as invoked) names `step-ca`, which runs `serve`.
+pub fn invoked_as_step_ca(arg0: &std::ffi::OsStr) -> bool {
+    std::path::Path::new(arg0).file_name().is_some_and(|n| n == "step-ca")
+}
+
 /// The command line as ferrica parses it, given how it was invoked: as `step-ca` (a link or copy so named) it is
 /// `ferrica serve` with step-ca's arguments; as `step` or `ferrica`, unchanged.
 pub fn args_for_invocation(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
-    let invoked_as_step_ca = args
-        .first()
-        .and_then(|a| std::path::Path::new(a).file_name())
-        .is_some_and(|n| n == "step-ca");
-    if invoked_as_step_ca {
+    if args.first().is_some_and(|a| invoked_as_step_ca(a)) {
         args.insert(1, "serve".into());
     }
     args
