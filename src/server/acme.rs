@@ -380,6 +380,13 @@ pub fn purge(ca: &Ca, now: i64) -> Result<Purged, crate::ca::store::StoreError> 
     let authorizations = ca.acme_store.acme_purge(AcmeTable::Authz, &mut |v| {
         serde_json::from_slice::<Authz>(v).map_or(true, |a| !a.purgeable(now, RETENTION))
     })?;
+    // Entries of accounts that stopped ordering: past the pending lifetime their orders have expired.
+    ca.acme_store.acme_purge(AcmeTable::PendingOrder, &mut |v| {
+        std::str::from_utf8(v)
+            .ok()
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|created| created + model::PENDING_LIFETIME > now)
+    })?;
     if let Ok(mut l) = ca.acme_limiter.lock() {
         l.prune(now);
     }
@@ -556,19 +563,31 @@ fn load<T: serde::de::DeserializeOwned>(ca: &Ca, t: AcmeTable, id: &str) -> Resu
 /// is reached: the index is ordered by the second an order was made and then by its random id, so a window of the
 /// last few entries would miss a pending order made in the same second as finished ones. Expired orders are purged,
 /// so this walks one order lifetime's orders at most.
+/// How many of the account's orders are pending and unexpired at `now`, counting up to `cap`. Only the pending set
+/// is read ([`AcmeTable::PendingOrder`]), not every order of the day, and the orders found finished, expired or
+/// gone leave it, so that an account that orders all day (one per certificate) pays for its pending orders only.
 fn pending_orders(store: &dyn AcmeStore, account: &str, cap: usize, now: i64) -> Result<usize, Problem> {
     let mut n = 0;
-    for id in store.acme_orders_of(account).map_err(store_err)?.iter().rev() {
+    let mut settled = Vec::new();
+    for id in store.acme_pending_of(account).map_err(store_err)? {
         if n >= cap {
             break;
         }
-        let Some(bytes) = store.acme_get(AcmeTable::Order, id).map_err(store_err)? else {
-            continue;
+        let still = match store.acme_get(AcmeTable::Order, &id).map_err(store_err)? {
+            Some(bytes) => {
+                let o: Order = serde_json::from_slice(&bytes).map_err(store_err)?;
+                o.status == "pending" && o.expires > now
+            }
+            None => false,
         };
-        let o: Order = serde_json::from_slice(&bytes).map_err(store_err)?;
-        if o.status == "pending" && o.expires > now {
+        if still {
             n += 1;
+        } else {
+            settled.push(id);
         }
+    }
+    if !settled.is_empty() {
+        store.acme_settle(account, &settled).map_err(store_err)?;
     }
     Ok(n)
 }
@@ -1553,7 +1572,13 @@ mod tests {
         assert_eq!(pending_orders(&store, "acct", 2, 1500).unwrap(), 2);
         assert_eq!(pending_orders(&store, "acct", 1, 1500).unwrap(), 1);
         assert_eq!(pending_orders(&store, "acct", 300, 1500).unwrap(), 2);
-        // Expired pending orders do not count.
+        // The finished ones left the pending set on the first count, so later counts do not read them again.
+        let mut left = store.acme_pending_of("acct").unwrap();
+        left.sort();
+        assert_eq!(left, ["a1", "a2"]);
+        // Expired pending orders do not count, and leave too.
         assert_eq!(pending_orders(&store, "acct", 300, 2500).unwrap(), 0);
+        assert!(store.acme_pending_of("acct").unwrap().is_empty());
+        assert_eq!(store.acme_pending_of("other").unwrap(), ["b1"]);
     }
 }

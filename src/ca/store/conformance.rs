@@ -249,6 +249,31 @@ fn acme(s: &dyn Backend) {
     s.acme_new_order("a1", "o2", b"2", &[], 6).unwrap();
     s.acme_new_order("a10", "o3", b"3", &[], 6).unwrap();
     assert_eq!(s.acme_orders_of("a1").unwrap(), ["o1", "o2"]);
+    let mut pending = s.acme_pending_of("a1").unwrap();
+    pending.sort();
+    assert_eq!(
+        pending,
+        ["o1", "o2"],
+        "a new order is pending, and a1's set is not a10's"
+    );
+    assert_eq!(s.acme_pending_of("a10").unwrap(), ["o3"]);
+    s.acme_settle("a1", &["o1".to_string()]).unwrap();
+    assert_eq!(s.acme_pending_of("a1").unwrap(), ["o2"]);
+    assert_eq!(
+        s.acme_orders_of("a1").unwrap(),
+        ["o1", "o2"],
+        "settling leaves the order list alone"
+    );
+    // The purge keeps what its test keeps (the value is the creation time, decimal).
+    assert_eq!(s.acme_purge(AcmeTable::PendingOrder, &mut |v| v != b"6").unwrap(), 2);
+    assert!(s.acme_pending_of("a1").unwrap().is_empty());
+    s.acme_new_order("a1", "o4", b"4", &[], 7).unwrap();
+    assert_eq!(
+        s.acme_get(AcmeTable::PendingOrder, "a1/o4").unwrap().as_deref(),
+        Some(&b"7"[..])
+    );
+    s.acme_settle("a1", &["o4".to_string(), "never".to_string()]).unwrap();
+    assert!(s.acme_pending_of("a1").unwrap().is_empty());
     assert_eq!(s.acme_get(AcmeTable::Authz, "z1").unwrap().as_deref(), Some(&b"z"[..]));
     let r = s
         .acme_update(AcmeTable::Order, "o1", &mut |v| {
@@ -277,7 +302,7 @@ fn acme(s: &dyn Backend) {
     assert_eq!(s.acme_purge(AcmeTable::Order, &mut |v| v != b"9").unwrap(), 1);
     assert_eq!(
         s.acme_orders_of("a1").unwrap(),
-        ["o2"],
+        ["o2", "o4"],
         "a purged order leaves the account's list"
     );
     assert_eq!(

@@ -37,6 +37,7 @@ const ACME_ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_ord
 const ACME_ACCOUNT_ORDERS: TableDefinition<&str, i64> = TableDefinition::new("acme_account_orders");
 const ACME_AUTHZ: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_authz");
 const ACME_CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_certs");
+const ACME_PENDING: TableDefinition<&str, &[u8]> = TableDefinition::new("acme_pending_orders");
 const ACME_EAB_BOUND: TableDefinition<&str, &str> = TableDefinition::new("acme_eab_bound");
 const SSH_CERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("ssh_certs");
 const SSH_REVOKED: TableDefinition<&str, &[u8]> = TableDefinition::new("revoked_ssh_certs");
@@ -320,6 +321,10 @@ pub enum AcmeTable {
     Authz,
     /// Issued chains.
     Certificate,
+    /// The orders not yet seen to leave `pending`, under `account/order id`, each valued its creation time (unix,
+    /// decimal): what the cap on pending orders counts, so that a count reads the pending orders and not every
+    /// order the account made that day.
+    PendingOrder,
 }
 
 /// Why an account was not created.
@@ -371,7 +376,8 @@ pub trait AcmeStore: Send + Sync {
         new_thumbprint: &str,
         value: &[u8],
     ) -> Result<Result<(), String>, StoreError>;
-    /// Records a new order and its new authorizations in one transaction, and indexes it under its account.
+    /// Records a new order and its new authorizations in one transaction, and indexes it under its account and
+    /// among its pending orders ([`AcmeTable::PendingOrder`]).
     fn acme_new_order(
         &self,
         account: &str,
@@ -382,6 +388,10 @@ pub trait AcmeStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The ids of an account's orders, oldest first.
     fn acme_orders_of(&self, account: &str) -> Result<Vec<String>, StoreError>;
+    /// The ids of an account's orders in [`AcmeTable::PendingOrder`] (in no particular order).
+    fn acme_pending_of(&self, account: &str) -> Result<Vec<String>, StoreError>;
+    /// Takes orders out of [`AcmeTable::PendingOrder`] (seen finished, expired or gone).
+    fn acme_settle(&self, account: &str, order_ids: &[String]) -> Result<(), StoreError>;
     /// Removes the records of `table` for which `keep` answers false (for orders, with their index entries), in one
     /// transaction; returns how many went.
     fn acme_purge(&self, table: AcmeTable, keep: &mut dyn FnMut(&[u8]) -> bool) -> Result<usize, StoreError>;
@@ -623,6 +633,7 @@ impl RedbStore {
             tx.open_table(ACME_ACCOUNT_ORDERS).map_err(db_err)?;
             tx.open_table(ACME_AUTHZ).map_err(db_err)?;
             tx.open_table(ACME_CERTS).map_err(db_err)?;
+            tx.open_table(ACME_PENDING).map_err(db_err)?;
             tx.open_table(ACME_EAB_BOUND).map_err(db_err)?;
             tx.open_table(SSH_CERTS).map_err(db_err)?;
             tx.open_table(SSH_REVOKED).map_err(db_err)?;
@@ -1006,6 +1017,7 @@ fn acme_def(t: AcmeTable) -> TableDefinition<'static, &'static str, &'static [u8
         AcmeTable::Order => ACME_ORDERS,
         AcmeTable::Authz => ACME_AUTHZ,
         AcmeTable::Certificate => ACME_CERTS,
+        AcmeTable::PendingOrder => ACME_PENDING,
     }
 }
 
@@ -1143,6 +1155,33 @@ impl AcmeStore for RedbStore {
                 .map_err(db_err)?
                 .insert(format!("{account}/{created:012}/{order_id}").as_str(), created)
                 .map_err(db_err)?;
+            tx.open_table(ACME_PENDING)
+                .map_err(db_err)?
+                .insert(pending_key(account, order_id).as_str(), created.to_string().as_bytes())
+                .map_err(db_err)?;
+        }
+        self.shared.commit(tx)
+    }
+
+    fn acme_pending_of(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let tx = self.shared.read()?;
+        let t = tx.open_table(ACME_PENDING).map_err(db_err)?;
+        let (lo, hi) = (format!("{account}/"), format!("{account}0"));
+        let mut out = Vec::new();
+        for row in t.range(lo.as_str()..hi.as_str()).map_err(db_err)? {
+            let (k, _) = row.map_err(db_err)?;
+            out.push(k.value()[lo.len()..].to_string());
+        }
+        Ok(out)
+    }
+
+    fn acme_settle(&self, account: &str, order_ids: &[String]) -> Result<(), StoreError> {
+        let tx = self.acme_tx(AcmeTable::PendingOrder)?;
+        {
+            let mut t = tx.open_table(ACME_PENDING).map_err(db_err)?;
+            for id in order_ids {
+                t.remove(pending_key(account, id).as_str()).map_err(db_err)?;
+            }
         }
         self.shared.commit(tx)
     }
@@ -1238,12 +1277,19 @@ impl AcmeStore for RedbStore {
     }
 }
 
-const ACME_TABLES: [AcmeTable; 4] = [
+const ACME_TABLES: [AcmeTable; 5] = [
     AcmeTable::Account,
     AcmeTable::Order,
     AcmeTable::Authz,
     AcmeTable::Certificate,
+    AcmeTable::PendingOrder,
 ];
+
+/// An order's key in [`AcmeTable::PendingOrder`]. Account ids never hold a `/` (`account/` to `account0` is exactly
+/// one account's range).
+pub fn pending_key(account: &str, order_id: &str) -> String {
+    format!("{account}/{order_id}")
+}
 
 /// The JSON record under `key`, parsed.
 fn json_get<T: serde::de::DeserializeOwned>(

@@ -173,6 +173,7 @@ fn kind(t: AcmeTable) -> i16 {
         AcmeTable::Order => 2,
         AcmeTable::Authz => 3,
         AcmeTable::Certificate => 4,
+        AcmeTable::PendingOrder => 5,
     }
 }
 
@@ -1004,7 +1005,34 @@ impl AcmeStore for PgStore {
             )
             .await
             .map_err(pg_err)?;
+            let pending = super::pending_key(account, order_id);
+            upsert(&tx, AcmeTable::PendingOrder, &pending, created.to_string().as_bytes()).await?;
             tx.commit().await.map_err(pg_err)
+        })
+    }
+
+    fn acme_pending_of(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = format!("{account}/");
+        let n = prefix.len();
+        let keys = self.query(
+            "SELECT id FROM acme_records WHERE kind = $1 AND starts_with(id, $2)",
+            vec![Box::new(kind(AcmeTable::PendingOrder)), Box::new(prefix)],
+            |r| r.get::<_, String>(0),
+        )?;
+        Ok(keys.into_iter().map(|k| k[n..].to_string()).collect())
+    }
+
+    fn acme_settle(&self, account: &str, order_ids: &[String]) -> Result<(), StoreError> {
+        let keys: Vec<String> = order_ids.iter().map(|id| super::pending_key(account, id)).collect();
+        self.run(async {
+            let c = self.pool.get().await.map_err(pool_err)?;
+            c.execute(
+                "DELETE FROM acme_records WHERE kind = $1 AND id = ANY($2)",
+                &[&kind(AcmeTable::PendingOrder), &keys],
+            )
+            .await
+            .map_err(pg_err)?;
+            Ok(())
         })
     }
 
@@ -1103,6 +1131,7 @@ fn table_of(k: i16) -> Option<AcmeTable> {
         2 => AcmeTable::Order,
         3 => AcmeTable::Authz,
         4 => AcmeTable::Certificate,
+        5 => AcmeTable::PendingOrder,
         _ => return None,
     })
 }
