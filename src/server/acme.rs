@@ -559,10 +559,6 @@ fn load<T: serde::de::DeserializeOwned>(ca: &Ca, t: AcmeTable, id: &str) -> Resu
     }
 }
 
-/// The account's pending, unexpired orders, counted newest first up to `cap`. Every order is looked at until the cap
-/// is reached: the index is ordered by the second an order was made and then by its random id, so a window of the
-/// last few entries would miss a pending order made in the same second as finished ones. Expired orders are purged,
-/// so this walks one order lifetime's orders at most.
 /// How many of the account's orders are pending and unexpired at `now`, counting up to `cap`. Only the pending set
 /// is read ([`AcmeTable::PendingOrder`]), not every order of the day, and the orders found finished, expired or
 /// gone leave it, so that an account that orders all day (one per certificate) pays for its pending orders only.
